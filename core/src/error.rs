@@ -1,0 +1,200 @@
+//! The one error type of the crate: every way a token or a key can be refused.
+
+use core::fmt;
+
+/// A registered claim named by an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Claim {
+    /// `exp`, expiration time.
+    Exp,
+    /// `nbf`, not before.
+    Nbf,
+    /// `iat`, issued at.
+    Iat,
+    /// `iss`, issuer.
+    Iss,
+    /// `aud`, audience.
+    Aud,
+    /// `sub`, subject.
+    Sub,
+    /// `jti`, JWT ID.
+    Jti,
+}
+
+impl Claim {
+    /// The claim's member name in the claims set.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Claim::Exp => "exp",
+            Claim::Nbf => "nbf",
+            Claim::Iat => "iat",
+            Claim::Iss => "iss",
+            Claim::Aud => "aud",
+            Claim::Sub => "sub",
+            Claim::Jti => "jti",
+        }
+    }
+}
+
+/// Why a token, a key or a buffer was refused.
+///
+/// Each variant has a stable, kebab-case reason code ([`Error::code`]) that devices
+/// and servers report on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// The key is shorter than the hash output (RFC 7518 section 3.2).
+    KeyTooShort,
+    /// The token is longer than the configured maximum.
+    TokenTooLarge,
+    /// A caller buffer is too small for the decoded or encoded data.
+    BufferTooSmall,
+    /// The token is not three non-empty dot-separated segments.
+    Malformed,
+    /// A segment is not strict, canonical, unpadded base64url.
+    InvalidBase64,
+    /// The header or the claims are not valid UTF-8.
+    InvalidUtf8,
+    /// The header or the claims are not valid JSON (RFC 8259).
+    InvalidJson,
+    /// JSON nesting deeper than the configured maximum.
+    TooDeep,
+    /// The header or the claims object has more members than can be tracked.
+    TooManyMembers,
+    /// A member name occurs twice in the header or the claims object.
+    DuplicateMember,
+    /// The header or the claims are JSON, but not a JSON object.
+    NotAnObject,
+    /// A header member is missing or has the wrong type (`alg`, `typ`, `kid`, `crit`, `b64`).
+    InvalidHeader,
+    /// The header says `alg: none` (in any spelling).
+    AlgorithmNone,
+    /// The header's `alg` is not the algorithm of the verifier's key.
+    WrongAlgorithm,
+    /// The header has a `crit` member naming extensions this verifier does not understand.
+    CriticalHeader,
+    /// The header asks for an unencoded payload (`b64: false`, RFC 7797).
+    UnencodedPayload,
+    /// The header's `typ` is not the expected token type.
+    WrongType,
+    /// The signature does not match, or has the wrong length.
+    BadSignature,
+    /// A required claim is absent.
+    MissingClaim(Claim),
+    /// A claim has the wrong JSON type or an unusable value.
+    InvalidClaim(Claim),
+    /// `exp` has passed (leeway applied).
+    Expired,
+    /// `nbf` is still in the future (leeway applied).
+    NotYetValid,
+    /// `iat` is in the future (leeway applied).
+    IssuedInFuture,
+    /// `iss` is not the expected issuer.
+    WrongIssuer,
+    /// `aud` does not name the expected audience, or is present when none is expected.
+    WrongAudience,
+    /// The caller's own claims type could not be read from the claims set.
+    CustomClaims,
+}
+
+impl Error {
+    /// A stable, kebab-case reason code for logs and wire protocols.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Error::KeyTooShort => "key-too-short",
+            Error::TokenTooLarge => "token-too-large",
+            Error::BufferTooSmall => "buffer-too-small",
+            Error::Malformed => "malformed",
+            Error::InvalidBase64 => "bad-base64",
+            Error::InvalidUtf8 => "bad-utf8",
+            Error::InvalidJson => "bad-json",
+            Error::TooDeep => "too-deep",
+            Error::TooManyMembers => "too-many-members",
+            Error::DuplicateMember => "duplicate-member",
+            Error::NotAnObject => "not-an-object",
+            Error::InvalidHeader => "bad-header",
+            Error::AlgorithmNone => "alg-none",
+            Error::WrongAlgorithm => "wrong-alg",
+            Error::CriticalHeader => "crit-header",
+            Error::UnencodedPayload => "unencoded-payload",
+            Error::WrongType => "wrong-type",
+            Error::BadSignature => "bad-signature",
+            Error::MissingClaim(_) => "missing-claim",
+            Error::InvalidClaim(_) => "bad-claim",
+            Error::Expired => "expired",
+            Error::NotYetValid => "not-yet-valid",
+            Error::IssuedInFuture => "issued-in-future",
+            Error::WrongIssuer => "wrong-issuer",
+            Error::WrongAudience => "wrong-audience",
+            Error::CustomClaims => "bad-custom-claims",
+        }
+    }
+
+    const fn text(self) -> &'static str {
+        match self {
+            Error::KeyTooShort => "key is shorter than the hash output",
+            Error::TokenTooLarge => "token is longer than the configured maximum",
+            Error::BufferTooSmall => "buffer too small",
+            Error::Malformed => "token is not three non-empty dot-separated segments",
+            Error::InvalidBase64 => "segment is not canonical unpadded base64url",
+            Error::InvalidUtf8 => "JSON is not valid UTF-8",
+            Error::InvalidJson => "invalid JSON",
+            Error::TooDeep => "JSON nesting is too deep",
+            Error::TooManyMembers => "JSON object has too many members",
+            Error::DuplicateMember => "duplicate JSON member name",
+            Error::NotAnObject => "JSON is not an object",
+            Error::InvalidHeader => "header member missing or of the wrong type",
+            Error::AlgorithmNone => "alg none is never accepted",
+            Error::WrongAlgorithm => "alg does not match the key",
+            Error::CriticalHeader => "unsupported critical header extension",
+            Error::UnencodedPayload => "unencoded payload (b64: false) is not supported",
+            Error::WrongType => "unexpected token type (typ)",
+            Error::BadSignature => "signature does not match",
+            Error::MissingClaim(_) => "missing required claim",
+            Error::InvalidClaim(_) => "claim has the wrong type or value",
+            Error::Expired => "token has expired",
+            Error::NotYetValid => "token is not yet valid",
+            Error::IssuedInFuture => "token was issued in the future",
+            Error::WrongIssuer => "unexpected issuer",
+            Error::WrongAudience => "token is not meant for this audience",
+            Error::CustomClaims => "custom claims could not be read",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())?;
+        match self {
+            Error::MissingClaim(c) | Error::InvalidClaim(c) => write!(f, " `{}`", c.name()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_claim() {
+        extern crate std;
+        use std::string::ToString;
+        assert_eq!(
+            Error::MissingClaim(Claim::Exp).to_string(),
+            "missing required claim `exp`"
+        );
+        assert_eq!(Error::Expired.to_string(), "token has expired");
+    }
+
+    #[test]
+    fn error_is_small() {
+        assert!(core::mem::size_of::<Error>() <= 2);
+    }
+}

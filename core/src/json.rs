@@ -1,0 +1,802 @@
+//! Strict RFC 8259 JSON validation, iterative (no recursion) and allocation-free,
+//! and the zero-copy views it hands out: [`JsonStr`], [`Value`] and the top-level
+//! member table of an object.
+//!
+//! The validator rejects invalid UTF-8, raw control characters in strings, bad
+//! escapes and lone surrogates, non-RFC numbers, trailing data, nesting deeper
+//! than the caller's bound, and duplicate member names in the top-level object
+//! (escape-aware: `"\u0073ub"` and `"sub"` are the same name).
+
+use core::str;
+
+use heapless::Vec;
+
+use crate::Error;
+
+/// The most top-level members a header or claims object may have.
+pub const MAX_MEMBERS: usize = 32;
+
+/// The deepest nesting the validator can track (one bit per level).
+pub const MAX_DEPTH_LIMIT: u8 = 64;
+
+#[derive(Clone, Copy, Debug)]
+struct Member {
+    key: (u16, u16),
+    value: (u16, u16),
+}
+
+/// A validated JSON object's top-level members, borrowed from its text.
+#[derive(Clone, Debug)]
+pub(crate) struct Object<'a> {
+    text: &'a str,
+    members: Vec<Member, MAX_MEMBERS>,
+}
+
+impl<'a> Object<'a> {
+    fn slice(&self, (start, end): (u16, u16)) -> &'a str {
+        self.text
+            .get(usize::from(start)..usize::from(end))
+            .unwrap_or("")
+    }
+
+    fn key(&self, m: &Member) -> JsonStr<'a> {
+        JsonStr {
+            raw: self.slice(m.key),
+        }
+    }
+
+    /// The value of the member called `name`, if any.
+    pub(crate) fn get(&self, name: &str) -> Option<Value<'a>> {
+        self.members
+            .iter()
+            .find(|m| self.key(m).eq_str(name))
+            .map(|m| Value {
+                raw: self.slice(m.value),
+            })
+    }
+
+    /// Every top-level member, in document order.
+    pub(crate) fn members(&self) -> impl Iterator<Item = (JsonStr<'a>, Value<'a>)> + '_ {
+        self.members.iter().map(|m| {
+            (
+                self.key(m),
+                Value {
+                    raw: self.slice(m.value),
+                },
+            )
+        })
+    }
+
+    fn push(&mut self, key: (usize, usize), value: (usize, usize)) -> Result<(), Error> {
+        let span = |(a, b): (usize, usize)| -> Result<(u16, u16), Error> {
+            Ok((
+                u16::try_from(a).map_err(|_| Error::TokenTooLarge)?,
+                u16::try_from(b).map_err(|_| Error::TokenTooLarge)?,
+            ))
+        };
+        let member = Member {
+            key: span(key)?,
+            value: span(value)?,
+        };
+        let name = self.key(&member);
+        if self.members.iter().any(|m| self.key(m).same_name(name)) {
+            return Err(Error::DuplicateMember);
+        }
+        self.members.push(member).map_err(|_| Error::TooManyMembers)
+    }
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    #[inline(always)]
+    fn bump(&mut self) {
+        self.pos = self.pos.saturating_add(1);
+    }
+
+    #[inline(always)]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.bump();
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), Error> {
+        if self.peek() == Some(c) {
+            self.bump();
+            Ok(())
+        } else {
+            Err(Error::InvalidJson)
+        }
+    }
+
+    /// A string at the cursor; returns the span between the quotes.
+    fn string(&mut self) -> Result<(usize, usize), Error> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        loop {
+            match self.peek().ok_or(Error::InvalidJson)? {
+                b'"' => {
+                    let end = self.pos;
+                    self.bump();
+                    return Ok((start, end));
+                }
+                b'\\' => {
+                    self.bump();
+                    self.escape()?;
+                }
+                0..=0x1f => return Err(Error::InvalidJson),
+                _ => self.bump(),
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<(), Error> {
+        let c = self.peek().ok_or(Error::InvalidJson)?;
+        self.bump();
+        match c {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
+            b'u' => {
+                let unit = self.hex4()?;
+                if (0xD800..0xDC00).contains(&unit) {
+                    self.expect(b'\\')?;
+                    self.expect(b'u')?;
+                    if !(0xDC00..0xE000).contains(&self.hex4()?) {
+                        return Err(Error::InvalidJson);
+                    }
+                } else if (0xDC00..0xE000).contains(&unit) {
+                    return Err(Error::InvalidJson);
+                }
+                Ok(())
+            }
+            _ => Err(Error::InvalidJson),
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, Error> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let d = hex_digit(self.peek().ok_or(Error::InvalidJson)?).ok_or(Error::InvalidJson)?;
+            v = (v << 4) | d;
+            self.bump();
+        }
+        Ok(v)
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.bump();
+        }
+        self.pos.saturating_sub(start)
+    }
+
+    fn number(&mut self) -> Result<(), Error> {
+        if self.peek() == Some(b'-') {
+            self.bump();
+        }
+        match self.peek() {
+            Some(b'0') => self.bump(),
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(Error::InvalidJson),
+        }
+        if self.peek() == Some(b'.') {
+            self.bump();
+            if self.digits() == 0 {
+                return Err(Error::InvalidJson);
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.bump();
+            if let Some(b'+' | b'-') = self.peek() {
+                self.bump();
+            }
+            if self.digits() == 0 {
+                return Err(Error::InvalidJson);
+            }
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), Error> {
+        let end = self.pos.saturating_add(word.len());
+        if self.b.get(self.pos..end) == Some(word) {
+            self.pos = end;
+            Ok(())
+        } else {
+            Err(Error::InvalidJson)
+        }
+    }
+
+    /// A member name and its colon.
+    fn key(&mut self) -> Result<(usize, usize), Error> {
+        let span = self.string()?;
+        self.ws();
+        self.expect(b':')?;
+        Ok(span)
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u32> {
+    char::from(c).to_digit(16)
+}
+
+/// Validates `input` as one JSON object (nesting at most `max_depth` levels, the
+/// object itself counting as one) and records its top-level members.
+///
+/// # Errors
+/// [`Error::InvalidUtf8`], [`Error::NotAnObject`], [`Error::InvalidJson`],
+/// [`Error::TooDeep`], [`Error::DuplicateMember`], [`Error::TooManyMembers`], or
+/// [`Error::TokenTooLarge`] for input over 64 KiB.
+pub(crate) fn parse_object(input: &[u8], max_depth: u8) -> Result<Object<'_>, Error> {
+    let text = str::from_utf8(input).map_err(|_| Error::InvalidUtf8)?;
+    if text.len() > usize::from(u16::MAX) {
+        return Err(Error::TokenTooLarge);
+    }
+    let mut p = Parser {
+        b: text.as_bytes(),
+        pos: 0,
+    };
+    p.ws();
+    match p.peek() {
+        Some(b'{') => {}
+        Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+            return Err(Error::NotAnObject);
+        }
+        _ => return Err(Error::InvalidJson),
+    }
+    let max_depth = max_depth.clamp(1, MAX_DEPTH_LIMIT);
+    let mut obj = Object {
+        text,
+        members: Vec::new(),
+    };
+    // Bit i of `stack` is set when nesting level i+1 (counted from the innermost) is
+    // an object rather than an array.
+    let mut stack = 0u64;
+    let mut depth = 0u8;
+    let mut key = (0, 0);
+    let mut value_start = 0;
+    let mut want_value = true;
+    loop {
+        p.ws();
+        if want_value {
+            if depth == 1 {
+                value_start = p.pos;
+            }
+            match p.peek() {
+                Some(open @ (b'{' | b'[')) => {
+                    if depth >= max_depth {
+                        return Err(Error::TooDeep);
+                    }
+                    depth = depth.saturating_add(1);
+                    stack = (stack << 1) | u64::from(open == b'{');
+                    p.bump();
+                    p.ws();
+                    let close = if open == b'{' { b'}' } else { b']' };
+                    if p.peek() == Some(close) {
+                        p.bump();
+                        depth = depth.saturating_sub(1);
+                        stack >>= 1;
+                        want_value = false;
+                    } else if open == b'{' {
+                        let k = p.key()?;
+                        if depth == 1 {
+                            key = k;
+                        }
+                    }
+                }
+                Some(b'"') => {
+                    p.string()?;
+                    want_value = false;
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    p.number()?;
+                    want_value = false;
+                }
+                Some(b't') => {
+                    p.literal(b"true")?;
+                    want_value = false;
+                }
+                Some(b'f') => {
+                    p.literal(b"false")?;
+                    want_value = false;
+                }
+                Some(b'n') => {
+                    p.literal(b"null")?;
+                    want_value = false;
+                }
+                _ => return Err(Error::InvalidJson),
+            }
+            if !want_value && depth == 1 {
+                obj.push(key, (value_start, p.pos))?;
+            }
+        } else {
+            if depth == 0 {
+                return if p.pos == p.b.len() {
+                    Ok(obj)
+                } else {
+                    Err(Error::InvalidJson)
+                };
+            }
+            let in_object = stack & 1 == 1;
+            match p.peek() {
+                Some(b',') => {
+                    p.bump();
+                    if in_object {
+                        p.ws();
+                        let k = p.key()?;
+                        if depth == 1 {
+                            key = k;
+                        }
+                    }
+                    want_value = true;
+                }
+                Some(b'}') if in_object => {
+                    p.bump();
+                    depth = depth.saturating_sub(1);
+                    stack >>= 1;
+                    if depth == 1 {
+                        obj.push(key, (value_start, p.pos))?;
+                    }
+                }
+                Some(b']') if !in_object => {
+                    p.bump();
+                    depth = depth.saturating_sub(1);
+                    stack >>= 1;
+                    if depth == 1 {
+                        obj.push(key, (value_start, p.pos))?;
+                    }
+                }
+                _ => return Err(Error::InvalidJson),
+            }
+        }
+    }
+}
+
+/// A JSON string from a verified token, as written (escapes intact), borrowed
+/// from the caller's scratch buffer. Compare it with [`JsonStr::eq_str`], which
+/// understands escapes, or decode it with [`JsonStr::decode_into`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JsonStr<'a> {
+    raw: &'a str,
+}
+
+impl<'a> JsonStr<'a> {
+    #[cfg(test)]
+    pub(crate) fn from_raw_for_tests(raw: &'a str) -> Self {
+        JsonStr { raw }
+    }
+
+    /// The string as written between the quotes, escapes intact.
+    #[must_use]
+    pub fn raw(self) -> &'a str {
+        self.raw
+    }
+
+    /// The string itself when it has no escapes (the common case); `None` when it
+    /// has, in which case use [`JsonStr::decode_into`].
+    #[must_use]
+    pub fn as_str(self) -> Option<&'a str> {
+        if self.raw.as_bytes().contains(&b'\\') {
+            None
+        } else {
+            Some(self.raw)
+        }
+    }
+
+    /// The decoded characters.
+    #[must_use]
+    pub fn chars(self) -> Chars<'a> {
+        Chars { rest: self.raw }
+    }
+
+    /// Whether the decoded string equals `s`.
+    #[must_use]
+    pub fn eq_str(self, s: &str) -> bool {
+        if self.raw == s {
+            return true;
+        }
+        self.raw.as_bytes().contains(&b'\\') && self.chars().eq(s.chars())
+    }
+
+    fn same_name(self, other: JsonStr<'_>) -> bool {
+        self.raw == other.raw
+            || ((self.raw.contains('\\') || other.raw.contains('\\'))
+                && self.chars().eq(other.chars()))
+    }
+
+    /// Decodes the string into `buf` and returns it.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`] when `buf` cannot hold the decoded string.
+    pub fn decode_into(self, buf: &mut [u8]) -> Result<&str, Error> {
+        let mut n = 0usize;
+        for c in self.chars() {
+            let end = n.saturating_add(c.len_utf8());
+            let dst = buf.get_mut(n..end).ok_or(Error::BufferTooSmall)?;
+            c.encode_utf8(dst);
+            n = end;
+        }
+        let out = buf.get(..n).ok_or(Error::BufferTooSmall)?;
+        str::from_utf8(out).map_err(|_| Error::InvalidUtf8)
+    }
+}
+
+/// The decoded characters of a [`JsonStr`].
+#[derive(Clone, Debug)]
+pub struct Chars<'a> {
+    rest: &'a str,
+}
+
+impl Iterator for Chars<'_> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        let mut it = self.rest.chars();
+        let c = it.next()?;
+        let out = if c == '\\' {
+            match it.next()? {
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                'u' => {
+                    let hi = hex4(&mut it)?;
+                    if (0xD800..0xDC00).contains(&hi) {
+                        it.next()?;
+                        it.next()?;
+                        let lo = hex4(&mut it)?;
+                        let c = 0x10000u32
+                            .wrapping_add((hi.wrapping_sub(0xD800)) << 10)
+                            .wrapping_add(lo.wrapping_sub(0xDC00));
+                        char::from_u32(c)?
+                    } else {
+                        char::from_u32(hi)?
+                    }
+                }
+                other => other,
+            }
+        } else {
+            c
+        };
+        self.rest = it.as_str();
+        Some(out)
+    }
+}
+
+fn hex4(it: &mut str::Chars<'_>) -> Option<u32> {
+    let mut v = 0u32;
+    for _ in 0..4 {
+        v = (v << 4) | it.next()?.to_digit(16)?;
+    }
+    Some(v)
+}
+
+/// A JSON value from a verified token, as written, borrowed from the caller's
+/// scratch buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Value<'a> {
+    raw: &'a str,
+}
+
+impl<'a> Value<'a> {
+    /// The value's JSON text.
+    #[must_use]
+    pub fn raw(self) -> &'a str {
+        self.raw
+    }
+
+    /// The string, when the value is one.
+    #[must_use]
+    pub fn as_str(self) -> Option<JsonStr<'a>> {
+        let raw = self.raw.strip_prefix('"')?.strip_suffix('"')?;
+        Some(JsonStr { raw })
+    }
+
+    /// The integer, when the value is an integer that fits an `i64` (no fraction,
+    /// no exponent).
+    #[must_use]
+    pub fn as_i64(self) -> Option<i64> {
+        self.raw.parse().ok()
+    }
+
+    /// The boolean, when the value is one.
+    #[must_use]
+    pub fn as_bool(self) -> Option<bool> {
+        match self.raw {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Whether the value is `null`.
+    #[must_use]
+    pub fn is_null(self) -> bool {
+        self.raw == "null"
+    }
+
+    /// The elements, when the value is an array.
+    #[must_use]
+    pub fn as_array(self) -> Option<Elements<'a>> {
+        let inner = self.raw.strip_prefix('[')?.strip_suffix(']')?;
+        Some(Elements { rest: inner })
+    }
+
+    /// A NumericDate (RFC 7519 section 2): any JSON number, fractions truncated
+    /// toward zero, out-of-range values saturated.
+    pub(crate) fn as_numeric_date(self) -> Option<i64> {
+        if let Ok(v) = self.raw.parse::<i64>() {
+            return Some(v);
+        }
+        let first = self.raw.as_bytes().first()?;
+        if !(first.is_ascii_digit() || *first == b'-') {
+            return None;
+        }
+        let (neg, body) = match self.raw.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, self.raw),
+        };
+        let (mantissa, exp) = match body.find(['e', 'E']) {
+            Some(i) => (body.get(..i)?, body.get(i.saturating_add(1)..)?),
+            None => (body, "0"),
+        };
+        let exp = parse_exponent(exp);
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let int_len = i64::try_from(int.len()).unwrap_or(i64::MAX);
+        // Position of the decimal point within the concatenated digits.
+        let point = int_len.saturating_add(exp);
+        let mut v = 0i64;
+        let mut taken = 0i64;
+        for d in int.bytes().chain(frac.bytes()) {
+            if taken >= point {
+                break;
+            }
+            v = v
+                .saturating_mul(10)
+                .saturating_add(i64::from(d.wrapping_sub(b'0')));
+            taken = taken.saturating_add(1);
+        }
+        while taken < point && v != 0 && v != i64::MAX {
+            v = v.saturating_mul(10);
+            taken = taken.saturating_add(1);
+        }
+        Some(if neg { v.saturating_neg() } else { v })
+    }
+}
+
+fn parse_exponent(s: &str) -> i64 {
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, s.get(1..).unwrap_or("")),
+        Some(b'+') => (false, s.get(1..).unwrap_or("")),
+        _ => (false, s),
+    };
+    let mut v = 0i64;
+    for d in digits.bytes() {
+        // Anything past 10^4 saturates every i64 anyway.
+        v = v
+            .saturating_mul(10)
+            .saturating_add(i64::from(d.wrapping_sub(b'0')))
+            .min(10_000);
+    }
+    if neg { v.saturating_neg() } else { v }
+}
+
+/// The elements of a JSON array [`Value`].
+#[derive(Clone, Debug)]
+pub struct Elements<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Value<'a>;
+
+    fn next(&mut self) -> Option<Value<'a>> {
+        let s = self.rest.trim_start_matches([' ', '\t', '\n', '\r', ',']);
+        let b = s.as_bytes();
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut end = b.len();
+        for (i, &c) in b.iter().enumerate() {
+            if in_string {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                b'"' => in_string = true,
+                b'[' | b'{' => depth = depth.saturating_add(1),
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let (item, rest) = s.split_at_checked(end)?;
+        self.rest = rest;
+        if item.is_empty() {
+            None
+        } else {
+            Some(Value { raw: item })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Object<'_> {
+        parse_object(s.as_bytes(), 16).unwrap_or_else(|e| panic!("{s:?}: {e:?}"))
+    }
+
+    fn err(s: &str) -> Error {
+        parse_object(s.as_bytes(), 16).expect_err(s)
+    }
+
+    #[test]
+    fn valid_objects_and_members() {
+        let o = ok(
+            r#" { "a" : 1 , "b":[1,{"x":[]},"s"], "c":{"d":{}} ,"e":"x\"y", "f":-0.5e+3, "g":null, "h":true } "#,
+        );
+        assert_eq!(o.get("a").unwrap().raw(), "1");
+        assert_eq!(o.get("b").unwrap().raw(), r#"[1,{"x":[]},"s"]"#);
+        assert_eq!(o.get("c").unwrap().raw(), r#"{"d":{}}"#);
+        assert_eq!(o.get("e").unwrap().as_str().unwrap().raw(), r#"x\"y"#);
+        assert_eq!(o.get("f").unwrap().raw(), "-0.5e+3");
+        assert!(o.get("g").unwrap().is_null());
+        assert_eq!(o.get("h").unwrap().as_bool(), Some(true));
+        assert_eq!(o.members().count(), 7);
+        assert_eq!(ok("{}").members().count(), 0);
+    }
+
+    #[test]
+    fn escaped_names_are_found_and_duplicates_rejected() {
+        let o = ok(r#"{"\u0073ub":"x"}"#);
+        assert_eq!(o.get("sub").unwrap().as_str().unwrap().raw(), "x");
+        assert_eq!(err(r#"{"sub":1,"\u0073ub":2}"#), Error::DuplicateMember);
+        assert_eq!(err(r#"{"a":1,"a":1}"#), Error::DuplicateMember);
+        // Nested duplicates are not the header's or the claims' business.
+        ok(r#"{"a":{"b":1,"c":1}}"#);
+    }
+
+    #[test]
+    fn rejects_what_rfc8259_rejects() {
+        for s in [
+            "",
+            "{",
+            "}",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{,}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":.5}",
+            "{\"a\":1e}",
+            "{\"a\":+1}",
+            "{\"a\":tru}",
+            "{\"a\":nul}",
+            "{'a':1}",
+            "{\"a\":\"\t\"}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\u12\"}",
+            "{\"a\":\"\\ud800\"}",
+            "{\"a\":\"\\udc00\"}",
+            "{\"a\":[1,]}",
+            "{\"a\":[1 2]}",
+            "{\"a\":1}x",
+            "{\"a\":1}{}",
+            "{\"a\":NaN}",
+            "{\"a\":\"x}",
+            "{\"a\" 1}",
+            "{\"a\":[}",
+            "{\"a\":{]}",
+        ] {
+            assert_eq!(err(s), Error::InvalidJson, "{s:?}");
+        }
+        assert_eq!(err("[1]"), Error::NotAnObject);
+        assert_eq!(err("\"x\""), Error::NotAnObject);
+        assert_eq!(
+            parse_object(b"{\"a\":\"\xff\"}", 16).unwrap_err(),
+            Error::InvalidUtf8
+        );
+    }
+
+    #[test]
+    fn depth_is_bounded_without_recursion() {
+        let mut deep = [b'['; 60_000];
+        deep[..5].copy_from_slice(b"{\"a\":");
+        assert_eq!(parse_object(&deep, 16).unwrap_err(), Error::TooDeep);
+        assert_eq!(parse_object(&deep, 64).unwrap_err(), Error::TooDeep);
+        assert_eq!(
+            parse_object(&[b'{'; 70_000], 16).unwrap_err(),
+            Error::TokenTooLarge
+        );
+        let s = "{\"a\":[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]}"; // 16 levels
+        assert!(parse_object(s.as_bytes(), 16).is_ok());
+        assert_eq!(parse_object(s.as_bytes(), 15).unwrap_err(), Error::TooDeep);
+    }
+
+    #[test]
+    fn too_many_members() {
+        let mut s = heapless::String::<1024>::new();
+        s.push('{').unwrap();
+        for i in 0..=MAX_MEMBERS {
+            if i > 0 {
+                s.push(',').unwrap();
+            }
+            core::fmt::Write::write_fmt(&mut s, format_args!("\"k{i}\":{i}")).unwrap();
+        }
+        s.push('}').unwrap();
+        assert_eq!(err(&s), Error::TooManyMembers);
+    }
+
+    #[test]
+    fn strings_decode_with_escapes_and_surrogates() {
+        let o = ok(r#"{"s":"a\n\u00e9\ud83d\ude00\/\\\""}"#);
+        let s = o.get("s").unwrap().as_str().unwrap();
+        assert!(s.as_str().is_none());
+        let mut buf = [0u8; 32];
+        assert_eq!(s.decode_into(&mut buf).unwrap(), "a\n\u{e9}\u{1f600}/\\\"");
+        assert!(s.eq_str("a\n\u{e9}\u{1f600}/\\\""));
+        assert!(!s.eq_str("a"));
+        assert_eq!(s.decode_into(&mut [0u8; 3]), Err(Error::BufferTooSmall));
+    }
+
+    #[test]
+    fn numeric_dates() {
+        let v = |raw| Value { raw }.as_numeric_date();
+        assert_eq!(v("1700000000"), Some(1_700_000_000));
+        assert_eq!(v("1700000000.9"), Some(1_700_000_000));
+        assert_eq!(v("1.7e9"), Some(1_700_000_000));
+        assert_eq!(v("17E+8"), Some(1_700_000_000));
+        assert_eq!(v("1e-3"), Some(0));
+        assert_eq!(v("-5"), Some(-5));
+        assert_eq!(v("1e400"), Some(i64::MAX));
+        assert_eq!(v("99999999999999999999999"), Some(i64::MAX));
+        assert_eq!(v("-1e400"), Some(-i64::MAX));
+        assert_eq!(v("\"1\""), None);
+        assert_eq!(v("true"), None);
+    }
+
+    #[test]
+    fn array_elements() {
+        let o = ok(r#"{"a":[ "x" , {"b":[1,2]}, "y\"," ,3 ]}"#);
+        let items: heapless::Vec<&str, 8> = o
+            .get("a")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .map(Value::raw)
+            .collect();
+        assert_eq!(&items[..], &["\"x\"", "{\"b\":[1,2]}", "\"y\\\",\"", "3"]);
+        assert_eq!(
+            ok(r#"{"a":[]}"#)
+                .get("a")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+}

@@ -1,0 +1,408 @@
+//! The JWS layer (RFC 7515 compact serialization): split a token, decode and check
+//! its header, check the MAC, hand back the verified payload bytes; and the
+//! reverse, signing any payload into a caller buffer.
+
+use core::str;
+
+use crate::json::{self, JsonStr, Object};
+use crate::key::{Algorithm, Key, MAX_MAC_LEN};
+use crate::{Error, b64};
+
+/// The three base64url segments of a compact token, not yet trusted.
+struct Parts<'t> {
+    header: &'t [u8],
+    payload: &'t [u8],
+    signature: &'t [u8],
+    signing_input: &'t [u8],
+}
+
+fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
+    let mut it = token.splitn(4, |&b| b == b'.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
+        return Err(Error::Malformed);
+    };
+    if header.is_empty() || signature.is_empty() {
+        return Err(Error::Malformed);
+    }
+    let signing_len = header.len().saturating_add(1).saturating_add(payload.len());
+    let signing_input = token.get(..signing_len).ok_or(Error::Malformed)?;
+    Ok(Parts {
+        header,
+        payload,
+        signature,
+        signing_input,
+    })
+}
+
+/// A verified token's protected header.
+#[derive(Clone, Copy, Debug)]
+pub struct Header<'a> {
+    alg: Algorithm,
+    typ: Option<JsonStr<'a>>,
+    kid: Option<JsonStr<'a>>,
+    cty: Option<JsonStr<'a>>,
+}
+
+impl<'a> Header<'a> {
+    /// The algorithm, which is always the verifying key's.
+    #[must_use]
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `typ` member, if present.
+    #[must_use]
+    pub fn typ(&self) -> Option<JsonStr<'a>> {
+        self.typ
+    }
+
+    /// The `kid` member, if present.
+    #[must_use]
+    pub fn kid(&self) -> Option<JsonStr<'a>> {
+        self.kid
+    }
+
+    /// The `cty` member, if present.
+    #[must_use]
+    pub fn cty(&self) -> Option<JsonStr<'a>> {
+        self.cty
+    }
+}
+
+/// A verified JWS: its header and the payload bytes the MAC covers.
+#[derive(Clone, Copy, Debug)]
+pub struct Jws<'a> {
+    /// The protected header.
+    pub header: Header<'a>,
+    /// The decoded payload (any bytes; JSON for a JWT).
+    pub payload: &'a [u8],
+}
+
+/// The header of a token that has NOT been verified, for choosing a key by `kid`.
+///
+/// Nothing in it may be trusted: use it only to pick which key to verify with.
+#[derive(Clone, Copy, Debug)]
+pub struct UntrustedHeader<'a> {
+    alg: Option<JsonStr<'a>>,
+    kid: Option<JsonStr<'a>>,
+    typ: Option<JsonStr<'a>>,
+}
+
+impl<'a> UntrustedHeader<'a> {
+    /// The claimed `alg` (unverified).
+    #[must_use]
+    pub fn alg(&self) -> Option<JsonStr<'a>> {
+        self.alg
+    }
+
+    /// The claimed `kid` (unverified).
+    #[must_use]
+    pub fn kid(&self) -> Option<JsonStr<'a>> {
+        self.kid
+    }
+
+    /// The claimed `typ` (unverified).
+    #[must_use]
+    pub fn typ(&self) -> Option<JsonStr<'a>> {
+        self.typ
+    }
+}
+
+/// Decodes a token's header without verifying anything, to choose a key by `kid`.
+///
+/// # Errors
+/// [`Error::Malformed`], [`Error::InvalidBase64`], [`Error::BufferTooSmall`], or a
+/// JSON error for the header.
+pub fn untrusted_header<'s>(
+    token: &[u8],
+    scratch: &'s mut [u8],
+) -> Result<UntrustedHeader<'s>, Error> {
+    let parts = split(token)?;
+    let bytes = b64::decode(parts.header, scratch)?;
+    let obj = json::parse_object(bytes, crate::jwt::DEFAULT_MAX_DEPTH)?;
+    Ok(UntrustedHeader {
+        alg: string_member(&obj, "alg")?,
+        kid: string_member(&obj, "kid")?,
+        typ: string_member(&obj, "typ")?,
+    })
+}
+
+fn string_member<'a>(obj: &Object<'a>, name: &str) -> Result<Option<JsonStr<'a>>, Error> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(v) => v.as_str().map(Some).ok_or(Error::InvalidHeader),
+    }
+}
+
+/// Whether a `typ` value names the expected type: media types compare without
+/// regard to case, and the `application/` prefix is optional (RFC 7515 4.1.9).
+fn typ_matches(actual: JsonStr<'_>, expected: &str) -> bool {
+    let mut buf = [0u8; 128];
+    let Ok(actual) = actual.decode_into(&mut buf) else {
+        return false;
+    };
+    strip_application(actual).eq_ignore_ascii_case(strip_application(expected))
+}
+
+fn strip_application(s: &str) -> &str {
+    match s.get(..12) {
+        Some(p) if p.eq_ignore_ascii_case("application/") => s.get(12..).unwrap_or(s),
+        _ => s,
+    }
+}
+
+fn check_header<'a>(
+    bytes: &'a [u8],
+    key_alg: Algorithm,
+    typ: Option<&str>,
+    max_depth: u8,
+) -> Result<Header<'a>, Error> {
+    let obj = json::parse_object(bytes, max_depth)?;
+    let alg = string_member(&obj, "alg")?.ok_or(Error::InvalidHeader)?;
+    let mut name = [0u8; 16];
+    let alg = match alg.decode_into(&mut name) {
+        Ok(name) => Algorithm::from_name(name)?,
+        Err(_) => return Err(Error::WrongAlgorithm),
+    };
+    if alg != key_alg {
+        return Err(Error::WrongAlgorithm);
+    }
+    if obj.get("crit").is_some() {
+        return Err(Error::CriticalHeader);
+    }
+    if let Some(b64) = obj.get("b64") {
+        match b64.as_bool() {
+            Some(true) => {}
+            Some(false) => return Err(Error::UnencodedPayload),
+            None => return Err(Error::InvalidHeader),
+        }
+    }
+    let header = Header {
+        alg,
+        typ: string_member(&obj, "typ")?,
+        kid: string_member(&obj, "kid")?,
+        cty: string_member(&obj, "cty")?,
+    };
+    if let Some(expected) = typ {
+        match header.typ {
+            Some(actual) if typ_matches(actual, expected) => {}
+            _ => return Err(Error::WrongType),
+        }
+    }
+    Ok(header)
+}
+
+/// Verifies a compact JWS with `key`; returns it and the unused tail of `scratch`.
+///
+/// Checks run in a fixed order: size, three segments, header (alg against the
+/// key, crit, b64, typ), MAC in constant time, and only then the payload decode.
+pub(crate) fn verify<'s>(
+    key: &Key,
+    token: &[u8],
+    typ: Option<&str>,
+    max_len: usize,
+    max_depth: u8,
+    scratch: &'s mut [u8],
+) -> Result<(Jws<'s>, &'s mut [u8]), Error> {
+    if token.len() > max_len {
+        return Err(Error::TokenTooLarge);
+    }
+    let parts = split(token)?;
+    let header_len = b64::decoded_len(parts.header.len()).ok_or(Error::InvalidBase64)?;
+    let (header_buf, rest) = scratch
+        .split_at_mut_checked(header_len)
+        .ok_or(Error::BufferTooSmall)?;
+    let header_bytes = b64::decode(parts.header, header_buf)?;
+    let header = check_header(header_bytes, key.algorithm(), typ, max_depth)?;
+
+    let mut tag = [0u8; MAX_MAC_LEN];
+    let tag = match b64::decode(parts.signature, &mut tag) {
+        Ok(tag) => tag,
+        Err(Error::BufferTooSmall) => return Err(Error::BadSignature),
+        Err(e) => return Err(e),
+    };
+    key.verify(parts.signing_input, tag)?;
+
+    let payload_len = b64::decoded_len(parts.payload.len()).ok_or(Error::InvalidBase64)?;
+    let (payload_buf, rest) = rest
+        .split_at_mut_checked(payload_len)
+        .ok_or(Error::BufferTooSmall)?;
+    let payload = b64::decode(parts.payload, payload_buf)?;
+    Ok((Jws { header, payload }, rest))
+}
+
+/// Header members to write when signing. `alg` comes from the key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeaderParams<'a> {
+    /// The `typ` member, e.g. `"JWT"` or `"at+jwt"`.
+    pub typ: Option<&'a str>,
+    /// The `kid` member, naming the key.
+    pub kid: Option<&'a str>,
+}
+
+/// A cursor writing into a caller buffer; every write is bounds-checked.
+struct Writer<'o> {
+    buf: &'o mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn bytes(&mut self, data: &[u8]) -> Result<(), Error> {
+        let end = self.len.saturating_add(data.len());
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(Error::BufferTooSmall)?
+            .copy_from_slice(data);
+        self.len = end;
+        Ok(())
+    }
+
+    fn json_string(&mut self, s: &str) -> Result<(), Error> {
+        self.bytes(b"\"")?;
+        for c in s.chars() {
+            match c {
+                '"' => self.bytes(b"\\\"")?,
+                '\\' => self.bytes(b"\\\\")?,
+                c if u32::from(c) < 0x20 => {
+                    let hex = b"0123456789abcdef";
+                    let n = usize::from(c as u8);
+                    let hi = *hex.get(n >> 4).ok_or(Error::InvalidHeader)?;
+                    let lo = *hex.get(n & 0xf).ok_or(Error::InvalidHeader)?;
+                    self.bytes(&[b'\\', b'u', b'0', b'0', hi, lo])?;
+                }
+                c => self.bytes(c.encode_utf8(&mut [0u8; 4]).as_bytes())?,
+            }
+        }
+        self.bytes(b"\"")
+    }
+
+    fn base64(&mut self, data: &[u8]) -> Result<(), Error> {
+        let dst = self.buf.get_mut(self.len..).ok_or(Error::BufferTooSmall)?;
+        let n = b64::encode(data, dst)?.len();
+        self.len = self.len.saturating_add(n);
+        Ok(())
+    }
+}
+
+/// The longest header `sign` writes (`kid` and `typ` included).
+const MAX_HEADER_LEN: usize = 256;
+
+impl Key {
+    /// Signs `payload` as a compact JWS into `out` and returns the token.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`] when `out` cannot hold the token or the header
+    /// (with `kid` and `typ`) is over 256 bytes.
+    pub fn sign<'o>(
+        &self,
+        header: &HeaderParams<'_>,
+        payload: &[u8],
+        out: &'o mut [u8],
+    ) -> Result<&'o str, Error> {
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let mut h = Writer {
+            buf: &mut head,
+            len: 0,
+        };
+        h.bytes(b"{\"alg\":\"")?;
+        h.bytes(self.algorithm().name().as_bytes())?;
+        h.bytes(b"\"")?;
+        if let Some(typ) = header.typ {
+            h.bytes(b",\"typ\":")?;
+            h.json_string(typ)?;
+        }
+        if let Some(kid) = header.kid {
+            h.bytes(b",\"kid\":")?;
+            h.json_string(kid)?;
+        }
+        h.bytes(b"}")?;
+        let head_len = h.len;
+
+        let mut w = Writer { buf: out, len: 0 };
+        w.base64(head.get(..head_len).ok_or(Error::BufferTooSmall)?)?;
+        w.bytes(b".")?;
+        w.base64(payload)?;
+        let mut tag = [0u8; MAX_MAC_LEN];
+        let signing_input = w.buf.get(..w.len).ok_or(Error::BufferTooSmall)?;
+        let n = self.mac(signing_input, &mut tag);
+        w.bytes(b".")?;
+        w.base64(tag.get(..n).ok_or(Error::BufferTooSmall)?)?;
+        let len = w.len;
+        let token = out.get(..len).ok_or(Error::BufferTooSmall)?;
+        str::from_utf8(token).map_err(|_| Error::InvalidUtf8)
+    }
+
+    /// Serializes `claims` as JSON (with `serde-json-core`, into `scratch`) and
+    /// signs it into `out`.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`] when `scratch` cannot hold the JSON or `out` the
+    /// token.
+    pub fn sign_json<'o, T: serde::Serialize + ?Sized>(
+        &self,
+        header: &HeaderParams<'_>,
+        claims: &T,
+        scratch: &mut [u8],
+        out: &'o mut [u8],
+    ) -> Result<&'o str, Error> {
+        let n = serde_json_core::to_slice(claims, scratch).map_err(|_| Error::BufferTooSmall)?;
+        let payload = scratch.get(..n).ok_or(Error::BufferTooSmall)?;
+        self.sign(header, payload, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_counts_segments() {
+        assert_eq!(split(b"a.b").err(), Some(Error::Malformed));
+        assert_eq!(split(b"a.b.c.d").err(), Some(Error::Malformed));
+        assert_eq!(split(b".b.c").err(), Some(Error::Malformed));
+        assert_eq!(split(b"a.b.").err(), Some(Error::Malformed));
+        let p = split(b"a..c").unwrap();
+        assert_eq!(p.signing_input, b"a.");
+        assert!(p.payload.is_empty());
+    }
+
+    #[test]
+    fn typ_comparison() {
+        let t = |raw| JsonStr::from_raw_for_tests(raw);
+        assert!(typ_matches(t("JWT"), "jwt"));
+        assert!(typ_matches(t("application/at+jwt"), "at+jwt"));
+        assert!(typ_matches(t("at+JWT"), "Application/at+jwt"));
+        assert!(!typ_matches(t("rt+jwt"), "at+jwt"));
+        assert!(!typ_matches(t("JWT"), "at+jwt"));
+    }
+
+    #[test]
+    fn header_escapes_kid() {
+        let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
+        let mut out = [0u8; 256];
+        let hp = HeaderParams {
+            typ: Some("JWT"),
+            kid: Some("a\"b\\c\u{1}"),
+        };
+        let token = key.sign(&hp, b"{}", &mut out).unwrap();
+        let mut scratch = [0u8; 128];
+        let h = untrusted_header(token.as_bytes(), &mut scratch).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            h.kid().unwrap().decode_into(&mut buf).unwrap(),
+            "a\"b\\c\u{1}"
+        );
+    }
+
+    #[test]
+    fn small_out_buffer_is_an_error() {
+        let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
+        let mut out = [0u8; 40];
+        assert_eq!(
+            key.sign(&HeaderParams::default(), b"{}", &mut out),
+            Err(Error::BufferTooSmall)
+        );
+    }
+}

@@ -1,0 +1,550 @@
+//! The JWT layer (RFC 7519): the validation policy, the verifier, and the claims
+//! it hands back, borrowed from the caller's scratch buffer.
+
+use core::ops::BitOr;
+
+use crate::error::Claim;
+use crate::json::{self, Elements, JsonStr, Object, Value};
+use crate::jws::{self, Header, Jws};
+use crate::{Error, Key};
+
+/// Default clock-skew allowance, in seconds, applied to `exp`, `nbf` and `iat`
+/// (the same as `jsonwebtoken`'s).
+pub const DEFAULT_LEEWAY: u64 = 60;
+/// Default maximum token length in bytes.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
+/// Default maximum JSON nesting depth (the header or claims object counts as 1).
+pub const DEFAULT_MAX_DEPTH: u8 = 16;
+
+/// A set of registered claims, e.g. the claims a token must carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClaimSet(u8);
+
+impl ClaimSet {
+    /// No claims.
+    pub const NONE: ClaimSet = ClaimSet(0);
+    /// `exp`.
+    pub const EXP: ClaimSet = ClaimSet(1);
+    /// `nbf`.
+    pub const NBF: ClaimSet = ClaimSet(1 << 1);
+    /// `iat`.
+    pub const IAT: ClaimSet = ClaimSet(1 << 2);
+    /// `iss`.
+    pub const ISS: ClaimSet = ClaimSet(1 << 3);
+    /// `aud`.
+    pub const AUD: ClaimSet = ClaimSet(1 << 4);
+    /// `sub`.
+    pub const SUB: ClaimSet = ClaimSet(1 << 5);
+    /// `jti`.
+    pub const JTI: ClaimSet = ClaimSet(1 << 6);
+
+    /// Both sets together.
+    #[must_use]
+    pub const fn union(self, other: ClaimSet) -> ClaimSet {
+        ClaimSet(self.0 | other.0)
+    }
+
+    /// Whether every claim of `other` is in `self`.
+    #[must_use]
+    pub const fn contains(self, other: ClaimSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The set holding just `claim`.
+    #[must_use]
+    pub const fn of(claim: Claim) -> ClaimSet {
+        match claim {
+            Claim::Exp => ClaimSet::EXP,
+            Claim::Nbf => ClaimSet::NBF,
+            Claim::Iat => ClaimSet::IAT,
+            Claim::Iss => ClaimSet::ISS,
+            Claim::Aud => ClaimSet::AUD,
+            Claim::Sub => ClaimSet::SUB,
+            Claim::Jti => ClaimSet::JTI,
+        }
+    }
+}
+
+impl BitOr for ClaimSet {
+    type Output = ClaimSet;
+
+    fn bitor(self, rhs: ClaimSet) -> ClaimSet {
+        self.union(rhs)
+    }
+}
+
+/// What a verifier accepts beyond the signature.
+///
+/// The algorithm is not here: it is the key's, and the token's `alg` is only
+/// checked against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validation<'a> {
+    /// Seconds of clock skew allowed on `exp`, `nbf` and `iat`
+    /// (default [`DEFAULT_LEEWAY`]).
+    pub leeway: u64,
+    /// Claims that must be present (default: `exp`).
+    pub required: ClaimSet,
+    /// The issuer `iss` must equal, if set; then `iss` must be present.
+    pub issuer: Option<&'a str>,
+    /// The audience `aud` must name, if set; then `aud` must be present. When
+    /// unset, a token that carries `aud` is rejected (RFC 7519 section 4.1.3).
+    pub audience: Option<&'a str>,
+    /// The header `typ` the token must carry, if set (case-insensitive, the
+    /// `application/` prefix optional), so one kind of token cannot pass as another.
+    pub typ: Option<&'a str>,
+    /// Longest token accepted, in bytes (default [`DEFAULT_MAX_TOKEN_LEN`]).
+    pub max_token_len: usize,
+    /// Deepest JSON nesting accepted in the header and claims (default
+    /// [`DEFAULT_MAX_DEPTH`], at most 64).
+    pub max_depth: u8,
+}
+
+impl Validation<'_> {
+    /// The defaults: leeway 60 s, `exp` required, no issuer, audience or type
+    /// expected, tokens up to 4096 bytes, JSON nesting up to 16.
+    #[must_use]
+    pub const fn new() -> Self {
+        Validation {
+            leeway: DEFAULT_LEEWAY,
+            required: ClaimSet::EXP,
+            issuer: None,
+            audience: None,
+            typ: None,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+impl Default for Validation<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The audience claim: one string or an array of strings (both occur in practice).
+#[derive(Clone, Debug)]
+pub enum Audience<'a> {
+    /// `"aud": "x"`
+    One(JsonStr<'a>),
+    /// `"aud": ["x", "y"]`
+    Many(Elements<'a>),
+}
+
+impl<'a> Audience<'a> {
+    /// Whether the audience names `who`.
+    #[must_use]
+    pub fn contains(&self, who: &str) -> bool {
+        self.iter().any(|a| a.eq_str(who))
+    }
+
+    /// Every audience named.
+    pub fn iter(&self) -> impl Iterator<Item = JsonStr<'a>> + use<'a> {
+        let (one, many) = match self {
+            Audience::One(s) => (Some(*s), None),
+            Audience::Many(e) => (None, Some(e.clone())),
+        };
+        one.into_iter()
+            .chain(many.into_iter().flatten().filter_map(Value::as_str))
+    }
+}
+
+/// The claims of a verified token, borrowed from the caller's scratch buffer.
+#[derive(Clone, Debug)]
+pub struct Claims<'a> {
+    header: Header<'a>,
+    payload: &'a [u8],
+    object: Object<'a>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+    iss: Option<JsonStr<'a>>,
+    sub: Option<JsonStr<'a>>,
+    jti: Option<JsonStr<'a>>,
+    aud: Option<Audience<'a>>,
+}
+
+fn date(obj: &Object<'_>, claim: Claim) -> Result<Option<i64>, Error> {
+    obj.get(claim.name())
+        .map(|v| v.as_numeric_date().ok_or(Error::InvalidClaim(claim)))
+        .transpose()
+}
+
+fn string<'a>(obj: &Object<'a>, claim: Claim) -> Result<Option<JsonStr<'a>>, Error> {
+    obj.get(claim.name())
+        .map(|v| v.as_str().ok_or(Error::InvalidClaim(claim)))
+        .transpose()
+}
+
+impl<'a> Claims<'a> {
+    /// Reads the registered claims of a verified JWS (types only, no policy).
+    fn parse(jws: Jws<'a>, max_depth: u8) -> Result<Self, Error> {
+        let object = json::parse_object(jws.payload, max_depth)?;
+        let aud = match object.get("aud") {
+            None => None,
+            Some(v) => {
+                if let Some(s) = v.as_str() {
+                    Some(Audience::One(s))
+                } else {
+                    let items = v.as_array().ok_or(Error::InvalidClaim(Claim::Aud))?;
+                    if items.clone().any(|i| i.as_str().is_none()) {
+                        return Err(Error::InvalidClaim(Claim::Aud));
+                    }
+                    Some(Audience::Many(items))
+                }
+            }
+        };
+        Ok(Claims {
+            header: jws.header,
+            payload: jws.payload,
+            exp: date(&object, Claim::Exp)?,
+            nbf: date(&object, Claim::Nbf)?,
+            iat: date(&object, Claim::Iat)?,
+            iss: string(&object, Claim::Iss)?,
+            sub: string(&object, Claim::Sub)?,
+            jti: string(&object, Claim::Jti)?,
+            aud,
+            object,
+        })
+    }
+
+    fn has(&self, claim: Claim) -> bool {
+        match claim {
+            Claim::Exp => self.exp.is_some(),
+            Claim::Nbf => self.nbf.is_some(),
+            Claim::Iat => self.iat.is_some(),
+            Claim::Iss => self.iss.is_some(),
+            Claim::Aud => self.aud.is_some(),
+            Claim::Sub => self.sub.is_some(),
+            Claim::Jti => self.jti.is_some(),
+        }
+    }
+
+    /// Applies the policy at time `now` (seconds since the Unix epoch).
+    fn check(&self, v: &Validation<'_>, now: u64) -> Result<(), Error> {
+        use Claim::*;
+        for claim in [Exp, Nbf, Iat, Iss, Aud, Sub, Jti] {
+            if v.required.contains(ClaimSet::of(claim)) && !self.has(claim) {
+                return Err(Error::MissingClaim(claim));
+            }
+        }
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let leeway = i64::try_from(v.leeway).unwrap_or(i64::MAX);
+        if self
+            .exp
+            .is_some_and(|exp| exp.saturating_add(leeway) <= now)
+        {
+            return Err(Error::Expired);
+        }
+        let late_now = now.saturating_add(leeway);
+        if self.nbf.is_some_and(|nbf| nbf > late_now) {
+            return Err(Error::NotYetValid);
+        }
+        if self.iat.is_some_and(|iat| iat > late_now) {
+            return Err(Error::IssuedInFuture);
+        }
+        if let Some(expected) = v.issuer {
+            let iss = self.iss.ok_or(Error::MissingClaim(Iss))?;
+            if !iss.eq_str(expected) {
+                return Err(Error::WrongIssuer);
+            }
+        }
+        match (v.audience, &self.aud) {
+            (Some(_), None) => return Err(Error::MissingClaim(Aud)),
+            (Some(expected), Some(aud)) if !aud.contains(expected) => {
+                return Err(Error::WrongAudience);
+            }
+            (None, Some(_)) => return Err(Error::WrongAudience),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The protected header.
+    #[must_use]
+    pub fn header(&self) -> &Header<'a> {
+        &self.header
+    }
+
+    /// The verified claims set as JSON bytes.
+    #[must_use]
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+
+    /// `exp`, in seconds since the Unix epoch (fractions truncated).
+    #[must_use]
+    pub fn exp(&self) -> Option<i64> {
+        self.exp
+    }
+
+    /// `nbf`, in seconds since the Unix epoch (fractions truncated).
+    #[must_use]
+    pub fn nbf(&self) -> Option<i64> {
+        self.nbf
+    }
+
+    /// `iat`, in seconds since the Unix epoch (fractions truncated).
+    #[must_use]
+    pub fn iat(&self) -> Option<i64> {
+        self.iat
+    }
+
+    /// `iss`.
+    #[must_use]
+    pub fn iss(&self) -> Option<JsonStr<'a>> {
+        self.iss
+    }
+
+    /// `sub`.
+    #[must_use]
+    pub fn sub(&self) -> Option<JsonStr<'a>> {
+        self.sub
+    }
+
+    /// `jti`.
+    #[must_use]
+    pub fn jti(&self) -> Option<JsonStr<'a>> {
+        self.jti
+    }
+
+    /// `aud`.
+    #[must_use]
+    pub fn aud(&self) -> Option<Audience<'a>> {
+        self.aud.clone()
+    }
+
+    /// Any top-level claim by name (escape-aware), e.g. `scope`.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<Value<'a>> {
+        self.object.get(name)
+    }
+
+    /// Every top-level claim, in document order.
+    pub fn iter(&self) -> impl Iterator<Item = (JsonStr<'a>, Value<'a>)> + '_ {
+        self.object.members()
+    }
+}
+
+/// Verifies tokens with one key under one policy.
+///
+/// The key fixes the algorithm; the token's `alg` is only compared with it.
+#[derive(Clone, Debug)]
+pub struct Verifier<'v> {
+    key: Key,
+    validation: Validation<'v>,
+}
+
+impl<'v> Verifier<'v> {
+    /// A verifier for `key` under `validation`.
+    #[must_use]
+    pub const fn new(key: Key, validation: Validation<'v>) -> Self {
+        Verifier { key, validation }
+    }
+
+    /// The key.
+    #[must_use]
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// The policy.
+    #[must_use]
+    pub fn validation(&self) -> &Validation<'v> {
+        &self.validation
+    }
+
+    fn jws<'s>(
+        &self,
+        token: &[u8],
+        scratch: &'s mut [u8],
+    ) -> Result<(Jws<'s>, &'s mut [u8]), Error> {
+        let v = &self.validation;
+        jws::verify(
+            &self.key,
+            token,
+            v.typ,
+            v.max_token_len,
+            v.max_depth,
+            scratch,
+        )
+    }
+
+    /// Verifies the signature layer only: size, segments, header, MAC. The payload
+    /// may be any bytes.
+    ///
+    /// `scratch` must hold the decoded header and payload (3/4 of the token length).
+    ///
+    /// # Errors
+    /// Any of the token, header or signature errors of [`Error`].
+    pub fn verify_jws<'s>(&self, token: &[u8], scratch: &'s mut [u8]) -> Result<Jws<'s>, Error> {
+        self.jws(token, scratch).map(|(jws, _)| jws)
+    }
+
+    /// Verifies a JWT at `now` (seconds since the Unix epoch): signature, claims
+    /// types, required claims, time, issuer and audience.
+    ///
+    /// # Errors
+    /// The first check that fails, as an [`Error`].
+    pub fn verify<'s>(
+        &self,
+        token: &[u8],
+        now: u64,
+        scratch: &'s mut [u8],
+    ) -> Result<Claims<'s>, Error> {
+        self.verify_at(token, scratch, |_| now)
+    }
+
+    /// Like [`Verifier::verify`], but the time is chosen by `now` after the
+    /// signature holds, from the authenticated claims (a device can move a clock
+    /// floor forward to a trusted `iat`, say).
+    ///
+    /// # Errors
+    /// The first check that fails, as an [`Error`].
+    pub fn verify_at<'s>(
+        &self,
+        token: &[u8],
+        scratch: &'s mut [u8],
+        now: impl FnOnce(&Claims<'s>) -> u64,
+    ) -> Result<Claims<'s>, Error> {
+        let (jws, _) = self.jws(token, scratch)?;
+        let claims = Claims::parse(jws, self.validation.max_depth)?;
+        claims.check(&self.validation, now(&claims))?;
+        Ok(claims)
+    }
+
+    /// Like [`Verifier::verify`], and also reads the caller's own claims type `C`
+    /// from the claims set with `serde-json-core`. `C` may borrow strings from the
+    /// scratch buffer; strings with escapes are unescaped into the part of
+    /// `scratch` the token did not use, so leave some room if they can occur.
+    ///
+    /// # Errors
+    /// The first check that fails; [`Error::CustomClaims`] when `C` cannot be read.
+    pub fn verify_with<'s, C: serde::Deserialize<'s>>(
+        &self,
+        token: &[u8],
+        now: u64,
+        scratch: &'s mut [u8],
+    ) -> Result<(Claims<'s>, C), Error> {
+        let (jws, spare) = self.jws(token, scratch)?;
+        let claims = Claims::parse(jws, self.validation.max_depth)?;
+        claims.check(&self.validation, now)?;
+        let (custom, _) = serde_json_core::from_slice_escaped::<C>(claims.payload, spare)
+            .map_err(|_| Error::CustomClaims)?;
+        Ok((claims, custom))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Algorithm, HeaderParams};
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn key() -> Key {
+        Key::new(Algorithm::Hs256, b"0123456789abcdef0123456789abcdef").unwrap()
+    }
+
+    fn token<'o>(claims: &str, out: &'o mut [u8]) -> &'o str {
+        key()
+            .sign(&HeaderParams::default(), claims.as_bytes(), out)
+            .unwrap()
+    }
+
+    fn check(claims: &str, v: Validation<'_>) -> Result<(), Error> {
+        let mut out = [0u8; 1024];
+        let t = token(claims, &mut out);
+        let mut scratch = [0u8; 1024];
+        Verifier::new(key(), v)
+            .verify(t.as_bytes(), NOW, &mut scratch)
+            .map(|_| ())
+    }
+
+    #[test]
+    fn time_boundaries_with_leeway() {
+        let v = Validation {
+            leeway: 10,
+            ..Validation::new()
+        };
+        assert_eq!(check(r#"{"exp":1699999990}"#, v), Err(Error::Expired));
+        assert_eq!(check(r#"{"exp":1699999991}"#, v), Ok(()));
+        let strict = Validation {
+            leeway: 0,
+            ..Validation::new()
+        };
+        assert_eq!(check(r#"{"exp":1700000000}"#, strict), Err(Error::Expired));
+        assert_eq!(check(r#"{"exp":1700000001}"#, strict), Ok(()));
+        let nbf = |n: u64| format_nbf(n);
+        assert_eq!(check(&nbf(NOW + 11), v), Err(Error::NotYetValid));
+        assert_eq!(check(&nbf(NOW + 10), v), Ok(()));
+    }
+
+    fn format_nbf(n: u64) -> heapless::String<64> {
+        let mut s = heapless::String::new();
+        core::fmt::Write::write_fmt(&mut s, format_args!(r#"{{"exp":9999999999,"nbf":{n}}}"#))
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn audience_rules() {
+        let v = Validation {
+            audience: Some("dev-1"),
+            ..Validation::new()
+        };
+        let e = r#""exp":9999999999"#;
+        assert_eq!(check(&alloc_fmt(e, r#""aud":"dev-1""#), v), Ok(()));
+        assert_eq!(check(&alloc_fmt(e, r#""aud":["x","dev-1"]"#), v), Ok(()));
+        assert_eq!(
+            check(&alloc_fmt(e, r#""aud":["x","dev-2"]"#), v),
+            Err(Error::WrongAudience)
+        );
+        assert_eq!(
+            check(&alloc_fmt(e, r#""aud":["x",1]"#), v),
+            Err(Error::InvalidClaim(Claim::Aud))
+        );
+        assert_eq!(
+            check(&alloc_fmt(e, r#""aud":1"#), v),
+            Err(Error::InvalidClaim(Claim::Aud))
+        );
+        assert_eq!(
+            check(&alloc_fmt(e, r#""sub":"x""#), v),
+            Err(Error::MissingClaim(Claim::Aud))
+        );
+        assert_eq!(
+            check(&alloc_fmt(e, r#""aud":"dev-1""#), Validation::new()),
+            Err(Error::WrongAudience)
+        );
+        assert_eq!(check(&alloc_fmt(e, r#""aud":"d\u0065v-1""#), v), Ok(()));
+    }
+
+    fn alloc_fmt(a: &str, b: &str) -> heapless::String<256> {
+        let mut s = heapless::String::new();
+        core::fmt::Write::write_fmt(&mut s, format_args!("{{{a},{b}}}")).unwrap();
+        s
+    }
+
+    #[test]
+    fn claim_types_are_checked_never_ignored() {
+        let v = Validation::new();
+        assert_eq!(
+            check(r#"{"exp":"9999999999"}"#, v),
+            Err(Error::InvalidClaim(Claim::Exp))
+        );
+        assert_eq!(
+            check(r#"{"exp":9999999999,"nbf":null}"#, v),
+            Err(Error::InvalidClaim(Claim::Nbf))
+        );
+        assert_eq!(
+            check(r#"{"exp":9999999999,"iss":7}"#, v),
+            Err(Error::InvalidClaim(Claim::Iss))
+        );
+        assert_eq!(check(r#"{}"#, v), Err(Error::MissingClaim(Claim::Exp)));
+        let none = Validation {
+            required: ClaimSet::NONE,
+            ..v
+        };
+        assert_eq!(check(r#"{}"#, none), Ok(()));
+    }
+}
