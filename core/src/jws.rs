@@ -169,15 +169,16 @@ fn check_header<'a>(
     if alg != key_alg {
         return Err(Error::WrongAlgorithm);
     }
-    if obj.get("crit").is_some() {
-        return Err(Error::CriticalHeader);
-    }
     if let Some(b64) = obj.get("b64") {
         match b64.as_bool() {
             Some(true) => {}
             Some(false) => return Err(Error::UnencodedPayload),
             None => return Err(Error::InvalidHeader),
         }
+    }
+    // No extension is understood yet, so any `crit` is refused (RFC 7515 4.1.11).
+    if obj.get("crit").is_some() {
+        return Err(Error::CriticalHeader);
     }
     let header = Header {
         alg,
