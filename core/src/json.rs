@@ -22,7 +22,17 @@ pub const MAX_DEPTH_LIMIT: u8 = 64;
 #[derive(Clone, Copy, Debug)]
 struct Member {
     key: (u16, u16),
+    /// Whether the name has escapes; names without (nearly all) compare as bytes.
+    escaped: bool,
     value: (u16, u16),
+}
+
+/// A string's span between its quotes, and whether it has escapes.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    start: usize,
+    end: usize,
+    escaped: bool,
 }
 
 /// A validated JSON object's top-level members, borrowed from its text.
@@ -45,11 +55,19 @@ impl<'a> Object<'a> {
         }
     }
 
+    fn is_named(&self, m: &Member, name: &str) -> bool {
+        if m.escaped {
+            self.key(m).chars().eq(name.chars())
+        } else {
+            self.key(m).raw == name
+        }
+    }
+
     /// The value of the member called `name`, if any.
     pub(crate) fn get(&self, name: &str) -> Option<Value<'a>> {
         self.members
             .iter()
-            .find(|m| self.key(m).eq_str(name))
+            .find(|m| self.is_named(m, name))
             .map(|m| Value {
                 raw: self.slice(m.value),
             })
@@ -67,7 +85,7 @@ impl<'a> Object<'a> {
         })
     }
 
-    fn push(&mut self, key: (usize, usize), value: (usize, usize)) -> Result<(), Error> {
+    fn push(&mut self, key: Span, value: (usize, usize)) -> Result<(), Error> {
         let span = |(a, b): (usize, usize)| -> Result<(u16, u16), Error> {
             Ok((
                 u16::try_from(a).map_err(|_| Error::TokenTooLarge)?,
@@ -75,11 +93,19 @@ impl<'a> Object<'a> {
             ))
         };
         let member = Member {
-            key: span(key)?,
+            key: span((key.start, key.end))?,
+            escaped: key.escaped,
             value: span(value)?,
         };
         let name = self.key(&member);
-        if self.members.iter().any(|m| self.key(m).same_name(name)) {
+        let same = |m: &Member| {
+            if m.escaped || member.escaped {
+                self.key(m).chars().eq(name.chars())
+            } else {
+                self.key(m).raw == name.raw
+            }
+        };
+        if self.members.iter().any(same) {
             return Err(Error::DuplicateMember);
         }
         self.members.push(member).map_err(|_| Error::TooManyMembers)
@@ -119,19 +145,25 @@ impl Parser<'_> {
     }
 
     /// A string at the cursor; returns the span between the quotes.
-    fn string(&mut self) -> Result<(usize, usize), Error> {
+    fn string(&mut self) -> Result<Span, Error> {
         self.expect(b'"')?;
         let start = self.pos;
+        let mut escaped = false;
         loop {
             match self.peek().ok_or(Error::InvalidJson)? {
                 b'"' => {
                     let end = self.pos;
                     self.bump();
-                    return Ok((start, end));
+                    return Ok(Span {
+                        start,
+                        end,
+                        escaped,
+                    });
                 }
                 b'\\' => {
                     self.bump();
                     self.escape()?;
+                    escaped = true;
                 }
                 0..=0x1f => return Err(Error::InvalidJson),
                 _ => self.bump(),
@@ -219,7 +251,7 @@ impl Parser<'_> {
     }
 
     /// A member name and its colon.
-    fn key(&mut self) -> Result<(usize, usize), Error> {
+    fn key(&mut self) -> Result<Span, Error> {
         let span = self.string()?;
         self.ws();
         self.expect(b':')?;
@@ -264,7 +296,7 @@ pub(crate) fn parse_object(input: &[u8], max_depth: u8) -> Result<Object<'_>, Er
     // an object rather than an array.
     let mut stack = 0u64;
     let mut depth = 0u8;
-    let mut key = (0, 0);
+    let mut key = Span::default();
     let mut value_start = 0;
     let mut want_value = true;
     loop {
@@ -407,12 +439,6 @@ impl<'a> JsonStr<'a> {
             return true;
         }
         self.raw.as_bytes().contains(&b'\\') && self.chars().eq(s.chars())
-    }
-
-    fn same_name(self, other: JsonStr<'_>) -> bool {
-        self.raw == other.raw
-            || ((self.raw.contains('\\') || other.raw.contains('\\'))
-                && self.chars().eq(other.chars()))
     }
 
     /// Decodes the string into `buf` and returns it.

@@ -1,0 +1,47 @@
+//! Validly signed tokens with fuzzed claims (and a fuzzed command line around
+//! them): the claim, scope, lifetime and replay logic behind the MAC. Checks
+//! one answer per request and that `OK` only follows a request that names a
+//! command the claims' `scope` text contains.
+#![no_main]
+
+use latchkey_core::{Algorithm, HeaderParams, Key};
+use latchkey_firmware::testing::{FakeLed, FakePin};
+use latchkey_firmware::{Answer, Firmware, provisioning};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // data = <prefix>\0<claims JSON>, repeated via `\x01` separators for several requests.
+    let key = Key::new(Algorithm::Hs256, &provisioning::DEVICE_KEY).unwrap();
+    let mut fw = Firmware::new(
+        provisioning::DEVICE_ID,
+        key.clone(),
+        1_800_000_000,
+        FakePin::default(),
+        FakeLed::default(),
+    );
+    for (n, request) in data.split(|&b| b == 1).take(8).enumerate() {
+        let (prefix, claims) = match request.iter().position(|&b| b == 0) {
+            Some(i) => (&request[..i], &request[i + 1..]),
+            None => (&b"open "[..], request),
+        };
+        let mut out = [0u8; 2048];
+        let header = HeaderParams {
+            typ: Some("lk-cmd+jwt"),
+            kid: None,
+        };
+        let Ok(token) = key.sign(&header, claims, &mut out) else {
+            return;
+        };
+        let mut line = Vec::with_capacity(prefix.len() + token.len() + 1);
+        line.extend_from_slice(prefix);
+        line.extend_from_slice(token.as_bytes());
+        if line.contains(&b'\n') {
+            continue;
+        }
+        let d = fw.handle_line(&line, n as u64);
+        if let (Answer::Ok(_), Some(cmd)) = (d.answer, d.command) {
+            let text = String::from_utf8_lossy(claims);
+            assert!(text.contains(cmd.name()) || text.contains('\\'), "{text}");
+        }
+    }
+});

@@ -1,0 +1,160 @@
+//! Authorization: is this token good for this command on this device, now?
+//!
+//! Order of checks (the first failure is the answer): token length; then
+//! latchkey-core (size, segments, header with `typ` = `lk-cmd+jwt`, algorithm
+//! pinned to the key's HS256, MAC in constant time, claim types, required
+//! claims, `nbf`/`exp`/`iat`, `iss`, `aud`); then the device's own rules:
+//! lifetime, scope, replay. Only a token that passes everything uses a replay slot.
+
+use core::cell::Cell;
+
+use heapless::String;
+use latchkey_core::{ClaimSet, Claims, JsonStr, Key, Validation, Verifier};
+
+use crate::answer::Reason;
+use crate::clock::Clock;
+use crate::protocol::Command;
+use crate::replay::ReplayCache;
+
+/// Longest token the device verifies, in bytes.
+pub const MAX_TOKEN_LEN: usize = 720;
+/// Scratch for the decoded header and claims: 3/4 of the token, rounded up.
+pub const SCRATCH_LEN: usize = MAX_TOKEN_LEN.div_ceil(4) * 3;
+/// Header `typ` of a command token (team convention).
+pub const COMMAND_TOKEN_TYPE: &str = "lk-cmd+jwt";
+/// Issuer of command tokens (team convention).
+pub const ISSUER: &str = "latchkey";
+/// Seconds of clock skew allowed on `exp`/`nbf`/`iat`.
+pub const LEEWAY: u64 = 5;
+/// Longest `exp - iat` the device accepts, in seconds.
+pub const MAX_LIFETIME: u64 = 300;
+/// Deepest JSON nesting in a command token (claims are flat).
+pub const MAX_DEPTH: u8 = 4;
+
+/// Who was let in, for the log. `sub`, cut to 32 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Grant {
+    /// The token's subject (user name), possibly shortened; empty when absent.
+    pub subject: String<32>,
+}
+
+/// Verifies command tokens for one device and keeps the state that needs:
+/// the clock floor and the replay cache.
+pub struct Authorizer<'a> {
+    verifier: Verifier<'a>,
+    clock: Clock,
+    replay: ReplayCache,
+    scratch: [u8; SCRATCH_LEN],
+}
+
+impl<'a> Authorizer<'a> {
+    /// An authorizer for the device `device_id` holding `key` (its HS256 device
+    /// key), whose clock reads at least `time_floor` (unix seconds) at boot.
+    pub fn new(device_id: &'a str, key: Key, time_floor: u64) -> Self {
+        let validation = Validation {
+            leeway: LEEWAY,
+            required: ClaimSet::EXP | ClaimSet::IAT | ClaimSet::NBF | ClaimSet::JTI,
+            issuer: Some(ISSUER),
+            audience: Some(device_id),
+            typ: Some(COMMAND_TOKEN_TYPE),
+            max_token_len: MAX_TOKEN_LEN,
+            max_depth: MAX_DEPTH,
+        };
+        Self {
+            verifier: Verifier::new(key, validation),
+            clock: Clock::new(time_floor),
+            replay: ReplayCache::new(),
+            scratch: [0; SCRATCH_LEN],
+        }
+    }
+
+    /// The device's current time estimate (unix seconds) at `uptime`.
+    pub fn now(&self, uptime: u64) -> u64 {
+        self.clock.now(uptime)
+    }
+
+    /// Decides whether `token` authorizes `command` at `uptime` seconds since boot.
+    ///
+    /// A token whose signature holds moves the clock up to its `iat` (the server
+    /// vouched that it was at least that late), even if the token is then refused.
+    ///
+    /// # Errors
+    /// The reason for the refusal.
+    pub fn authorize(
+        &mut self,
+        command: Command,
+        token: &[u8],
+        uptime: u64,
+    ) -> Result<Grant, Reason> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(Reason::TokenTooLarge);
+        }
+        let clock = self.clock;
+        let authenticated_now = Cell::new(None);
+        let verified = self.verifier.verify_at(token, &mut self.scratch, |claims| {
+            let iat = claims.iat().map_or(0, |t| u64::try_from(t).unwrap_or(0));
+            let now = clock.now(uptime).max(iat);
+            authenticated_now.set(Some(now));
+            now
+        });
+        if let Some(t) = authenticated_now.get() {
+            self.clock.raise_to(t, uptime);
+        }
+        let claims = verified?;
+        check_lifetime(&claims)?;
+        let granted = claims
+            .get("scope")
+            .and_then(|v| v.as_str())
+            .is_some_and(|scope| scope_grants(scope, command.name()));
+        if !granted {
+            return Err(Reason::MissingScope);
+        }
+        // `jti` and `exp` are required claims: the verifier made sure they are there.
+        let jti = claims.jti().map_or("", JsonStr::raw);
+        let until = claims
+            .exp()
+            .map_or(0, |t| u64::try_from(t).unwrap_or(0))
+            .saturating_add(LEEWAY);
+        self.replay
+            .check_and_insert(jti.as_bytes(), until, self.clock.now(uptime))?;
+        let mut grant = Grant::default();
+        if let Some(sub) = claims.sub() {
+            for c in sub.chars() {
+                if grant.subject.push(c).is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(grant)
+    }
+}
+
+/// `exp - iat` must be within [0, MAX_LIFETIME].
+fn check_lifetime(claims: &Claims<'_>) -> Result<(), Reason> {
+    let (Some(iat), Some(exp)) = (claims.iat(), claims.exp()) else {
+        return Err(Reason::LifetimeTooLong);
+    };
+    match exp.checked_sub(iat) {
+        Some(life) if (0..=MAX_LIFETIME as i64).contains(&life) => Ok(()),
+        _ => Err(Reason::LifetimeTooLong),
+    }
+}
+
+/// Does the space-separated `scope` list name `command` exactly? Escapes in the
+/// JSON string are decoded first, so `"op\u0065n"` grants `open`.
+fn scope_grants(scope: JsonStr<'_>, command: &str) -> bool {
+    let mut want = command.chars();
+    let mut matching = true;
+    for c in scope.chars() {
+        if c == ' ' {
+            if matching && want.next().is_none() {
+                return true;
+            }
+            want = command.chars();
+            matching = true;
+        } else if matching && want.next() != Some(c) {
+            matching = false;
+        }
+    }
+    matching && want.next().is_none()
+}

@@ -1,0 +1,406 @@
+//! Latchkey firmware for the mps2-an385 board (Cortex-M3), as emulated by QEMU.
+//!
+//! This file only wires hardware to the portable logic in the library: UART0
+//! bytes in, answer lines out, SysTick for the uptime, FPGA IO LEDs as outputs,
+//! defmt over semihosting for the log. Everything it decides comes from
+//! [`latchkey_firmware::Firmware`], which is unit-tested on the host.
+//!
+//! On the host (plain `cargo build`/`cargo test` at the workspace root) this
+//! binary is an empty stub.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {}
+
+#[cfg(target_os = "none")]
+mod device {
+    use core::cell::RefCell;
+    use core::fmt::Write as _;
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    use cortex_m::interrupt::Mutex;
+    use cortex_m::peripheral::syst::SystClkSource;
+    use cortex_m_rt::{ExceptionFrame, entry, exception};
+    use defmt_semihosting as _;
+    use embedded_hal::digital::{ErrorType as PinErrorType, OutputPin, StatefulOutputPin};
+    use embedded_hal::pwm::{ErrorType as PwmErrorType, SetDutyCycle};
+    use heapless::Deque;
+    use latchkey_core::{Algorithm, Key};
+    use latchkey_firmware::answer::MAX_ANSWER_LEN;
+    use latchkey_firmware::provisioning::{DEVELOPMENT_KEY, DEVICE_ID, DEVICE_KEY, TIME_FLOOR};
+    use latchkey_firmware::{Answer, Decision, Firmware};
+
+    /// QEMU exit codes (semihosting SYS_EXIT_EXTENDED); documented in README.md.
+    mod exit_code {
+        /// A Rust panic (should never happen: the logic never panics on input).
+        pub const PANIC: i32 = 101;
+        /// HardFault (or any fault escalated to it).
+        pub const HARD_FAULT: i32 = 102;
+        /// An exception or interrupt the firmware never enables.
+        pub const UNEXPECTED_IRQ: i32 = 103;
+        /// The provisioned key was refused by latchkey-core at boot.
+        pub const BAD_KEY: i32 = 104;
+    }
+
+    /// SysTick runs from the 25 MHz CPU clock; one tick every half second
+    /// (the reload register has 24 bits, so a whole second does not fit).
+    const CPU_HZ: u32 = 25_000_000;
+    const TICKS_PER_SEC: u32 = 2;
+    static TICKS: AtomicU32 = AtomicU32::new(0);
+
+    fn uptime() -> u64 {
+        u64::from(TICKS.load(Ordering::Relaxed) / TICKS_PER_SEC)
+    }
+
+    /// The memory-mapped registers this firmware touches, and nothing else, so
+    /// that the volatile accesses below can only reach these addresses.
+    #[derive(Clone, Copy)]
+    #[repr(u32)]
+    enum Reg {
+        /// CMSDK APB UART0 (0x4000_4000): data, state, control, interrupt clear, baud divider.
+        UartData = 0x4000_4000,
+        UartState = 0x4000_4004,
+        UartCtrl = 0x4000_4008,
+        UartIntClear = 0x4000_400C,
+        UartBaudDiv = 0x4000_4010,
+        /// FPGA IO LED0 register: bit 0 = lock released, bit 1 = LED lit.
+        FpgaLed0 = 0x4002_8000,
+        /// NVIC interrupt set-enable register 0 (IRQ 0..31).
+        NvicIser0 = 0xE000_E100,
+    }
+
+    const UART_STATE_TX_FULL: u32 = 1 << 0;
+    const UART_STATE_RX_FULL: u32 = 1 << 1;
+    const UART_CTRL_TX_EN: u32 = 1 << 0;
+    const UART_CTRL_RX_EN: u32 = 1 << 1;
+    const UART_CTRL_RX_INT_EN: u32 = 1 << 3;
+    const UART_INT_RX: u32 = 1 << 1;
+    /// UART0 RX is IRQ 0 on mps2-an385.
+    const UART0_RX_IRQ: i16 = 0;
+
+    fn read(reg: Reg) -> u32 {
+        // SAFETY: `reg` is one of the fixed, aligned MMIO registers of mps2-an385
+        // listed in `Reg`; a 32-bit volatile read of them has no side effect
+        // beyond the device's own (UART DATA pops the received byte).
+        #[allow(unsafe_code)]
+        unsafe {
+            core::ptr::read_volatile(reg as usize as *const u32)
+        }
+    }
+
+    fn write(reg: Reg, value: u32) {
+        // SAFETY: as in `read`; these registers are not memory Rust knows about.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::ptr::write_volatile(reg as usize as *mut u32, value);
+        }
+    }
+
+    fn uart_init() {
+        write(Reg::UartCtrl, 0);
+        // QEMU moves no data with a divider under 16; the rate itself does not matter there.
+        write(Reg::UartBaudDiv, CPU_HZ / 115_200);
+        write(Reg::UartIntClear, 0xF);
+        write(
+            Reg::UartCtrl,
+            UART_CTRL_TX_EN | UART_CTRL_RX_EN | UART_CTRL_RX_INT_EN,
+        );
+        write(Reg::NvicIser0, 1 << UART0_RX_IRQ);
+    }
+
+    fn uart_write(bytes: &[u8]) {
+        for &b in bytes {
+            while read(Reg::UartState) & UART_STATE_TX_FULL != 0 {}
+            write(Reg::UartData, u32::from(b));
+        }
+    }
+
+    /// Bytes the RX interrupt took from the UART and the main loop has not read
+    /// yet: a line keeps arriving while the previous one is being verified.
+    static RX: Mutex<RefCell<Deque<u8, RX_QUEUE>>> = Mutex::new(RefCell::new(Deque::new()));
+    const RX_QUEUE: usize = 128;
+
+    /// The RX interrupt: acknowledge it and move what the UART holds into `RX`.
+    /// With `RX` full the byte stays in the UART (QEMU then holds back the
+    /// socket; on hardware that is where an overrun would start).
+    fn uart_rx_interrupt() {
+        write(Reg::UartIntClear, UART_INT_RX);
+        cortex_m::interrupt::free(|cs| {
+            let mut queue = RX.borrow(cs).borrow_mut();
+            while !queue.is_full() && read(Reg::UartState) & UART_STATE_RX_FULL != 0 {
+                // Truncation intended: DATA holds one byte in bits 0..8.
+                let _ = queue.push_back(read(Reg::UartData) as u8);
+            }
+        });
+    }
+
+    /// Next received byte, sleeping with WFI until there is one. The checks and
+    /// the WFI run with interrupts masked so a byte cannot arrive unseen between
+    /// them; a pending RX interrupt still ends WFI, and its handler runs once
+    /// unmasked. The UART is read directly only when `RX` is empty, so bytes
+    /// come out in the order they arrived.
+    fn uart_read_byte() -> u8 {
+        loop {
+            let byte = cortex_m::interrupt::free(|cs| {
+                if let Some(b) = RX.borrow(cs).borrow_mut().pop_front() {
+                    Some(b)
+                } else if read(Reg::UartState) & UART_STATE_RX_FULL != 0 {
+                    Some(read(Reg::UartData) as u8)
+                } else {
+                    cortex_m::asm::wfi();
+                    None
+                }
+            });
+            if let Some(b) = byte {
+                return b;
+            }
+        }
+    }
+
+    /// The lock output: FPGA IO LED0 bit 0 (high = released).
+    struct LockPin;
+
+    impl PinErrorType for LockPin {
+        type Error = core::convert::Infallible;
+    }
+
+    impl OutputPin for LockPin {
+        fn set_low(&mut self) -> Result<(), Self::Error> {
+            write(Reg::FpgaLed0, read(Reg::FpgaLed0) & !1);
+            Ok(())
+        }
+        fn set_high(&mut self) -> Result<(), Self::Error> {
+            write(Reg::FpgaLed0, read(Reg::FpgaLed0) | 1);
+            Ok(())
+        }
+    }
+
+    impl StatefulOutputPin for LockPin {
+        fn is_set_high(&mut self) -> Result<bool, Self::Error> {
+            Ok(read(Reg::FpgaLed0) & 1 != 0)
+        }
+        fn is_set_low(&mut self) -> Result<bool, Self::Error> {
+            Ok(read(Reg::FpgaLed0) & 1 == 0)
+        }
+    }
+
+    /// The dimmable LED: the board has no PWM, so this models one: the duty is
+    /// held here and FPGA IO LED0 bit 1 shows whether the LED is lit at all.
+    struct LedPwm {
+        duty: u16,
+    }
+
+    impl PwmErrorType for LedPwm {
+        type Error = core::convert::Infallible;
+    }
+
+    impl SetDutyCycle for LedPwm {
+        fn max_duty_cycle(&self) -> u16 {
+            255
+        }
+        fn set_duty_cycle(&mut self, duty: u16) -> Result<(), Self::Error> {
+            self.duty = duty.min(255);
+            let lit = if self.duty > 0 { 2 } else { 0 };
+            write(Reg::FpgaLed0, (read(Reg::FpgaLed0) & !2) | lit);
+            Ok(())
+        }
+    }
+
+    /// Bytes of stack ever used: the stack is painted with 0xCCCC_CCCC by
+    /// cortex-m-rt (`paint-stack`) before `main`; count from the bottom up to the
+    /// first word that no longer holds the paint.
+    fn stack_peak() -> (u32, u32) {
+        // Linker symbols of cortex-m-rt's link.x: only their addresses are used.
+        #[allow(unsafe_code)]
+        unsafe extern "C" {
+            static _stack_start: u32;
+            static _stack_end: u32;
+        }
+        let top = (&raw const _stack_start) as usize;
+        let bottom = (&raw const _stack_end) as usize;
+        let mut addr = bottom;
+        while addr < top {
+            // SAFETY: `addr` is word-aligned and inside the RAM between the end of
+            // the statics and the initial stack pointer, which the linker reserves
+            // for the stack; reading it races with nothing (single core, and the
+            // words below the stack pointer are not in use).
+            #[allow(unsafe_code)]
+            let word = unsafe { core::ptr::read_volatile(addr as *const u32) };
+            if word != cortex_m_rt::STACK_PAINT_VALUE {
+                break;
+            }
+            addr += 4;
+        }
+        ((top - addr) as u32, (top - bottom) as u32)
+    }
+
+    #[entry]
+    fn main() -> ! {
+        let Some(mut cp) = cortex_m::Peripherals::take() else {
+            semihosting::process::exit(exit_code::UNEXPECTED_IRQ)
+        };
+        cp.SYST.set_clock_source(SystClkSource::Core);
+        cp.SYST.set_reload(CPU_HZ / TICKS_PER_SEC - 1);
+        cp.SYST.clear_current();
+        cp.SYST.enable_interrupt();
+        cp.SYST.enable_counter();
+
+        let Ok(key) = Key::new(Algorithm::Hs256, &DEVICE_KEY) else {
+            semihosting::process::exit(exit_code::BAD_KEY)
+        };
+        if DEVELOPMENT_KEY {
+            defmt::warn!("DEVELOPMENT ONLY key: do not deploy this build");
+        }
+        let mut fw = Firmware::new(DEVICE_ID, key, TIME_FLOOR, LockPin, LedPwm { duty: 0 });
+        uart_init();
+        let (used, size) = stack_peak();
+        defmt::info!(
+            "boot: device {=str}, clock floor {=u64}, stack {=u32}/{=u32} B",
+            DEVICE_ID,
+            TIME_FLOOR,
+            used,
+            size
+        );
+
+        #[cfg(feature = "insn-count")]
+        let mut mirror = heapless::Vec::<u8, { latchkey_firmware::protocol::MAX_LINE }>::new();
+        loop {
+            let byte = uart_read_byte();
+            if byte != b'\n' {
+                #[cfg(feature = "insn-count")]
+                let _ = mirror.push(byte);
+                let _ = fw.push_byte(byte, uptime()); // no line ends here
+                continue;
+            }
+            // The whole decision for one line (parse, verify, run the command),
+            // bracketed for instruction counting (see README.md, Measurements).
+            insn_mark_line_begin();
+            let decision = fw.push_byte(byte, uptime());
+            insn_mark_line_end();
+            if let Some(decision) = decision {
+                report(&decision, fw.now(uptime()));
+            }
+            #[cfg(feature = "insn-count")]
+            {
+                bare_hmac(&mirror);
+                mirror.clear();
+            }
+        }
+    }
+
+    /// Marker: a line's decision starts (its address is looked up in the ELF).
+    #[inline(never)]
+    fn insn_mark_line_begin() {
+        cortex_m::asm::nop();
+    }
+
+    /// Marker: a line's decision is done.
+    #[inline(never)]
+    fn insn_mark_line_end() {
+        cortex_m::asm::nop();
+        cortex_m::asm::nop();
+    }
+
+    /// For comparison: a bare HMAC-SHA256 under the device key over the same
+    /// bytes the token's MAC covers (`header.payload`), between its own markers.
+    #[cfg(feature = "insn-count")]
+    fn bare_hmac(line: &[u8]) {
+        use hmac::{Hmac, KeyInit, Mac};
+        let token = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
+        let Some(dot) = token.iter().rposition(|&b| b == b'.') else {
+            return;
+        };
+        let signing_input = token.get(..dot).unwrap_or(&[]);
+        insn_mark_hmac_begin();
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&DEVICE_KEY) else {
+            return;
+        };
+        mac.update(signing_input);
+        let tag = mac.finalize();
+        insn_mark_hmac_end();
+        core::hint::black_box(tag);
+        defmt::info!("insn-count: bare HMAC over {=usize} B", signing_input.len());
+    }
+
+    /// Marker: the bare HMAC starts.
+    #[cfg(feature = "insn-count")]
+    #[inline(never)]
+    fn insn_mark_hmac_begin() {
+        cortex_m::asm::nop();
+        cortex_m::asm::nop();
+        cortex_m::asm::nop();
+    }
+
+    /// Marker: the bare HMAC is done.
+    #[cfg(feature = "insn-count")]
+    #[inline(never)]
+    fn insn_mark_hmac_end() {
+        cortex_m::asm::nop();
+        cortex_m::asm::nop();
+        cortex_m::asm::nop();
+        cortex_m::asm::nop();
+    }
+
+    /// Writes the answer line and logs the decision.
+    fn report(decision: &Decision, now: u64) {
+        let mut line = heapless::String::<{ MAX_ANSWER_LEN + 1 }>::new();
+        // The answer always fits MAX_ANSWER_LEN (checked by a host test); a cut
+        // answer would still be one line because the newline is written apart.
+        let _ = write!(line, "{}", decision.answer);
+        uart_write(line.as_bytes());
+        uart_write(b"\n");
+
+        let command = decision.command.map_or("-", |c| c.name());
+        let (used, size) = stack_peak();
+        match (&decision.answer, &decision.grant) {
+            (Answer::Ok(_), Some(grant)) => defmt::info!(
+                "{=str} sub={=str} -> {=str} (now {=u64}, stack peak {=u32}/{=u32} B)",
+                command,
+                grant.subject.as_str(),
+                line.as_str(),
+                now,
+                used,
+                size
+            ),
+            _ => defmt::warn!(
+                "{=str} -> {=str} (now {=u64}, stack peak {=u32}/{=u32} B)",
+                command,
+                line.as_str(),
+                now,
+                used,
+                size
+            ),
+        }
+    }
+
+    #[exception]
+    fn SysTick() {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every device interrupt lands here (no `device` feature in cortex-m-rt).
+    /// UART0 RX is the only one enabled; anything else is a bug: stop with a
+    /// failure code.
+    #[exception]
+    #[allow(unsafe_code)]
+    unsafe fn DefaultHandler(irqn: i16) {
+        if irqn == UART0_RX_IRQ {
+            uart_rx_interrupt();
+        } else {
+            semihosting::process::exit(exit_code::UNEXPECTED_IRQ);
+        }
+    }
+
+    #[exception]
+    #[allow(unsafe_code)]
+    unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
+        semihosting::process::exit(exit_code::HARD_FAULT)
+    }
+
+    /// Panics leave QEMU with a failure code and write nothing to the defmt stream
+    /// (a half-written frame would garble the decoder).
+    #[panic_handler]
+    fn panic(_info: &core::panic::PanicInfo) -> ! {
+        semihosting::process::exit(exit_code::PANIC)
+    }
+}
