@@ -24,7 +24,18 @@ struct Member {
     key: (u16, u16),
     /// Whether the name has escapes; names without (nearly all) compare as bytes.
     escaped: bool,
+    /// [`fingerprint`] of the raw name: most comparisons end here.
+    fp: u32,
     value: (u16, u16),
+}
+
+/// Length and first, second and last bytes of a name, packed: names that differ
+/// here differ, so only equal fingerprints need a byte comparison.
+#[inline(always)]
+fn fingerprint(name: &[u8]) -> u32 {
+    let at = |i: usize| u32::from(name.get(i).copied().unwrap_or(0));
+    let last = name.len().saturating_sub(1);
+    (name.len() as u32 & 0xff) | (at(0) << 8) | (at(1) << 16) | (at(last) << 24)
 }
 
 /// A string's span between its quotes, and whether it has escapes.
@@ -73,6 +84,35 @@ impl<'a> Object<'a> {
             })
     }
 
+    /// The values of the members called `names`, in one pass over the members
+    /// (names with escapes are decoded; `names` are at most 8 bytes long).
+    pub(crate) fn pick<const N: usize>(&self, names: [&str; N]) -> [Option<Value<'a>>; N] {
+        let mut out = [None; N];
+        let prints = names.map(|n| fingerprint(n.as_bytes()));
+        for m in &self.members {
+            let mut buf = [0u8; 8];
+            let key = self.key(m);
+            let (name, fp) = if m.escaped {
+                match key.decode_into(&mut buf) {
+                    Ok(name) => (name, fingerprint(name.as_bytes())),
+                    Err(_) => continue,
+                }
+            } else {
+                (key.raw, m.fp)
+            };
+            let found = out
+                .iter_mut()
+                .zip(names.iter().zip(prints))
+                .find(|(_, (n, p))| *p == fp && **n == name);
+            if let Some((slot, _)) = found {
+                *slot = Some(Value {
+                    raw: self.slice(m.value),
+                });
+            }
+        }
+        out
+    }
+
     /// Every top-level member, in document order.
     pub(crate) fn members(&self) -> impl Iterator<Item = (JsonStr<'a>, Value<'a>)> + '_ {
         self.members.iter().map(|m| {
@@ -92,17 +132,19 @@ impl<'a> Object<'a> {
                 u16::try_from(b).map_err(|_| Error::TokenTooLarge)?,
             ))
         };
+        let raw = self.text.get(key.start..key.end).unwrap_or("");
         let member = Member {
             key: span((key.start, key.end))?,
             escaped: key.escaped,
+            fp: fingerprint(raw.as_bytes()),
             value: span(value)?,
         };
-        let name = self.key(&member);
+        let name = JsonStr { raw };
         let same = |m: &Member| {
             if m.escaped || member.escaped {
                 self.key(m).chars().eq(name.chars())
             } else {
-                self.key(m).raw == name.raw
+                m.fp == member.fp && self.key(m).raw == raw
             }
         };
         if self.members.iter().any(same) {
@@ -150,6 +192,8 @@ impl Parser<'_> {
         let start = self.pos;
         let mut escaped = false;
         loop {
+            let rest = self.b.get(self.pos..).unwrap_or(&[]);
+            self.pos = self.pos.saturating_add(crate::scan::string_end(rest));
             match self.peek().ok_or(Error::InvalidJson)? {
                 b'"' => {
                     let end = self.pos;
@@ -165,8 +209,7 @@ impl Parser<'_> {
                     self.escape()?;
                     escaped = true;
                 }
-                0..=0x1f => return Err(Error::InvalidJson),
-                _ => self.bump(),
+                _ => return Err(Error::InvalidJson),
             }
         }
     }

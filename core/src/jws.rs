@@ -17,17 +17,30 @@ struct Parts<'t> {
 }
 
 fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
-    let mut it = token.splitn(4, |&b| b == b'.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (it.next(), it.next(), it.next(), it.next())
-    else {
-        return Err(Error::Malformed);
-    };
-    if header.is_empty() || signature.is_empty() {
+    // The header is short and the MAC is at the end: look for the first dot from
+    // the front, the last from the back, and check the long middle word-at-a-time.
+    let first = token
+        .iter()
+        .position(|&b| b == b'.')
+        .ok_or(Error::Malformed)?;
+    let last = token
+        .iter()
+        .rposition(|&b| b == b'.')
+        .ok_or(Error::Malformed)?;
+    let header = token.get(..first).ok_or(Error::Malformed)?;
+    let signing_input = token.get(..last).ok_or(Error::Malformed)?;
+    let payload = signing_input
+        .get(first.saturating_add(1)..)
+        .ok_or(Error::Malformed)?;
+    let signature = token
+        .get(last.saturating_add(1)..)
+        .ok_or(Error::Malformed)?;
+    if first == last || header.is_empty() || signature.is_empty() {
         return Err(Error::Malformed);
     }
-    let signing_len = header.len().saturating_add(1).saturating_add(payload.len());
-    let signing_input = token.get(..signing_len).ok_or(Error::Malformed)?;
+    if crate::scan::contains(payload, b'.') {
+        return Err(Error::Malformed);
+    }
     Ok(Parts {
         header,
         payload,
@@ -160,7 +173,13 @@ fn check_header<'a>(
     max_depth: u8,
 ) -> Result<Header<'a>, Error> {
     let obj = json::parse_object(bytes, max_depth)?;
-    let alg = string_member(&obj, "alg")?.ok_or(Error::InvalidHeader)?;
+    let [alg, b64, crit, typ_member, kid, cty] =
+        obj.pick(["alg", "b64", "crit", "typ", "kid", "cty"]);
+    let string = |v: Option<json::Value<'a>>| match v {
+        None => Ok(None),
+        Some(v) => v.as_str().map(Some).ok_or(Error::InvalidHeader),
+    };
+    let alg = string(alg)?.ok_or(Error::InvalidHeader)?;
     let mut name = [0u8; 16];
     let alg = match alg.decode_into(&mut name) {
         Ok(name) => Algorithm::from_name(name)?,
@@ -169,7 +188,7 @@ fn check_header<'a>(
     if alg != key_alg {
         return Err(Error::WrongAlgorithm);
     }
-    if let Some(b64) = obj.get("b64") {
+    if let Some(b64) = b64 {
         match b64.as_bool() {
             Some(true) => {}
             Some(false) => return Err(Error::UnencodedPayload),
@@ -177,14 +196,14 @@ fn check_header<'a>(
         }
     }
     // No extension is understood yet, so any `crit` is refused (RFC 7515 4.1.11).
-    if obj.get("crit").is_some() {
+    if crit.is_some() {
         return Err(Error::CriticalHeader);
     }
     let header = Header {
         alg,
-        typ: string_member(&obj, "typ")?,
-        kid: string_member(&obj, "kid")?,
-        cty: string_member(&obj, "cty")?,
+        typ: string(typ_member)?,
+        kid: string(kid)?,
+        cty: string(cty)?,
     };
     if let Some(expected) = typ {
         match header.typ {

@@ -164,15 +164,13 @@ pub struct Claims<'a> {
     aud: Option<Audience<'a>>,
 }
 
-fn date(obj: &Object<'_>, claim: Claim) -> Result<Option<i64>, Error> {
-    obj.get(claim.name())
-        .map(|v| v.as_numeric_date().ok_or(Error::InvalidClaim(claim)))
+fn date(v: Option<Value<'_>>, claim: Claim) -> Result<Option<i64>, Error> {
+    v.map(|v| v.as_numeric_date().ok_or(Error::InvalidClaim(claim)))
         .transpose()
 }
 
-fn string<'a>(obj: &Object<'a>, claim: Claim) -> Result<Option<JsonStr<'a>>, Error> {
-    obj.get(claim.name())
-        .map(|v| v.as_str().ok_or(Error::InvalidClaim(claim)))
+fn string(v: Option<Value<'_>>, claim: Claim) -> Result<Option<JsonStr<'_>>, Error> {
+    v.map(|v| v.as_str().ok_or(Error::InvalidClaim(claim)))
         .transpose()
 }
 
@@ -180,7 +178,9 @@ impl<'a> Claims<'a> {
     /// Reads the registered claims of a verified JWS (types only, no policy).
     fn parse(jws: Jws<'a>, max_depth: u8) -> Result<Self, Error> {
         let object = json::parse_object(jws.payload, max_depth)?;
-        let aud = match object.get("aud") {
+        let [exp, nbf, iat, iss, sub, jti, aud] =
+            object.pick(["exp", "nbf", "iat", "iss", "sub", "jti", "aud"]);
+        let aud = match aud {
             None => None,
             Some(v) => {
                 if let Some(s) = v.as_str() {
@@ -197,12 +197,12 @@ impl<'a> Claims<'a> {
         Ok(Claims {
             header: jws.header,
             payload: jws.payload,
-            exp: date(&object, Claim::Exp)?,
-            nbf: date(&object, Claim::Nbf)?,
-            iat: date(&object, Claim::Iat)?,
-            iss: string(&object, Claim::Iss)?,
-            sub: string(&object, Claim::Sub)?,
-            jti: string(&object, Claim::Jti)?,
+            exp: date(exp, Claim::Exp)?,
+            nbf: date(nbf, Claim::Nbf)?,
+            iat: date(iat, Claim::Iat)?,
+            iss: string(iss, Claim::Iss)?,
+            sub: string(sub, Claim::Sub)?,
+            jti: string(jti, Claim::Jti)?,
             aud,
             object,
         })

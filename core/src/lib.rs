@@ -56,6 +56,7 @@ mod json;
 mod jws;
 mod jwt;
 mod key;
+mod scan;
 
 pub use error::{Claim, Error};
 pub use json::{Chars, Elements, JsonStr, MAX_DEPTH_LIMIT, MAX_MEMBERS, Value};
