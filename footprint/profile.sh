@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Where one verification's instructions go on the emulated Cortex-M3: runs a probe
+# ELF built by footprint/measure.sh under QEMU with one log line per executed
+# instruction (each line names the symbol of its PC) and counts, per function, the
+# instructions executed between mark_verify_start and mark_verify_end. Inlined code
+# counts under the function it was inlined into.
+#
+#   footprint/profile.sh [profile] [backend] [top]   (defaults: firmware unrolled 25)
+#   e.g. footprint/profile.sh firmware-small compact
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROFILE="${1:-firmware}"
+BACKEND="${2:-unrolled}"
+TOP="${3:-25}"
+ELF="$ROOT/target/footprint/$BACKEND/$PROFILE.peer.elf"
+[ -f "$ELF" ] || { echo "no $ELF: run footprint/measure.sh first" >&2; exit 1; }
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+timeout 120 qemu-system-arm -M mps2-an385 -cpu cortex-m3 -display none -monitor none \
+    -serial null -semihosting-config enable=on,target=native -kernel "$ELF" \
+    -singlestep -d exec,nochain -D "$LOG" >/dev/null
+awk 'index($0, "mark_verify_start") && !on { on = 1 } index($0, "mark_verify_end") && on { exit }
+     on { n[$NF]++; total++ }
+     END { for (f in n) printf "%7d %5.1f%% %s\n", n[f], 100 * n[f] / total, f; printf "%7d 100.0%% TOTAL\n", total }' "$LOG" |
+    sort -rn | llvm-cxxfilt | sed -E -e 's/::h[0-9a-f]{16}$//' \
+        -e 's/\$LT\$/</g; s/\$GT\$/>/g; s/\$u20\$/ /g; s/\$u5b\$/[/g; s/\$u5d\$/]/g' \
+        -e 's/\$C\$/,/g; s/\$u7b\$/{/g; s/\$u7d\$/}/g; s/\$RF\$/\&/g; s/\.\./::/g; s/^( *[0-9]+ +[0-9.]+% )_</\1</' | head -n "$((TOP + 1))"

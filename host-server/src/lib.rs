@@ -1,0 +1,172 @@
+//! Latchkey's login and token-issuance server.
+//!
+//! A person logs in (`POST /login`) and gets a short-lived access token and a
+//! rotating refresh token; with the access token they ask for command tokens for
+//! devices (`POST /devices/{id}/commands`), signed with the device's own key.
+//! Every token is signed and verified with `latchkey-core`.
+//!
+//! [`app`] builds the router from an [`AppState`]; [`serve`] runs it.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), latchkey_server::Error> {
+//! use latchkey_server::{Config, serve};
+//! let config = Config { dev_keys: true, ..Config::default() };
+//! serve(config, |addr| println!("listening on http://{addr}")).await
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod bridge;
+pub mod error;
+pub mod keys;
+pub mod openapi;
+pub mod store;
+pub mod tokens;
+
+pub use api::{AppState, app};
+pub use error::Error;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often expired revocations and refresh families are pruned.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Server configuration (from the CLI).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub bind: SocketAddr,
+    /// SQLite database file.
+    pub db: PathBuf,
+    /// Key file (created with random keys, mode 0600, if absent).
+    pub keys: PathBuf,
+    /// Use the DEVELOPMENT ONLY keys instead of the key file.
+    pub dev_keys: bool,
+    /// Device bridges: `(device id, "HOST:PORT")`.
+    pub devices: Vec<(String, String)>,
+    /// Token lifetimes.
+    pub lifetimes: tokens::Lifetimes,
+    /// Password hashes running at once.
+    pub hash_concurrency: usize,
+    /// Longest wait for a hashing slot before a login is refused with 429.
+    pub hash_queue_timeout: Duration,
+    /// Failed-login limits.
+    pub throttle: auth::ThrottleLimits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            db: PathBuf::from("latchkey.db"),
+            keys: PathBuf::from("latchkey-keys.json"),
+            dev_keys: false,
+            devices: Vec::new(),
+            lifetimes: tokens::Lifetimes::default(),
+            hash_concurrency: default_hash_concurrency(),
+            hash_queue_timeout: Duration::from_secs(10),
+            throttle: auth::ThrottleLimits::default(),
+        }
+    }
+}
+
+/// One fewer hash than cores (at least one), so token checks always have a core.
+#[must_use]
+pub fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
+}
+
+impl AppState {
+    /// Opens the store and keys and builds the shared state.
+    ///
+    /// # Errors
+    /// [`Error::Config`] or [`Error::Store`] naming what could not be loaded.
+    pub fn from_config(config: &Config) -> Result<Self, Error> {
+        let store = store::SqliteStore::open(&config.db)?;
+        let keys = keys::KeySet::load(&config.keys, config.dev_keys)?;
+        Self::new(Arc::new(store), &keys, config)
+    }
+
+    /// Builds the shared state from an opened store and keys.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if a key is unusable.
+    pub fn new(
+        store: Arc<dyn store::Store>,
+        keys: &keys::KeySet,
+        config: &Config,
+    ) -> Result<Self, Error> {
+        Ok(AppState {
+            store,
+            tokens: Arc::new(tokens::TokenService::new(keys, config.lifetimes)?),
+            passwords: auth::PasswordChecker::new(
+                config.hash_concurrency,
+                config.hash_queue_timeout,
+            )?,
+            throttle: auth::Throttle::new(config.throttle),
+            bridge: bridge::Bridge::new(config.devices.clone()),
+        })
+    }
+}
+
+/// Binds, calls `on_bound` with the bound address, and serves until Ctrl-C or
+/// SIGTERM. Expired revocations are pruned at start and every [`PRUNE_EVERY`].
+///
+/// # Errors
+/// [`Error::Config`] if the address cannot be bound or the state cannot be loaded.
+pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<(), Error> {
+    let state = AppState::from_config(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| Error::Config(format!("cannot bind {}: {e}", config.bind)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Config(format!("local address: {e}")))?;
+    let store = Arc::clone(&state.store);
+    tokio::spawn(async move {
+        loop {
+            let s = Arc::clone(&store);
+            let now = tokens::unix_now()
+                .saturating_sub(i64::try_from(tokens::SERVER_LEEWAY).unwrap_or(0));
+            match tokio::task::spawn_blocking(move || s.prune(now)).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!(pruned = n, "pruned expired revocations"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
+                _ => {}
+            }
+            tokio::time::sleep(PRUNE_EVERY).await;
+        }
+    });
+    on_bound(addr);
+    tracing::info!(%addr, "serving");
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| Error::Internal(format!("server: {e}")))
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,600 @@
+//! The `latchkey-server` binary: `serve`, and the offline `user`, `device` and
+//! `token` commands that work on the same database and key file.
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use latchkey_core::{Algorithm, ClaimSet, Key, Validation, Verifier};
+use latchkey_server::api::{COMMANDS, valid_device_id, valid_username};
+use latchkey_server::keys::{KeySet, from_hex, to_hex};
+use latchkey_server::store::{SqliteStore, Store};
+use latchkey_server::tokens::{Lifetimes, TokenService, unix_now};
+use latchkey_server::{Config, Error, auth, bridge};
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Environment variable that turns on the DEVELOPMENT ONLY keys (`1`).
+const DEV_KEYS_ENV: &str = "LATCHKEY_DEV_KEYS";
+
+#[derive(Parser)]
+#[command(
+    name = "latchkey-server",
+    version,
+    about = "Latchkey login and command-token server"
+)]
+struct Cli {
+    /// SQLite database file (created and migrated on first use).
+    #[arg(long, global = true, default_value = "latchkey.db")]
+    db: PathBuf,
+    /// Key file (created with random keys, mode 0600, if absent). The JSON may
+    /// instead be given in $LATCHKEY_KEYS_JSON.
+    #[arg(long, global = true, default_value = "latchkey-keys.json")]
+    keys: PathBuf,
+    /// Use the fixed DEVELOPMENT ONLY keys (also: LATCHKEY_DEV_KEYS=1). Never in production.
+    #[arg(long, global = true)]
+    dev_keys: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Manage users and their grants.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Issue or inspect tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// A device bridge, `ID=tcp://HOST:PORT` (QEMU's serial port); repeatable.
+    #[arg(long = "device", value_name = "ID=tcp://HOST:PORT")]
+    devices: Vec<String>,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = 900)]
+    access_ttl: u64,
+    /// Refresh token lifetime in seconds.
+    #[arg(long, default_value_t = 30 * 24 * 3600)]
+    refresh_ttl: u64,
+    /// Command token lifetime in seconds.
+    #[arg(long, default_value_t = 60)]
+    command_ttl: u64,
+    /// Password hashes computed at once (default: cores - 1, at least 1).
+    #[arg(long)]
+    hash_concurrency: Option<usize>,
+    /// Seconds a login may wait for a hashing slot before it is refused with 429.
+    #[arg(long, default_value_t = 10)]
+    hash_queue_timeout: u64,
+    /// Failed logins allowed per username per minute.
+    #[arg(long, default_value_t = 5)]
+    max_failures_per_user: u32,
+    /// Failed logins allowed per client address per minute.
+    #[arg(long, default_value_t = 20)]
+    max_failures_per_address: u32,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    log: tracing::Level,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from stdin (first line) or a prompt.
+    Add {
+        /// Username (1-128 bytes, no control characters).
+        name: String,
+    },
+    /// List users and their grants.
+    List,
+    /// Remove a user, their grants, and revoke all their refresh families.
+    Remove {
+        /// Username.
+        name: String,
+    },
+    /// Grant commands on devices matching a pattern (`*`, `prefix*` or an id).
+    Grant {
+        /// Username.
+        name: String,
+        /// Device pattern.
+        device: String,
+        /// Commands (`open`, `close`, `status`, `led`, or `*` for all).
+        #[arg(required = true)]
+        commands: Vec<String>,
+    },
+    /// Remove commands from a grant (all of them if none are named).
+    Revoke {
+        /// Username.
+        name: String,
+        /// Device pattern, exactly as granted.
+        device: String,
+        /// Commands to remove.
+        commands: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// Register a device.
+    Add {
+        /// Device id (1-64 of A-Z a-z 0-9 . _ -).
+        id: String,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List devices.
+    List,
+    /// Print the device's derived HS256 key as hex (for provisioning its firmware).
+    Key {
+        /// Device id.
+        id: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TokenKind {
+    Access,
+    Refresh,
+    Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AlgArg {
+    #[value(name = "HS256")]
+    Hs256,
+    #[value(name = "HS384")]
+    Hs384,
+    #[value(name = "HS512")]
+    Hs512,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ClaimArg {
+    Exp,
+    Nbf,
+    Iat,
+    Iss,
+    Aud,
+    Sub,
+    Jti,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Sign a token with the server's keys (debugging and provisioning).
+    Issue {
+        /// Subject (username).
+        #[arg(long)]
+        user: String,
+        /// Which kind of token.
+        #[arg(long, value_enum, default_value = "access")]
+        kind: TokenKind,
+        /// Device id (command tokens).
+        #[arg(long)]
+        device: Option<String>,
+        /// Command name (command tokens).
+        #[arg(long)]
+        command: Option<String>,
+        /// Lifetime in seconds (default: the kind's default).
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Verify a token offline and print its claims (exit 0), or
+    /// `invalid: <reason-code>: <text>` on stderr (exit 1); usage errors exit 2.
+    #[command(group(ArgGroup::new("key").required(true).args(["key_hex", "key_file"])))]
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The only algorithm accepted.
+    #[arg(long, value_enum)]
+    alg: AlgArg,
+    /// The key as hex.
+    #[arg(long)]
+    key_hex: Option<String>,
+    /// A file whose raw bytes are the key.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// The current time, seconds since the Unix epoch (default: the clock).
+    #[arg(long)]
+    now: Option<u64>,
+    /// Required issuer.
+    #[arg(long)]
+    iss: Option<String>,
+    /// Required audience (without it, a token carrying `aud` is rejected).
+    #[arg(long)]
+    aud: Option<String>,
+    /// Claims that must be present, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    require: Vec<ClaimArg>,
+    /// Clock skew tolerated, in seconds.
+    #[arg(long, default_value_t = 0)]
+    leeway: u64,
+    /// The token, or `-` to read it from stdin (one trailing newline removed).
+    token: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let dev_keys = cli.dev_keys || std::env::var(DEV_KEYS_ENV).is_ok_and(|v| v == "1");
+    let result = match cli.command {
+        Command::Token(TokenCommand::Verify(args)) => return token_verify(&args),
+        Command::Serve(args) => serve(&cli.db, &cli.keys, dev_keys, args),
+        Command::User(cmd) => user(&cli.db, cmd),
+        Command::Device(cmd) => device(&cli.db, &cli.keys, dev_keys, cmd),
+        Command::Token(TokenCommand::Issue {
+            user,
+            kind,
+            device,
+            command,
+            ttl,
+        }) => token_issue(
+            &cli.keys,
+            dev_keys,
+            &user,
+            kind,
+            device.as_deref(),
+            command.as_deref(),
+            ttl,
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(
+    db: &std::path::Path,
+    keys: &std::path::Path,
+    dev_keys: bool,
+    args: ServeArgs,
+) -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(args.log)
+        .init();
+    let devices = args
+        .devices
+        .iter()
+        .map(|d| bridge::parse_device_arg(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = Config {
+        bind: args.bind,
+        db: db.to_owned(),
+        keys: keys.to_owned(),
+        dev_keys,
+        devices,
+        lifetimes: Lifetimes {
+            access: Duration::from_secs(args.access_ttl),
+            refresh: Duration::from_secs(args.refresh_ttl),
+            command: Duration::from_secs(args.command_ttl),
+        },
+        hash_concurrency: args
+            .hash_concurrency
+            .unwrap_or_else(latchkey_server::default_hash_concurrency),
+        hash_queue_timeout: Duration::from_secs(args.hash_queue_timeout),
+        throttle: auth::ThrottleLimits {
+            per_user: args.max_failures_per_user,
+            per_address: args.max_failures_per_address,
+            window: Duration::from_secs(60),
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Config(format!("tokio runtime: {e}")))?;
+    runtime.block_on(latchkey_server::serve(config, |addr| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    }))
+}
+
+fn read_password() -> Result<String, Error> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (echoed): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Config(format!("reading the password: {e}")))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err(Error::Config(
+            "empty password (give it on the first line of stdin)".into(),
+        ));
+    }
+    if password.len() > latchkey_server::api::MAX_PASSWORD {
+        return Err(Error::Config("password too long".into()));
+    }
+    Ok(password.to_owned())
+}
+
+fn valid_pattern(pattern: &str) -> bool {
+    pattern == "*" || valid_device_id(pattern.strip_suffix('*').unwrap_or(pattern))
+}
+
+fn user(db: &std::path::Path, cmd: UserCommand) -> Result<(), Error> {
+    let store = SqliteStore::open(db)?;
+    match cmd {
+        UserCommand::Add { name } => {
+            if !valid_username(&name) {
+                return Err(Error::Config(
+                    "username must be 1-128 bytes without control characters".into(),
+                ));
+            }
+            let password = read_password()?;
+            store.add_user(&name, &auth::hash_password(&password)?)?;
+            println!("added user {name}");
+        }
+        UserCommand::List => {
+            for name in store.list_users()? {
+                let grants: Vec<String> = store
+                    .grants(&name)?
+                    .into_iter()
+                    .map(|g| format!("{}:{}", g.device, g.commands.join(",")))
+                    .collect();
+                println!("{name}\t{}", grants.join(" "));
+            }
+        }
+        UserCommand::Remove { name } => {
+            store.remove_user(&name)?;
+            println!("removed user {name}");
+        }
+        UserCommand::Grant {
+            name,
+            device,
+            commands,
+        } => {
+            if !valid_pattern(&device) {
+                return Err(Error::Config(format!("bad device pattern {device:?}")));
+            }
+            if let Some(bad) = commands
+                .iter()
+                .find(|c| *c != "*" && !COMMANDS.contains(&c.as_str()))
+            {
+                return Err(Error::Config(format!(
+                    "unknown command {bad:?}; expected {} or *",
+                    COMMANDS.join(", ")
+                )));
+            }
+            store.grant(&name, &device, &commands)?;
+            println!("granted {name} {} on {device}", commands.join(","));
+        }
+        UserCommand::Revoke {
+            name,
+            device,
+            commands,
+        } => {
+            let n = store.revoke_grant(&name, &device, &commands)?;
+            println!("removed {n} grant(s)");
+        }
+    }
+    Ok(())
+}
+
+fn device(
+    db: &std::path::Path,
+    keys: &std::path::Path,
+    dev_keys: bool,
+    cmd: DeviceCommand,
+) -> Result<(), Error> {
+    match cmd {
+        DeviceCommand::Add { id, description } => {
+            if !valid_device_id(&id) {
+                return Err(Error::Config(
+                    "device id must be 1-64 of A-Z a-z 0-9 . _ -".into(),
+                ));
+            }
+            SqliteStore::open(db)?.add_device(&id, &description)?;
+            println!("added device {id}");
+        }
+        DeviceCommand::List => {
+            for d in SqliteStore::open(db)?.list_devices()? {
+                println!("{}\t{}", d.id, d.description);
+            }
+        }
+        DeviceCommand::Key { id } => {
+            if !valid_device_id(&id) {
+                return Err(Error::Config(
+                    "device id must be 1-64 of A-Z a-z 0-9 . _ -".into(),
+                ));
+            }
+            println!("{}", to_hex(&KeySet::load(keys, dev_keys)?.device_key(&id)));
+        }
+    }
+    Ok(())
+}
+
+fn token_issue(
+    keys: &std::path::Path,
+    dev_keys: bool,
+    user: &str,
+    kind: TokenKind,
+    device: Option<&str>,
+    command: Option<&str>,
+    ttl: Option<u64>,
+) -> Result<(), Error> {
+    let mut lifetimes = Lifetimes::default();
+    if let Some(t) = ttl {
+        let t = Duration::from_secs(t);
+        lifetimes = Lifetimes {
+            access: t,
+            refresh: t,
+            command: t,
+        };
+    }
+    let service = TokenService::new(&KeySet::load(keys, dev_keys)?, lifetimes)?;
+    let now = unix_now();
+    let family = latchkey_server::keys::random_id()?;
+    let issued = match kind {
+        TokenKind::Access => service.issue_access(user, &family, false, now)?,
+        TokenKind::Refresh => service.issue_refresh(user, &family, now)?,
+        TokenKind::Command => {
+            let device = device
+                .ok_or_else(|| Error::Config("--device is required for command tokens".into()))?;
+            let command = command
+                .ok_or_else(|| Error::Config("--command is required for command tokens".into()))?;
+            if !valid_device_id(device) || !COMMANDS.contains(&command) {
+                return Err(Error::Config("bad --device or --command".into()));
+            }
+            service.issue_command(user, device, command, now)?
+        }
+    };
+    println!("{}", issued.token);
+    Ok(())
+}
+
+/// Removes JSON whitespace outside strings (the input is valid JSON).
+fn compact_json(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            if b == b'"' {
+                in_string = true;
+            }
+            out.push(b);
+        }
+    }
+    out
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn token_verify(args: &VerifyArgs) -> ExitCode {
+    let alg = match args.alg {
+        AlgArg::Hs256 => Algorithm::Hs256,
+        AlgArg::Hs384 => Algorithm::Hs384,
+        AlgArg::Hs512 => Algorithm::Hs512,
+    };
+    let secret = match (&args.key_hex, &args.key_file) {
+        (Some(hex), _) => match from_hex(hex) {
+            Ok(s) => s,
+            Err(e) => return usage_error(&format!("--key-hex: {e}")),
+        },
+        (None, Some(path)) => match std::fs::read(path) {
+            Ok(s) => s,
+            Err(e) => return usage_error(&format!("--key-file {}: {e}", path.display())),
+        },
+        (None, None) => return usage_error("one of --key-hex or --key-file is required"),
+    };
+    let key = match Key::new(alg, &secret) {
+        Ok(k) => k,
+        Err(e) => return usage_error(&format!("{}: {e}", e.code())),
+    };
+    let token: Vec<u8> = if args.token == "-" {
+        let mut buf = Vec::new();
+        if let Err(e) = std::io::stdin().lock().read_to_end(&mut buf) {
+            return usage_error(&format!("reading stdin: {e}"));
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        buf
+    } else {
+        args.token.clone().into_bytes()
+    };
+    let required = args.require.iter().fold(ClaimSet::NONE, |set, c| {
+        set | match c {
+            ClaimArg::Exp => ClaimSet::EXP,
+            ClaimArg::Nbf => ClaimSet::NBF,
+            ClaimArg::Iat => ClaimSet::IAT,
+            ClaimArg::Iss => ClaimSet::ISS,
+            ClaimArg::Aud => ClaimSet::AUD,
+            ClaimArg::Sub => ClaimSet::SUB,
+            ClaimArg::Jti => ClaimSet::JTI,
+        }
+    });
+    let validation = Validation {
+        leeway: args.leeway,
+        required,
+        issuer: args.iss.as_deref(),
+        audience: args.aud.as_deref(),
+        typ: None,
+        ..Validation::new()
+    };
+    let now = args
+        .now
+        .unwrap_or_else(|| u64::try_from(unix_now()).unwrap_or(0));
+    let verifier = Verifier::new(key, validation);
+    let mut scratch = vec![
+        0u8;
+        token
+            .len()
+            .clamp(64, latchkey_server::tokens::MAX_TOKEN_LEN)
+    ];
+    match verifier.verify(&token, now, &mut scratch) {
+        Ok(claims) => {
+            let mut out = std::io::stdout().lock();
+            let mut line = compact_json(claims.payload());
+            line.push(b'\n');
+            if out.write_all(&line).and_then(|()| out.flush()).is_err() {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("invalid: {}: {e}", e.code());
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_json_keeps_strings_intact() {
+        let src = br#"{ "a" : "x y\" }" ,
+            "b":[1, 2] }"#;
+        assert_eq!(compact_json(src), br#"{"a":"x y\" }","b":[1,2]}"#.to_vec());
+    }
+
+    #[test]
+    fn patterns() {
+        assert!(valid_pattern("*"));
+        assert!(valid_pattern("door-*"));
+        assert!(valid_pattern("door-1"));
+        assert!(!valid_pattern("door 1"));
+        assert!(!valid_pattern("**"));
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

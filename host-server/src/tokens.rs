@@ -1,0 +1,472 @@
+//! Issuing and checking tokens, only through latchkey-core.
+//!
+//! Access (`typ` `at+jwt`) and refresh (`typ` `rt+jwt`) tokens are HS256 with a
+//! `kid` naming one of the server's signing keys; each kind has its own verifier
+//! whose `typ` check keeps one kind from passing as the other. Command tokens
+//! (`typ` `lk-cmd+jwt`) are signed with the device's derived key.
+
+use crate::error::Error;
+use crate::keys::{KeySet, random_id};
+use latchkey_core::{
+    Algorithm, ClaimSet, Claims, HeaderParams, JsonStr, Key, Validation, Verifier, untrusted_header,
+};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The `iss` of every token this server issues.
+pub const ISSUER: &str = "latchkey";
+/// `typ` of access tokens (RFC 9068).
+pub const ACCESS_TYP: &str = "at+jwt";
+/// `typ` of refresh tokens.
+pub const REFRESH_TYP: &str = "rt+jwt";
+/// `typ` of device command tokens (team convention).
+pub const COMMAND_TYP: &str = "lk-cmd+jwt";
+/// Clock skew tolerated on the server's own tokens, in seconds.
+pub const SERVER_LEEWAY: u64 = 5;
+/// Longest token accepted (latchkey-core's default).
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// Token lifetimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// Access tokens (default 15 min).
+    pub access: Duration,
+    /// Refresh tokens (default 30 days).
+    pub refresh: Duration,
+    /// Device command tokens (default 60 s).
+    pub command: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Lifetimes {
+            access: Duration::from_secs(15 * 60),
+            refresh: Duration::from_secs(30 * 24 * 3600),
+            command: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+#[must_use]
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+#[derive(Serialize)]
+struct AccessOut<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: &'a str,
+    fam: &'a str,
+    fresh: bool,
+}
+
+#[derive(Serialize)]
+struct RefreshOut<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: &'a str,
+    fam: &'a str,
+}
+
+#[derive(Serialize)]
+struct CommandOut<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    scope: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: &'a str,
+}
+
+/// A signed token with the facts the server records about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The compact JWS.
+    pub token: String,
+    /// Its `jti`.
+    pub jti: String,
+    /// Its `exp`.
+    pub exp: i64,
+}
+
+/// The claims of a verified access or refresh token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verified {
+    /// `sub`: the username.
+    pub sub: String,
+    /// `jti`.
+    pub jti: String,
+    /// `fam`: the refresh family the token belongs to.
+    pub fam: String,
+    /// `iat`.
+    pub iat: i64,
+    /// `exp`.
+    pub exp: i64,
+    /// `fresh`: issued by a password login, not by a refresh (access tokens only).
+    pub fresh: bool,
+}
+
+/// Which kind of server token to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `at+jwt`.
+    Access,
+    /// `rt+jwt`.
+    Refresh,
+}
+
+struct KeyEntry {
+    access: Verifier<'static>,
+    refresh: Verifier<'static>,
+}
+
+/// Signs and verifies the server's tokens.
+pub struct TokenService {
+    signer: Key,
+    signer_kid: String,
+    verifiers: HashMap<String, KeyEntry>,
+    master: Vec<u8>,
+    /// Token lifetimes.
+    pub lifetimes: Lifetimes,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("signer_kid", &self.signer_kid)
+            .field("lifetimes", &self.lifetimes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn server_validation(typ: &'static str) -> Validation<'static> {
+    Validation {
+        leeway: SERVER_LEEWAY,
+        required: ClaimSet::EXP
+            .union(ClaimSet::NBF)
+            .union(ClaimSet::IAT)
+            .union(ClaimSet::ISS)
+            .union(ClaimSet::SUB)
+            .union(ClaimSet::JTI),
+        issuer: Some(ISSUER),
+        audience: None,
+        typ: Some(typ),
+        ..Validation::new()
+    }
+}
+
+/// Copies a JSON string out of the scratch buffer, unescaping if needed.
+fn owned(s: JsonStr<'_>) -> Result<String, latchkey_core::Error> {
+    if let Some(plain) = s.as_str() {
+        return Ok(plain.to_owned());
+    }
+    let mut buf = [0u8; 1024];
+    s.decode_into(&mut buf).map(str::to_owned)
+}
+
+fn code(e: latchkey_core::Error) -> Error {
+    Error::InvalidToken(e.code())
+}
+
+impl TokenService {
+    /// Builds the service from the key set; the first signing key signs.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the key set has no signing key or a key is too short.
+    pub fn new(keys: &KeySet, lifetimes: Lifetimes) -> Result<Self, Error> {
+        let first = keys
+            .signing_keys
+            .first()
+            .ok_or_else(|| Error::Config("no signing key".into()))?;
+        let make = |secret: &[u8], kid: &str| {
+            Key::new(Algorithm::Hs256, secret)
+                .map_err(|e| Error::Config(format!("signing key {kid:?}: {e}")))
+        };
+        let mut verifiers = HashMap::new();
+        for k in &keys.signing_keys {
+            let key = make(&k.secret, &k.kid)?;
+            verifiers.insert(
+                k.kid.clone(),
+                KeyEntry {
+                    access: Verifier::new(key.clone(), server_validation(ACCESS_TYP)),
+                    refresh: Verifier::new(key, server_validation(REFRESH_TYP)),
+                },
+            );
+        }
+        Ok(TokenService {
+            signer: make(&first.secret, &first.kid)?,
+            signer_kid: first.kid.clone(),
+            verifiers,
+            master: keys.master_secret.clone(),
+            lifetimes,
+        })
+    }
+
+    fn sign<T: Serialize>(
+        &self,
+        key: &Key,
+        typ: &str,
+        kid: Option<&str>,
+        claims: &T,
+    ) -> Result<String, Error> {
+        let mut scratch = [0u8; 1536];
+        let mut out = [0u8; 2560];
+        key.sign_json(
+            &HeaderParams {
+                typ: Some(typ),
+                kid,
+            },
+            claims,
+            &mut scratch,
+            &mut out,
+        )
+        .map(str::to_owned)
+        .map_err(|e| Error::Internal(format!("signing failed: {e}")))
+    }
+
+    /// Issues an access token for `sub` in refresh family `fam`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if signing or the random source fails (e.g. a username
+    /// too long for the buffers, which the HTTP layer prevents).
+    pub fn issue_access(
+        &self,
+        sub: &str,
+        fam: &str,
+        fresh: bool,
+        now: i64,
+    ) -> Result<Issued, Error> {
+        let jti = random_id()?;
+        let exp = now.saturating_add(secs(self.lifetimes.access));
+        let claims = AccessOut {
+            iss: ISSUER,
+            sub,
+            iat: now,
+            nbf: now,
+            exp,
+            jti: &jti,
+            fam,
+            fresh,
+        };
+        let token = self.sign(&self.signer, ACCESS_TYP, Some(&self.signer_kid), &claims)?;
+        Ok(Issued { token, jti, exp })
+    }
+
+    /// Issues a refresh token for `sub` in refresh family `fam`.
+    ///
+    /// # Errors
+    /// As [`TokenService::issue_access`].
+    pub fn issue_refresh(&self, sub: &str, fam: &str, now: i64) -> Result<Issued, Error> {
+        let jti = random_id()?;
+        let exp = now.saturating_add(secs(self.lifetimes.refresh));
+        let claims = RefreshOut {
+            iss: ISSUER,
+            sub,
+            iat: now,
+            nbf: now,
+            exp,
+            jti: &jti,
+            fam,
+        };
+        let token = self.sign(&self.signer, REFRESH_TYP, Some(&self.signer_kid), &claims)?;
+        Ok(Issued { token, jti, exp })
+    }
+
+    /// Issues a command token for `device`, granting `scope`, signed with the
+    /// device's derived key.
+    ///
+    /// # Errors
+    /// As [`TokenService::issue_access`].
+    pub fn issue_command(
+        &self,
+        sub: &str,
+        device: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<Issued, Error> {
+        let device_key = crate::keys::derive_device_key(&self.master, device);
+        let key = Key::new(Algorithm::Hs256, &device_key)
+            .map_err(|e| Error::Internal(format!("device key: {e}")))?;
+        let jti = random_id()?;
+        let exp = now.saturating_add(secs(self.lifetimes.command));
+        let claims = CommandOut {
+            iss: ISSUER,
+            sub,
+            aud: device,
+            scope,
+            iat: now,
+            nbf: now,
+            exp,
+            jti: &jti,
+        };
+        let token = self.sign(&key, COMMAND_TYP, None, &claims)?;
+        Ok(Issued { token, jti, exp })
+    }
+
+    /// Verifies a server token of `kind` at `now`: the key is picked by `kid`, then
+    /// latchkey-core checks signature, `typ`, `iss`, times and required claims.
+    ///
+    /// # Errors
+    /// [`Error::InvalidToken`] with latchkey-core's reason code, `unknown-key` for a
+    /// `kid` the server does not have, or `missing-claim` when `fam` is absent.
+    pub fn verify(&self, token: &str, kind: Kind, now: i64) -> Result<Verified, Error> {
+        let bytes = token.as_bytes();
+        if bytes.len() > MAX_TOKEN_LEN {
+            return Err(code(latchkey_core::Error::TokenTooLarge));
+        }
+        let mut scratch = [0u8; MAX_TOKEN_LEN];
+        let entry = {
+            let header = untrusted_header(bytes, &mut scratch).map_err(code)?;
+            let kid = header.kid().ok_or(Error::InvalidToken("unknown-key"))?;
+            let kid = owned(kid).map_err(code)?;
+            self.verifiers
+                .get(&kid)
+                .ok_or(Error::InvalidToken("unknown-key"))?
+        };
+        let verifier = match kind {
+            Kind::Access => &entry.access,
+            Kind::Refresh => &entry.refresh,
+        };
+        let now = u64::try_from(now).unwrap_or(0);
+        let claims = verifier.verify(bytes, now, &mut scratch).map_err(code)?;
+        extract(&claims, kind)
+    }
+}
+
+fn extract(claims: &Claims<'_>, kind: Kind) -> Result<Verified, Error> {
+    let missing = Error::InvalidToken("missing-claim");
+    let bad = Error::InvalidToken("bad-claim");
+    let sub = owned(claims.sub().ok_or_else(|| missing.clone())?).map_err(code)?;
+    let jti = owned(claims.jti().ok_or_else(|| missing.clone())?).map_err(code)?;
+    let fam = claims.get("fam").ok_or_else(|| missing.clone())?;
+    let fam = owned(fam.as_str().ok_or_else(|| bad.clone())?).map_err(code)?;
+    let fresh = match (kind, claims.get("fresh")) {
+        (Kind::Access, Some(v)) => v.as_bool().ok_or_else(|| bad.clone())?,
+        _ => false,
+    };
+    Ok(Verified {
+        sub,
+        jti,
+        fam,
+        iat: claims.iat().ok_or_else(|| missing.clone())?,
+        exp: claims.exp().ok_or(missing)?,
+        fresh,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+
+    fn service() -> TokenService {
+        TokenService::new(&KeySet::development(), Lifetimes::default()).unwrap()
+    }
+
+    #[test]
+    fn access_and_refresh_round_trip_and_do_not_pass_as_each_other() {
+        let s = service();
+        let now = 1_700_000_000;
+        let a = s.issue_access("alice", "fam1", true, now).unwrap();
+        let v = s.verify(&a.token, Kind::Access, now + 10).unwrap();
+        assert_eq!(
+            (v.sub.as_str(), v.fam.as_str(), v.fresh),
+            ("alice", "fam1", true)
+        );
+        assert_eq!(v.jti, a.jti);
+        assert_eq!(v.exp, now + 900);
+        assert_eq!(
+            s.verify(&a.token, Kind::Refresh, now),
+            Err(Error::InvalidToken("wrong-type"))
+        );
+        let r = s.issue_refresh("alice", "fam1", now).unwrap();
+        assert_eq!(s.verify(&r.token, Kind::Refresh, now).unwrap().jti, r.jti);
+        assert_eq!(
+            s.verify(&r.token, Kind::Access, now),
+            Err(Error::InvalidToken("wrong-type"))
+        );
+        assert_eq!(
+            s.verify(&a.token, Kind::Access, now + 1000),
+            Err(Error::InvalidToken("expired"))
+        );
+    }
+
+    #[test]
+    fn unicode_and_quote_usernames_survive() {
+        let s = service();
+        let name = "zoë \"the\" \\ admin 🦀";
+        let a = s.issue_access(name, "f", false, 100).unwrap();
+        assert_eq!(s.verify(&a.token, Kind::Access, 100).unwrap().sub, name);
+    }
+
+    #[test]
+    fn rotated_keys_verify_old_tokens_and_unknown_kids_fail() {
+        let old = service();
+        let now = 1_000;
+        let t = old.issue_access("alice", "f", true, now).unwrap();
+        let mut keys = KeySet::development();
+        keys.signing_keys.insert(
+            0,
+            SigningKey {
+                kid: "new".into(),
+                secret: vec![9; 32],
+            },
+        );
+        let rotated = TokenService::new(&keys, Lifetimes::default()).unwrap();
+        assert!(rotated.verify(&t.token, Kind::Access, now).is_ok());
+        let fresh = rotated.issue_access("alice", "f", true, now).unwrap();
+        assert_eq!(
+            old.verify(&fresh.token, Kind::Access, now),
+            Err(Error::InvalidToken("unknown-key"))
+        );
+    }
+
+    #[test]
+    fn command_tokens_verify_only_with_their_device_key() {
+        let s = service();
+        let t = s.issue_command("alice", "door-1", "open", 500).unwrap();
+        let keys = KeySet::development();
+        let check = |device: &str| {
+            let key = Key::new(Algorithm::Hs256, &keys.device_key(device)).unwrap();
+            let v = Verifier::new(
+                key,
+                Validation {
+                    audience: Some("door-1"),
+                    typ: Some(COMMAND_TYP),
+                    leeway: 0,
+                    ..Validation::new()
+                },
+            );
+            let mut scratch = [0u8; 1024];
+            v.verify(t.token.as_bytes(), 510, &mut scratch).map(|c| {
+                let scope = c
+                    .get("scope")
+                    .and_then(|v| v.as_str())
+                    .map(|s| s.raw().to_owned());
+                (c.exp(), scope, c.jti().map(|j| j.raw().len()))
+            })
+        };
+        assert_eq!(
+            check("door-1"),
+            Ok((Some(560), Some("open".to_owned()), Some(22)))
+        );
+        assert_eq!(check("door-2"), Err(latchkey_core::Error::BadSignature));
+    }
+}

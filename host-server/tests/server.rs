@@ -1,0 +1,409 @@
+//! The real binary: `serve` on port 0 against a real SQLite file, the CLI that
+//! manages it, persistence across a restart, concurrency, and the device bridge.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey-server");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("latchkey-server-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs a CLI command in `dir` with `stdin`, returning (exit code, stdout, stderr).
+fn cli(dir: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("LATCHKEY_KEYS_JSON")
+        .env_remove("LATCHKEY_DEV_KEYS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn cli_ok(dir: &Path, args: &[&str], stdin: &str) -> String {
+    let (code, out, err) = cli(dir, args, stdin);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--bind", "127.0.0.1:0", "--log", "warn"])
+            .args(extra)
+            .current_dir(dir)
+            .env_remove("LATCHKEY_KEYS_JSON")
+            .env_remove("LATCHKEY_DEV_KEYS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not print its address");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        Server { child, addr }
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        request(self.addr, method, path, token, body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request per connection.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(150)))
+        .unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn login(s: &Server, user: &str, password: &str) -> (u16, Value) {
+    s.request(
+        "POST",
+        "/login",
+        None,
+        Some(&json!({ "username": user, "password": password })),
+    )
+}
+
+#[test]
+fn persistence_across_restart() {
+    let dir = temp_dir("restart");
+    cli_ok(&dir, &["user", "add", "alice"], "correct horse\n");
+    cli_ok(
+        &dir,
+        &["user", "grant", "alice", "door-*", "open", "status"],
+        "",
+    );
+    cli_ok(
+        &dir,
+        &["device", "add", "door-1", "--description", "front"],
+        "",
+    );
+    let key_file = dir.join("latchkey-keys.json");
+
+    let (access, refresh_old, refresh_new, family2_refresh);
+    {
+        let s = Server::start(&dir, &[]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "key file must be private");
+        }
+        let (code, body) = login(&s, "alice", "correct horse");
+        assert_eq!(code, 200, "{body}");
+        access = body["access_token"].as_str().unwrap().to_owned();
+        refresh_old = body["refresh_token"].as_str().unwrap().to_owned();
+        let (code, body) = s.request("POST", "/refresh", Some(&refresh_old), None);
+        assert_eq!(code, 200, "{body}");
+        refresh_new = body["refresh_token"].as_str().unwrap().to_owned();
+        let (code, body) = login(&s, "alice", "correct horse");
+        assert_eq!(code, 200);
+        family2_refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let (code, _) = s.request("POST", "/logout", Some(&access), None);
+        assert_eq!(code, 200);
+        assert_eq!(s.request("GET", "/me", Some(&access), None).0, 401);
+    }
+    let s = Server::start(&dir, &[]);
+    // The user, the grants, the revocation and the rotation all survived.
+    let (code, body) = s.request("GET", "/me", Some(&access), None);
+    assert_eq!(
+        (code, &body["message"]),
+        (401, &json!("token rejected: revoked"))
+    );
+    let (code, body) = s.request("POST", "/refresh", Some(&refresh_new), None);
+    assert_eq!(
+        (code, &body["message"]),
+        (401, &json!("token rejected: revoked")),
+        "logged-out family"
+    );
+    let (code, body) = s.request("POST", "/refresh", Some(&family2_refresh), None);
+    assert_eq!(code, 200, "other family still rotates: {body}");
+    let (code, body) = s.request("POST", "/refresh", Some(&family2_refresh), None);
+    assert_eq!(
+        (code, &body["message"]),
+        (401, &json!("token rejected: refresh-reused"))
+    );
+    let (code, body) = login(&s, "alice", "correct horse");
+    assert_eq!(code, 200);
+    let fresh = body["access_token"].as_str().unwrap();
+    let (code, me) = s.request("GET", "/me", Some(fresh), None);
+    assert_eq!(code, 200);
+    assert_eq!(
+        me["grants"],
+        json!([{ "device": "door-*", "commands": ["open", "status"] }])
+    );
+    let _ = refresh_old;
+}
+
+#[test]
+fn concurrent_logins_and_a_revocation_seen_by_every_request() {
+    let dir = temp_dir("concurrent");
+    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
+    // Debug builds hash slowly (about 1 s of CPU each): let logins queue.
+    let s = Server::start(&dir, &["--dev-keys", "--hash-queue-timeout", "120"]);
+    let addr = s.addr;
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let (code, body) = request(
+                    addr,
+                    "POST",
+                    "/login",
+                    None,
+                    Some(&json!({ "username": "alice", "password": "pw" })),
+                );
+                assert_eq!(code, 200, "{body}");
+                body["access_token"].as_str().unwrap().to_owned()
+            })
+        })
+        .collect();
+    let tokens: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut unique = tokens.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), tokens.len());
+    let victim = tokens[0].clone();
+    assert_eq!(s.request("GET", "/me", Some(&victim), None).0, 200);
+    assert_eq!(s.request("POST", "/logout", Some(&victim), None).0, 200);
+    let checks: Vec<_> = (0..16)
+        .map(|i| {
+            let (victim, other) = (victim.clone(), tokens[1 + i % 5].clone());
+            std::thread::spawn(move || {
+                (
+                    request(addr, "GET", "/me", Some(&victim), None).0,
+                    request(addr, "GET", "/me", Some(&other), None).0,
+                )
+            })
+        })
+        .collect();
+    for c in checks {
+        assert_eq!(c.join().unwrap(), (401, 200));
+    }
+}
+
+#[test]
+fn device_bridge_delivers_and_reports_unreachable() {
+    let dir = temp_dir("bridge");
+    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
+    cli_ok(&dir, &["user", "grant", "alice", "*", "*"], "");
+    cli_ok(&dir, &["--dev-keys", "device", "add", "door-1"], "");
+    cli_ok(&dir, &["device", "add", "door-2"], "");
+    let device_key = cli_ok(&dir, &["--dev-keys", "device", "key", "door-1"], "");
+    assert_eq!(device_key.trim().len(), 64);
+
+    // A stand-in device: verifies nothing, echoes the command and token back.
+    let uart = TcpListener::bind("127.0.0.1:0").unwrap();
+    let uart_addr = uart.local_addr().unwrap();
+    let device = std::thread::spawn(move || {
+        let (stream, _) = uart.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut lines = Vec::new();
+        for _ in 0..2 {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let fields: Vec<&str> = line.trim_end().split(' ').collect();
+            writeln!(writer, "OK {}", fields[..fields.len() - 1].join(" ")).unwrap();
+            lines.push(line);
+        }
+        lines
+    });
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s = Server::start(
+        &dir,
+        &[
+            "--dev-keys",
+            "--device",
+            &format!("door-1=tcp://{uart_addr}"),
+            "--device",
+            &format!("door-2=tcp://{closed}"),
+        ],
+    );
+    let access = login(&s, "alice", "pw").1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, body) = s.request(
+        "POST",
+        "/devices/door-1/commands",
+        Some(&access),
+        Some(&json!({ "command": "open" })),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["device_verdict"], "OK open");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let (code, body) = s.request(
+        "POST",
+        "/devices/door-1/commands",
+        Some(&access),
+        Some(&json!({ "command": "led", "args": [42] })),
+    );
+    assert_eq!((code, &body["device_verdict"]), (200, &json!("OK led 42")));
+    let lines = device.join().unwrap();
+    assert_eq!(lines[0], format!("open {token}\n"));
+
+    // The delivered token verifies offline with the provisioned key.
+    let (code, out, err) = cli(
+        &dir,
+        &[
+            "token",
+            "verify",
+            "--alg",
+            "HS256",
+            "--key-hex",
+            device_key.trim(),
+            "--aud",
+            "door-1",
+            "--require",
+            "exp,jti",
+            "-",
+        ],
+        &format!("{token}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let claims: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (claims["sub"].as_str(), claims["scope"].as_str()),
+        (Some("alice"), Some("open"))
+    );
+
+    let (code, body) = s.request(
+        "POST",
+        "/devices/door-2/commands",
+        Some(&access),
+        Some(&json!({ "command": "open" })),
+    );
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (503, Some("device-unreachable"))
+    );
+}
+
+#[test]
+fn cli_errors_and_lists() {
+    let dir = temp_dir("cli");
+    let (code, _, err) = cli(&dir, &["user", "add", "alice"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("empty password"), "{err}");
+    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
+    let (code, _, err) = cli(&dir, &["user", "add", "alice"], "pw\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = cli(&dir, &["user", "grant", "alice", "door-1", "explode"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown command"), "{err}");
+    cli_ok(&dir, &["user", "grant", "alice", "door-1", "open"], "");
+    assert_eq!(cli_ok(&dir, &["user", "list"], ""), "alice\tdoor-1:open\n");
+    cli_ok(&dir, &["user", "revoke", "alice", "door-1"], "");
+    assert_eq!(cli_ok(&dir, &["user", "list"], ""), "alice\t\n");
+    cli_ok(
+        &dir,
+        &["device", "add", "gate", "--description", "back gate"],
+        "",
+    );
+    assert_eq!(cli_ok(&dir, &["device", "list"], ""), "gate\tback gate\n");
+    cli_ok(&dir, &["user", "remove", "alice"], "");
+    assert_eq!(cli_ok(&dir, &["user", "list"], ""), "");
+    // A key file with a short key is refused with a clear message.
+    let bad = dir.join("bad-keys.json");
+    std::fs::write(
+        &bad,
+        r#"{"master_secret":"0011","signing_keys":[{"kid":"a","secret":"00"}]}"#,
+    )
+    .unwrap();
+    let (code, _, err) = cli(
+        &dir,
+        &["--keys", bad.to_str().unwrap(), "device", "key", "gate"],
+        "",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("at least 32 are required"), "{err}");
+}
