@@ -51,9 +51,24 @@ fn skip_words(hay: &[u8], word_clear: impl Fn(usize) -> bool) -> usize {
 #[inline]
 pub(crate) fn string_end(hay: &[u8]) -> usize {
     hay.iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .position(|&c| STRING_STOP.get(usize::from(c)) != Some(&false))
         .unwrap_or(hay.len())
 }
+
+/// Bytes that end a run of plain string characters: `"`, `\` and controls.
+// Evaluated at compile time: an out-of-bounds index here fails the build.
+#[allow(clippy::indexing_slicing)]
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Whether `hay` contains the byte `b`.
 #[inline]
