@@ -1,0 +1,312 @@
+//! `cargo xtask test`: every check CI runs, each timed, then a summary.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::cmd::{self, cargo, seconds};
+use crate::firmware::{FIRMWARE_PROFILE, TARGET};
+use crate::{Args, Error, Project, setup};
+
+const HELP: &str = "\
+cargo xtask test: everything CI checks
+
+USAGE: cargo xtask test [--bless]
+
+Steps (each timed; a failed step does not stop the others, but steps that
+need a failed build are skipped):
+  setup           the target, rustfmt/clippy, qemu-system-arm (see `setup --help`)
+  fmt             cargo fmt --all --check
+  clippy          cargo clippy --workspace --all-targets -- -D warnings
+  host-tests      cargo test --workspace
+  core-no-std     cargo build -p latchkey-core --target thumbv7m-none-eabi
+  firmware        cargo build -p latchkey-firmware --target thumbv7m-none-eabi --profile firmware
+  server          cargo build -p latchkey-server
+  e2e             cargo test -p latchkey-e2e -- --include-ignored  (QEMU + server)
+  doc             RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps
+
+OPTIONS:
+  --bless         rewrite the golden transcripts (tests/golden/*.txt) instead of
+                  comparing (sets LATCHKEY_BLESS=1)
+
+The last line reads `xtask: N passed, N failed` (`, N skipped` when steps were
+skipped); the exit code is non-zero when any step failed.
+";
+
+/// How a step ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Outcome {
+    Passed,
+    Failed,
+    /// Not run because a step it needs failed; the string names that step.
+    Skipped(&'static str),
+}
+
+struct StepResult {
+    name: &'static str,
+    outcome: Outcome,
+    time: Duration,
+}
+
+/// Collects step results and prints the summary.
+#[derive(Default)]
+struct Report {
+    steps: Vec<StepResult>,
+}
+
+impl Report {
+    /// Runs `cmd` as step `name` unless `needs` names a step that did not pass.
+    fn step(&mut self, name: &'static str, needs: &[&'static str], cmd: &mut Command) -> bool {
+        if let Some(missing) = needs.iter().find(|n| !self.passed(n)) {
+            println!("\n==> {name}: SKIPPED (needs {missing})");
+            self.steps.push(StepResult {
+                name,
+                outcome: Outcome::Skipped(missing),
+                time: Duration::ZERO,
+            });
+            return false;
+        }
+        println!("\n==> {name}");
+        let start = Instant::now();
+        let ok = cmd::run(cmd).unwrap_or_else(|e| {
+            println!("{e}");
+            false
+        });
+        self.record(name, ok, start.elapsed())
+    }
+
+    fn record(&mut self, name: &'static str, ok: bool, time: Duration) -> bool {
+        let outcome = if ok { Outcome::Passed } else { Outcome::Failed };
+        println!("<== {name}: {} in {}", label(outcome), seconds(time));
+        self.steps.push(StepResult {
+            name,
+            outcome,
+            time,
+        });
+        ok
+    }
+
+    fn passed(&self, name: &str) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.name == name && s.outcome == Outcome::Passed)
+    }
+
+    fn count(&self, want: fn(Outcome) -> bool) -> usize {
+        self.steps.iter().filter(|s| want(s.outcome)).count()
+    }
+
+    fn failed(&self) -> usize {
+        self.count(|o| o == Outcome::Failed)
+    }
+
+    /// The summary table and the closing `xtask: N passed, N failed` line.
+    fn summary(&self, total: Duration) -> String {
+        let mut out = String::from("\nxtask test summary\n");
+        out.push_str(&format!("  {:<14} {:<8} {:>8}\n", "step", "result", "time"));
+        for s in &self.steps {
+            let note = match s.outcome {
+                Outcome::Skipped(need) => format!("  (needs {need})"),
+                _ => String::new(),
+            };
+            out.push_str(&format!(
+                "  {:<14} {:<8} {:>8}{note}\n",
+                s.name,
+                label(s.outcome),
+                seconds(s.time)
+            ));
+        }
+        out.push_str(&format!(
+            "  {:<14} {:<8} {:>8}\n",
+            "total",
+            "",
+            seconds(total)
+        ));
+        let passed = self.count(|o| o == Outcome::Passed);
+        let skipped = self.count(|o| matches!(o, Outcome::Skipped(_)));
+        out.push_str(&format!("xtask: {passed} passed, {} failed", self.failed()));
+        if skipped > 0 {
+            out.push_str(&format!(", {skipped} skipped"));
+        }
+        out.push('\n');
+        out
+    }
+}
+
+fn label(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed => "ok",
+        Outcome::Failed => "FAILED",
+        Outcome::Skipped(_) => "skipped",
+    }
+}
+
+/// `cargo xtask test`.
+///
+/// # Errors
+/// `Error::Failed` when any step failed (after the summary is printed).
+pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
+    let Some(args) = Args::parse(args, &["--bless"], &[], HELP)? else {
+        return Ok(());
+    };
+    let bless = args.has("--bless");
+    let start = Instant::now();
+    let mut report = Report::default();
+
+    println!("==> setup");
+    let setup_start = Instant::now();
+    let ready = setup::run();
+    report.record("setup", ready.all(), setup_start.elapsed());
+    // Finer-grained than the setup step: a missing QEMU must not skip the
+    // no_std build, and a missing target must not skip fmt.
+    let target_ok = ready.target;
+
+    report.step(
+        "fmt",
+        &[],
+        &mut cargo(project, &["fmt", "--all", "--check"]),
+    );
+    report.step(
+        "clippy",
+        &[],
+        &mut cargo(
+            project,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    );
+    let mut host_tests = cargo(project, &["test", "--workspace"]);
+    if bless {
+        host_tests.env("LATCHKEY_BLESS", "1");
+    }
+    report.step("host-tests", &[], &mut host_tests);
+
+    let thumb = |name: &'static str, report: &mut Report, cmd: &mut Command| {
+        if target_ok {
+            report.step(name, &[], cmd)
+        } else {
+            report.step(name, &["setup"], cmd)
+        }
+    };
+    thumb(
+        "core-no-std",
+        &mut report,
+        &mut cargo(
+            project,
+            &["build", "-p", "latchkey-core", "--target", TARGET],
+        ),
+    );
+    thumb(
+        "firmware",
+        &mut report,
+        &mut cargo(
+            project,
+            &[
+                "build",
+                "-p",
+                "latchkey-firmware",
+                "--target",
+                TARGET,
+                "--profile",
+                FIRMWARE_PROFILE,
+            ],
+        ),
+    );
+    report.step(
+        "server",
+        &[],
+        &mut cargo(project, &["build", "-p", "latchkey-server"]),
+    );
+
+    let mut e2e = cargo(
+        project,
+        &["test", "-p", "latchkey-e2e", "--", "--include-ignored"],
+    );
+    e2e.env(
+        "LATCHKEY_FIRMWARE_ELF",
+        project.firmware_elf(FIRMWARE_PROFILE),
+    )
+    .env(
+        "LATCHKEY_SERVER_BIN",
+        project.host_bin("debug", "latchkey-server"),
+    );
+    if bless {
+        e2e.env("LATCHKEY_BLESS", "1");
+    }
+    let e2e_needs: &[&'static str] = if ready.qemu {
+        &["firmware", "server"]
+    } else {
+        // Name setup as the reason: QEMU is what is missing.
+        &["setup", "firmware", "server"]
+    };
+    report.step("e2e", e2e_needs, &mut e2e);
+
+    let mut doc = cargo(project, &["doc", "--workspace", "--no-deps"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    report.step("doc", &[], &mut doc);
+
+    print!("{}", report.summary(start.elapsed()));
+    if report.failed() == 0 {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!(
+            "{} step(s) failed: {}",
+            report.failed(),
+            report
+                .steps
+                .iter()
+                .filter(|s| s.outcome == Outcome::Failed)
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        cmd
+    }
+
+    #[test]
+    fn summary_counts_and_skips_dependents_of_failures() {
+        let mut report = Report::default();
+        assert!(report.step("build", &[], &mut shell("exit 0")));
+        assert!(!report.step("broken", &[], &mut shell("exit 1")));
+        assert!(!report.step("uses-broken", &["broken"], &mut shell("exit 0")));
+        assert!(report.step("uses-build", &["build"], &mut shell("exit 0")));
+        let summary = report.summary(Duration::from_secs(1));
+        let last = summary.lines().last().expect("a last line");
+        assert_eq!(last, "xtask: 2 passed, 1 failed, 1 skipped");
+        assert!(summary.contains("uses-broken"));
+        assert!(summary.contains("(needs broken)"));
+        assert_eq!(report.failed(), 1);
+    }
+
+    #[test]
+    fn all_passed_has_no_skipped_part() {
+        let mut report = Report::default();
+        report.record("a", true, Duration::from_millis(1500));
+        let summary = report.summary(Duration::from_secs(2));
+        assert!(summary.contains("1.5s"));
+        assert_eq!(summary.lines().last(), Some("xtask: 1 passed, 0 failed"));
+    }
+
+    #[test]
+    fn a_program_that_cannot_start_is_a_failure() {
+        let mut report = Report::default();
+        let ok = report.step("ghost", &[], &mut Command::new("/nonexistent/latchkey"));
+        assert!(!ok);
+        assert_eq!(report.failed(), 1);
+    }
+}
