@@ -25,17 +25,19 @@ struct Member {
     /// Whether the name has escapes; names without (nearly all) compare as bytes.
     escaped: bool,
     /// [`fingerprint`] of the raw name: most comparisons end here.
-    fp: u32,
+    fp: u16,
     value: (u16, u16),
 }
 
-/// Length and first, second and last bytes of a name, packed: names that differ
-/// here differ, so only equal fingerprints need a byte comparison.
+/// Length and first, second and last bytes of a name, folded into 16 bits: names
+/// that differ here differ, so only equal fingerprints need a byte comparison.
+/// (Small on purpose: the member table is copied with the claims, and its size
+/// is the verifier's stack.)
 #[inline(always)]
-fn fingerprint(name: &[u8]) -> u32 {
-    let at = |i: usize| u32::from(name.get(i).copied().unwrap_or(0));
+fn fingerprint(name: &[u8]) -> u16 {
+    let at = |i: usize| u16::from(name.get(i).copied().unwrap_or(0));
     let last = name.len().saturating_sub(1);
-    (name.len() as u32 & 0xff) | (at(0) << 8) | (at(1) << 16) | (at(last) << 24)
+    (name.len() as u16 & 0xff) | ((at(0) ^ at(1).rotate_left(3) ^ at(last).rotate_left(5)) << 8)
 }
 
 /// A string's span between its quotes, and whether it has escapes.
