@@ -1,7 +1,7 @@
 //! Harness for Latchkey's end-to-end tests and demo: the real firmware under QEMU
 //! ([`Qemu`], UART over loopback TCP), the real login server ([`Server`], port 0, an
-//! SQLite file in a [`TempDir`]), a small blocking HTTP/1.1 client ([`http::Client`]) and
-//! golden transcripts ([`golden`]).
+//! SQLite file in a [`TempDir`]), a small blocking HTTP/1.1 client ([`http::Client`]),
+//! golden transcripts ([`golden`]) and the `wrk` load generator ([`wrk`]).
 //!
 //! Every child process is killed when its handle drops, failed tests included, and every
 //! wait has a deadline.
@@ -30,6 +30,7 @@ mod qemu;
 pub mod scenario;
 mod server;
 mod uart;
+pub mod wrk;
 
 use std::fmt;
 use std::net::{Ipv4Addr, TcpListener};

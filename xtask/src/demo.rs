@@ -6,7 +6,7 @@
 //! when the rest of the workspace does not.
 
 use std::net::{Ipv4Addr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -33,28 +33,34 @@ OPTIONS:
 ";
 
 const BENCH_HELP: &str = "\
-cargo xtask bench-server: load benchmark of the login server on loopback
+cargo xtask bench-server: load benchmark of the login server on loopback, with wrk
 
-USAGE: cargo xtask bench-server [--duration SECS] [--connections N] [--max-requests N]
-                                [--flask HOST:PORT]
+USAGE: cargo xtask bench-server [--duration SECS] [--no-flask | --with-flask]
 
-Builds the server in release mode, starts it on a free loopback port with a
-fresh SQLite file and the demo user, and drives it with a bounded closed-loop
-load from keep-alive HTTP/1.1 connections, one scenario after the other:
-GET /healthz, GET /me (access token check), POST /devices/dev-1/commands
-(command token issue), POST /login (password hash). Prints requests/s and
-latency percentiles per scenario; exits non-zero on errors or non-2xx answers.
+Installs wrk when missing (apt-get, when root), builds the server in release
+mode, starts it on a free loopback port with a fresh SQLite file under
+target/bench-server/ and the demo user, starts the Flask-JWT-Extended reference
+peer (../shared/reference, gunicorn -w 2 -k gthread --threads 4, in a venv
+under .venv-flask-ref/ made with pip on first use), and loads both with
+`wrk -t1 -c8 -d<SECS>s --latency`, one server after the other for each
+scenario: GET /me with a valid access token (Flask: GET /protected), the same
+with a forged signature, POST /login, GET /me while a second wrk floods
+POST /login, and (latchkey only) POST /devices/dev-1/commands. Prints each
+run, then a Markdown table with the latchkey/Flask ratios and the issue's
+targets. Every process it starts is stopped at the end, failures included.
+Exits non-zero when a run saw socket errors or unexpected statuses.
 
 OPTIONS:
-  --with-flask        also start the Flask reference peer (../shared/reference,
-                      gunicorn -w 2 -k gthread --threads 4, in a venv under
-                      .venv-flask-ref/ made with pip on first use) and measure it
-                      in the same run: GET /protected and POST /login
-  --duration SECS     length of each scenario (default 10, at most 60)
-  --connections N     concurrent connections (default 8, at most 64)
-  --max-requests N    stop a scenario after N requests (default 200000)
-  --flask HOST:PORT   measure a Flask reference peer already running there
+  --duration SECS   length of each wrk run (default 10, 1 to 60); the whole
+                    benchmark takes about 9 runs x (SECS + 2) seconds
+  --no-flask        measure latchkey alone
+  --with-flask      fail when the Flask peer cannot be started (by default it
+                    is skipped, with a message, when python3 or
+                    ../shared/reference is missing)
 ";
+
+/// Longest wrk run `--duration` accepts, in seconds.
+const MAX_DURATION: u64 = 60;
 
 /// `cargo xtask demo`.
 ///
@@ -91,37 +97,100 @@ pub fn demo_main(project: &Project, args: &[String]) -> Result<(), Error> {
 /// `cargo xtask bench-server`.
 ///
 /// # Errors
-/// When the build or the benchmark fails.
+/// When an option is wrong, wrk is missing, a build fails or the benchmark fails.
 pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
-    let numbers = ["--duration", "--connections", "--max-requests"];
-    let options = ["--duration", "--connections", "--max-requests", "--flask"];
-    let Some(args) = Args::parse(args, &["--with-flask"], &options, BENCH_HELP)? else {
+    let switches = ["--no-flask", "--with-flask"];
+    let Some(args) = Args::parse(args, &switches, &["--duration"], BENCH_HELP)? else {
         return Ok(());
     };
     // Checked before the (long) release build, so that a typo fails at once.
-    for name in numbers {
-        args.number(name, 0u64)?;
+    let duration = args.number("--duration", 10u64)?;
+    if !(1..=MAX_DURATION).contains(&duration) {
+        return Err(Error::Usage(format!(
+            "--duration must be 1 to {MAX_DURATION} seconds, not {duration}"
+        )));
     }
-    println!("bench-server: building the server and the load driver (release)");
+    if args.has("--no-flask") && args.has("--with-flask") {
+        return Err(Error::Usage(
+            "--no-flask and --with-flask exclude each other".into(),
+        ));
+    }
+    let wrk = ensure_wrk()?;
+    println!("bench-server: building the server and the benchmark driver (release)");
     build_bins(project, true)?;
     let mut bench = Command::new(project.host_bin("release", "latchkey-bench"));
     bench
         .arg("--server")
-        .arg(project.host_bin("release", "latchkey-server"));
-    for name in options {
-        if let Some(value) = args.value(name) {
-            bench.arg(name).arg(value);
-        }
-    }
-    // Lives until the driver returns; its guard then stops gunicorn.
-    let _flask = if args.has("--with-flask") {
-        let (guard, port) = start_flask(project)?;
-        bench.arg("--flask").arg(format!("127.0.0.1:{port}"));
-        Some(guard)
-    } else {
+        .arg(project.host_bin("release", "latchkey-server"))
+        .arg("--wrk")
+        .arg(&wrk)
+        .arg("--state-dir")
+        .arg(project.target_dir.join("bench-server"))
+        .arg("--duration")
+        .arg(duration.to_string());
+    let reference = if args.has("--no-flask") {
         None
+    } else {
+        flask_reference(project, args.has("--with-flask"))?
+    };
+    // Lives until the driver returns; its guard then stops gunicorn.
+    let _flask = match reference {
+        Some(reference) => {
+            let (guard, port) = start_flask(project, &reference)?;
+            bench.arg("--flask").arg(format!("127.0.0.1:{port}"));
+            Some(guard)
+        }
+        None => None,
     };
     run_driver(&mut bench, "the benchmark")
+}
+
+/// wrk's path, installing the Debian package first when it is missing and we are root.
+fn ensure_wrk() -> Result<PathBuf, Error> {
+    if let Some(path) = cmd::which("wrk") {
+        return Ok(path);
+    }
+    let root = cmd::output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0");
+    if !root {
+        return Err(Error::Failed(
+            "wrk is missing. Install it, then run this again:\n  \
+             sudo apt-get update && sudo apt-get install -y --no-install-recommends wrk"
+                .into(),
+        ));
+    }
+    println!("bench-server: wrk is missing, installing it with apt-get (running as root)");
+    for apt_args in [
+        &["update"][..],
+        &["install", "-y", "--no-install-recommends", "wrk"][..],
+    ] {
+        cmd::run_ok(
+            Command::new("apt-get")
+                .args(apt_args)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    cmd::which("wrk")
+        .ok_or_else(|| Error::Failed("apt-get installed wrk but it is not on PATH".into()))
+}
+
+/// The reference peer's directory when it can run here (python3 and
+/// `../shared/reference/flask_app.py` present); `None` with a message otherwise, or an
+/// error when `required`.
+fn flask_reference(project: &Project, required: bool) -> Result<Option<PathBuf>, Error> {
+    let reference = project.root.parent().map(|p| p.join("shared/reference"));
+    let missing = if cmd::which("python3").is_none() {
+        "python3 is not on PATH".to_string()
+    } else {
+        match reference {
+            Some(dir) if dir.join("flask_app.py").is_file() => return Ok(Some(dir)),
+            _ => "there is no ../shared/reference/flask_app.py beside the repository".to_string(),
+        }
+    };
+    if required {
+        return Err(Error::Failed(format!("--with-flask: {missing}")));
+    }
+    println!("bench-server: not measuring the Flask reference peer: {missing}");
+    Ok(None)
 }
 
 /// The reference peer's pinned packages (shared/reference/README.md).
@@ -132,19 +201,10 @@ const FLASK_PACKAGES: &[&str] = &[
     "gunicorn==27.0.1",
 ];
 
-/// Starts the Flask reference peer under gunicorn on a free loopback port, making its
-/// venv first when missing; returns its guard (stops it gently) and port.
-fn start_flask(project: &Project) -> Result<(ChildGuard, u16), Error> {
-    let reference = project
-        .root
-        .parent()
-        .map(|p| p.join("shared/reference"))
-        .filter(|dir| dir.join("flask_app.py").is_file())
-        .ok_or_else(|| {
-            Error::Failed(
-                "--with-flask: no ../shared/reference/flask_app.py beside the repository".into(),
-            )
-        })?;
+/// Starts the Flask reference peer in `reference` under gunicorn on a free loopback
+/// port, making its venv first when missing; returns its guard (stops it gently) and
+/// port.
+fn start_flask(project: &Project, reference: &Path) -> Result<(ChildGuard, u16), Error> {
     let venv = project.root.join(".venv-flask-ref");
     let gunicorn = venv.join("bin/gunicorn");
     if !gunicorn.is_file() {
@@ -175,7 +235,7 @@ fn start_flask(project: &Project) -> Result<(ChildGuard, u16), Error> {
                 "warning",
             ])
             .arg("flask_app:app")
-            .current_dir(&reference),
+            .current_dir(reference),
     )?
     .stop_gently();
     let start = Instant::now();
@@ -217,4 +277,31 @@ fn run_driver(driver: &mut Command, what: &str) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bench(args: &[&str]) -> Result<(), Error> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        bench_main(&Project::from_env(), &args)
+    }
+
+    #[test]
+    fn bench_options_are_checked_before_anything_runs() {
+        for bad in [
+            &["--duration", "0"][..],
+            &["--duration", "61"],
+            &["--duration", "ten"],
+            &["--no-flask", "--with-flask"],
+            &["--flask", "127.0.0.1:8000"],
+        ] {
+            assert!(
+                matches!(bench(bad), Err(Error::Usage(_))),
+                "{bad:?} should be a usage error"
+            );
+        }
+        assert!(bench(&["--help"]).is_ok());
+    }
 }

@@ -14,7 +14,7 @@ USAGE: cargo xtask setup
 Checks, and installs when missing:
   - the Rust target thumbv7m-none-eabi   (rustup target add)
   - the rustfmt and clippy components     (rustup component add)
-  - qemu-system-arm                       (apt-get, only when run as root;
+  - qemu-system-arm and wrk               (apt-get, only when run as root;
                                            otherwise says what to install)
 Every other command runs these checks first.
 ";
@@ -131,35 +131,50 @@ fn ensure_components() -> bool {
     .unwrap_or(false)
 }
 
+/// Debian packages the other commands need: QEMU for the device, and wrk, the
+/// load generator of `bench-server` (its harness test runs in `cargo xtask test`).
+const APT_TOOLS: [&str; 2] = ["qemu-system-arm", "wrk"];
+
+/// Installs missing [`APT_TOOLS`] with one apt-get call when root; returns whether
+/// `qemu-system-arm`, which everything else needs, is there.
 fn ensure_qemu() -> bool {
-    if let Some(path) = which("qemu-system-arm") {
-        println!("setup: qemu-system-arm: {}", path.display());
+    let missing: Vec<&str> = APT_TOOLS
+        .into_iter()
+        .filter(|tool| match which(tool) {
+            Some(path) => {
+                println!("setup: {tool}: {}", path.display());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if missing.is_empty() {
         return true;
     }
+    let list = missing.join(" ");
     let root = output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0");
     if !root {
         println!(
-            "setup: qemu-system-arm: MISSING. Install it, then run this again:\n  \
-             sudo apt-get update && sudo apt-get install -y --no-install-recommends qemu-system-arm"
+            "setup: {list}: MISSING. Install, then run this again:\n  \
+             sudo apt-get update && sudo apt-get install -y --no-install-recommends {list}"
         );
-        return false;
+        return which("qemu-system-arm").is_some();
     }
-    println!("setup: qemu-system-arm: missing, installing with apt-get (running as root)");
+    println!("setup: {list}: missing, installing with apt-get (running as root)");
     let apt = |args: &[&str]| {
         let mut c = Command::new("apt-get");
         c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         cmd::run(&mut c).unwrap_or(false)
     };
     let installed = apt(&["update"])
-        && apt(&[
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "qemu-system-arm",
-        ]);
-    let found = installed && which("qemu-system-arm").is_some();
-    if !found {
-        println!("setup: qemu-system-arm: installation FAILED (see apt-get output above)");
+        && apt(&["install", "-y", "--no-install-recommends"]
+            .into_iter()
+            .chain(missing.iter().copied())
+            .collect::<Vec<_>>());
+    for tool in &missing {
+        if !(installed && which(tool).is_some()) {
+            println!("setup: {tool}: installation FAILED (see apt-get output above)");
+        }
     }
-    found
+    which("qemu-system-arm").is_some()
 }
