@@ -12,6 +12,9 @@ pub enum Reason {
     Token(Error),
     /// The token is valid but its `scope` does not grant the requested command.
     MissingScope,
+    /// The token's `arg` claim is not the request's argument (a token for
+    /// `led 10` cannot set `led 255`), or is present for a command without one.
+    WrongArgument,
     /// This token's `jti` was already used (and has not expired yet).
     Replayed,
     /// The replay cache is full of unexpired `jti`s: refuse rather than forget one.
@@ -40,6 +43,7 @@ impl Reason {
         match self {
             Reason::Token(e) => e.code(),
             Reason::MissingScope => "missing-scope",
+            Reason::WrongArgument => "wrong-argument",
             Reason::Replayed => "replayed",
             Reason::ReplayCacheFull => "replay-cache-full",
             Reason::LifetimeTooLong => "lifetime-too-long",

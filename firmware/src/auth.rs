@@ -109,6 +109,7 @@ impl<'a> Authorizer<'a> {
         if !granted {
             return Err(Reason::MissingScope);
         }
+        check_argument(&claims, command)?;
         // `jti` and `exp` are required claims: the verifier made sure they are there.
         let jti = claims.jti().map_or("", JsonStr::raw);
         let until = claims
@@ -126,6 +127,21 @@ impl<'a> Authorizer<'a> {
             }
         }
         Ok(grant)
+    }
+}
+
+/// The token's `arg` claim binds the command's argument: `led n` needs `"arg": n`,
+/// and a command without an argument needs no `arg`.
+fn check_argument(claims: &Claims<'_>, command: Command) -> Result<(), Reason> {
+    let arg = claims.get("arg");
+    let ok = match command {
+        Command::Led(level) => arg.and_then(|v| v.as_i64()) == Some(i64::from(level)),
+        Command::Open | Command::Close | Command::Status => arg.is_none(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Reason::WrongArgument)
     }
 }
 

@@ -169,6 +169,8 @@ mod tests {
         nbf: i64,
         exp: i64,
         jti: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arg: Option<u8>,
     }
 
     fn cmd<'a>(scope: &'a str, jti: &'a str) -> Cmd<'a> {
@@ -181,6 +183,7 @@ mod tests {
             nbf: T0,
             exp: T0 + 60,
             jti,
+            arg: None,
         }
     }
 
@@ -254,7 +257,10 @@ mod tests {
             ask(&mut fw, &format!("status {t}"), 0),
             "OK door=open led=0"
         );
-        let t = sign(&cmd("led", "j3"));
+        let t = sign(&Cmd {
+            arg: Some(200),
+            ..cmd("led", "j3")
+        });
         assert_eq!(ask(&mut fw, &format!("led 200 {t}"), 1), "OK led=200");
         let t = sign(&cmd("close status", "j4"));
         assert_eq!(ask(&mut fw, &format!("close {t}"), 2), "OK closed");
@@ -529,6 +535,27 @@ mod tests {
                     )
                 ),
                 "DENIED missing-scope",
+            ),
+            (
+                "arg on a command that takes none",
+                with(&|c| c.arg = Some(1)),
+                "DENIED wrong-argument",
+            ),
+            (
+                "led token without arg",
+                format!("led 5 {}", sign(&cmd("led", "la"))),
+                "DENIED wrong-argument",
+            ),
+            (
+                "led token for another level",
+                format!(
+                    "led 5 {}",
+                    sign(&Cmd {
+                        arg: Some(6),
+                        ..cmd("led", "lb")
+                    })
+                ),
+                "DENIED wrong-argument",
             ),
         ];
         for (name, line, want) in cases {

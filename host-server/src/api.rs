@@ -421,9 +421,13 @@ async fn command(
         )));
     }
     let now = unix_now();
-    let issued = state
-        .tokens
-        .issue_command(&who.sub, &device, &req.command, now)?;
+    let issued = state.tokens.issue_command(
+        &who.sub,
+        &device,
+        &req.command,
+        arg.as_deref().and_then(|a| a.parse().ok()),
+        now,
+    )?;
     let mut body = json!({
         "token": issued.token,
         "device": device,

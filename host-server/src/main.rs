@@ -185,6 +185,9 @@ enum TokenCommand {
         /// Command name (command tokens).
         #[arg(long)]
         command: Option<String>,
+        /// The command's argument, bound into the token (`led`'s level, 0-255).
+        #[arg(long)]
+        arg: Option<u8>,
         /// Lifetime in seconds (default: the kind's default).
         #[arg(long)]
         ttl: Option<u64>,
@@ -238,6 +241,7 @@ fn main() -> ExitCode {
             kind,
             device,
             command,
+            arg,
             ttl,
         }) => token_issue(
             &cli.keys,
@@ -246,6 +250,7 @@ fn main() -> ExitCode {
             kind,
             device.as_deref(),
             command.as_deref(),
+            arg,
             ttl,
         ),
     };
@@ -425,6 +430,8 @@ fn device(
     Ok(())
 }
 
+// One parameter per CLI option of `token issue`.
+#[allow(clippy::too_many_arguments)]
 fn token_issue(
     keys: &std::path::Path,
     dev_keys: bool,
@@ -432,6 +439,7 @@ fn token_issue(
     kind: TokenKind,
     device: Option<&str>,
     command: Option<&str>,
+    arg: Option<u8>,
     ttl: Option<u64>,
 ) -> Result<(), Error> {
     let mut lifetimes = Lifetimes::default();
@@ -457,7 +465,12 @@ fn token_issue(
             if !valid_device_id(device) || !COMMANDS.contains(&command) {
                 return Err(Error::Config("bad --device or --command".into()));
             }
-            service.issue_command(user, device, command, now)?
+            if (command == "led") != arg.is_some() {
+                return Err(Error::Config(
+                    "--arg is required for led and only for led".into(),
+                ));
+            }
+            service.issue_command(user, device, command, arg, now)?
         }
     };
     println!("{}", issued.token);

@@ -93,6 +93,10 @@ struct CommandOut<'a> {
     nbf: i64,
     exp: i64,
     jti: &'a str,
+    /// The command's argument (`led`'s level), bound so a token for one level
+    /// cannot set another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arg: Option<u8>,
 }
 
 /// A signed token with the facts the server records about it.
@@ -289,8 +293,8 @@ impl TokenService {
         Ok(Issued { token, jti, exp })
     }
 
-    /// Issues a command token for `device`, granting `scope`, signed with the
-    /// device's derived key.
+    /// Issues a command token for `device`, granting `scope` with the command's
+    /// argument `arg` (if it takes one), signed with the device's derived key.
     ///
     /// # Errors
     /// As [`TokenService::issue_access`].
@@ -299,6 +303,7 @@ impl TokenService {
         sub: &str,
         device: &str,
         scope: &str,
+        arg: Option<u8>,
         now: i64,
     ) -> Result<Issued, Error> {
         let device_key = crate::keys::derive_device_key(&self.master, device);
@@ -315,6 +320,7 @@ impl TokenService {
             nbf: now,
             exp,
             jti: &jti,
+            arg,
         };
         let token = self.sign(&key, COMMAND_TYP, None, &claims)?;
         Ok(Issued { token, jti, exp })
@@ -441,7 +447,9 @@ mod tests {
     #[test]
     fn command_tokens_verify_only_with_their_device_key() {
         let s = service();
-        let t = s.issue_command("alice", "door-1", "open", 500).unwrap();
+        let t = s
+            .issue_command("alice", "door-1", "open", None, 500)
+            .unwrap();
         let keys = KeySet::development();
         let check = |device: &str| {
             let key = Key::new(Algorithm::Hs256, &keys.device_key(device)).unwrap();
