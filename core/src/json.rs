@@ -21,18 +21,29 @@ pub const MAX_DEPTH_LIMIT: u8 = 64;
 
 #[derive(Clone, Copy, Debug)]
 struct Member {
+    /// The name's span; the top bit of the start is set when the name has
+    /// escapes (names without, nearly all, compare as bytes). Ten bytes a member:
+    /// the table is copied with the claims, and its size is the verifier's stack.
     key: (u16, u16),
-    /// Whether the name has escapes; names without (nearly all) compare as bytes.
-    escaped: bool,
     /// [`fingerprint`] of the raw name: most comparisons end here.
     fp: u16,
     value: (u16, u16),
 }
 
+/// The top bit of [`Member::key`]'s start: the name has escapes.
+const ESCAPED: u16 = 0x8000;
+
+/// Longest JSON text the member table can address (offsets keep one bit free).
+const MAX_TEXT_LEN: usize = 0x7fff;
+
+impl Member {
+    fn escaped(&self) -> bool {
+        self.key.0 & ESCAPED != 0
+    }
+}
+
 /// Length and first, second and last bytes of a name, folded into 16 bits: names
 /// that differ here differ, so only equal fingerprints need a byte comparison.
-/// (Small on purpose: the member table is copied with the claims, and its size
-/// is the verifier's stack.)
 #[inline(always)]
 fn fingerprint(name: &[u8]) -> u16 {
     let at = |i: usize| u16::from(name.get(i).copied().unwrap_or(0));
@@ -64,12 +75,12 @@ impl<'a> Object<'a> {
 
     fn key(&self, m: &Member) -> JsonStr<'a> {
         JsonStr {
-            raw: self.slice(m.key),
+            raw: self.slice((m.key.0 & !ESCAPED, m.key.1)),
         }
     }
 
     fn is_named(&self, m: &Member, name: &str) -> bool {
-        if m.escaped {
+        if m.escaped() {
             self.key(m).chars().eq(name.chars())
         } else {
             self.key(m).raw == name
@@ -94,7 +105,7 @@ impl<'a> Object<'a> {
         for m in &self.members {
             let mut buf = [0u8; 8];
             let key = self.key(m);
-            let (name, fp) = if m.escaped {
+            let (name, fp) = if m.escaped() {
                 match key.decode_into(&mut buf) {
                     Ok(name) => (name, fingerprint(name.as_bytes())),
                     Err(_) => continue,
@@ -135,15 +146,16 @@ impl<'a> Object<'a> {
             ))
         };
         let raw = self.text.get(key.start..key.end).unwrap_or("");
+        let (start, end) = span((key.start, key.end))?;
+        let flag = if key.escaped { ESCAPED } else { 0 };
         let member = Member {
-            key: span((key.start, key.end))?,
-            escaped: key.escaped,
+            key: (start | flag, end),
             fp: fingerprint(raw.as_bytes()),
             value: span(value)?,
         };
         let name = JsonStr { raw };
         let same = |m: &Member| {
-            if m.escaped || member.escaped {
+            if m.escaped() || member.escaped() {
                 self.key(m).chars().eq(name.chars())
             } else {
                 m.fp == member.fp && self.key(m).raw == raw
@@ -314,10 +326,10 @@ fn hex_digit(c: u8) -> Option<u32> {
 /// # Errors
 /// [`Error::InvalidUtf8`], [`Error::NotAnObject`], [`Error::InvalidJson`],
 /// [`Error::TooDeep`], [`Error::DuplicateMember`], [`Error::TooManyMembers`], or
-/// [`Error::TokenTooLarge`] for input over 64 KiB.
+/// [`Error::TokenTooLarge`] for input over 32 KiB.
 pub(crate) fn parse_object(input: &[u8], max_depth: u8) -> Result<Object<'_>, Error> {
     let text = str::from_utf8(input).map_err(|_| Error::InvalidUtf8)?;
-    if text.len() > usize::from(u16::MAX) {
+    if text.len() > MAX_TEXT_LEN {
         return Err(Error::TokenTooLarge);
     }
     let mut p = Parser {
@@ -794,7 +806,7 @@ mod tests {
 
     #[test]
     fn depth_is_bounded_without_recursion() {
-        let mut deep = [b'['; 60_000];
+        let mut deep = [b'['; 30_000];
         deep[..5].copy_from_slice(b"{\"a\":");
         assert_eq!(parse_object(&deep, 16).unwrap_err(), Error::TooDeep);
         assert_eq!(parse_object(&deep, 64).unwrap_err(), Error::TooDeep);
