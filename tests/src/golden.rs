@@ -78,13 +78,23 @@ impl Transcript {
 /// Replaces every JWT-shaped word (three base64url segments joined by dots, the first
 /// starting with `eyJ`, i.e. a JSON object) with `<jwt>`: tokens differ on each run.
 pub fn redact(text: &str) -> String {
+    map_words(text, |word| {
+        if is_jwt(word) {
+            "<jwt>".to_owned()
+        } else {
+            word.to_owned()
+        }
+    })
+}
+
+/// `text` with every word (a run of base64url characters and dots, so a whole
+/// compact token is one word) replaced by `f(word)`; everything else kept.
+pub fn map_words(text: &str, f: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
-        if is_jwt(word) {
-            out.push_str("<jwt>");
-        } else {
-            out.push_str(word);
+        if !word.is_empty() {
+            out.push_str(&f(word));
         }
         word.clear();
     };

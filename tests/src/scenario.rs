@@ -222,30 +222,17 @@ impl Story {
 
 /// Long tokens cut for the screen: `eyJhbGciOiJIUzI1NiIs...(284 chars)`.
 pub fn shorten(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
+    crate::golden::map_words(text, |word| {
         if word.len() > 40 && word.starts_with("eyJ") {
-            out.push_str(&format!(
+            format!(
                 "{}...({} chars)",
                 word.get(..20).unwrap_or(word),
                 word.len()
-            ));
+            )
         } else {
-            out.push_str(word);
+            word.to_owned()
         }
-        word.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-            word.push(c);
-        } else {
-            flush(&mut word, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut word, &mut out);
-    out
+    })
 }
 
 /// What is set up before the story: the provisioned database and a command token with
