@@ -45,10 +45,30 @@ impl Member {
 /// Length and first, second and last bytes of a name, folded into 16 bits: names
 /// that differ here differ, so only equal fingerprints need a byte comparison.
 #[inline(always)]
-fn fingerprint(name: &[u8]) -> u16 {
-    let at = |i: usize| u16::from(name.get(i).copied().unwrap_or(0));
-    let last = name.len().saturating_sub(1);
-    (name.len() as u16 & 0xff) | ((at(0) ^ at(1).rotate_left(3) ^ at(last).rotate_left(5)) << 8)
+const fn fingerprint(name: &[u8]) -> u16 {
+    // (first, second, last), missing bytes read as 0.
+    let (a, b, l) = match name {
+        [] => (0, 0, 0),
+        [a] => (*a, 0, *a),
+        [a, b] => (*a, *b, *b),
+        [a, b, .., l] => (*a, *b, *l),
+    };
+    let (a, b, l) = (a as u16, b as u16, l as u16);
+    (name.len() as u16 & 0xff) | ((a ^ b.rotate_left(3) ^ l.rotate_left(5)) << 8)
+}
+
+/// Bit of the duplicate filter for fingerprint `fp`.
+#[inline(always)]
+const fn filter_bit(fp: u16) -> u64 {
+    1u64 << ((fp ^ (fp >> 8)) & 63)
+}
+
+/// What [`parse_object`] knows about the names pushed so far: a one-word Bloom
+/// filter of their fingerprints, and whether any has escapes.
+#[derive(Default)]
+struct Seen {
+    filter: u64,
+    escaped: bool,
 }
 
 /// A string's span between its quotes, and whether it has escapes.
@@ -67,10 +87,26 @@ pub(crate) struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
+    /// An object without members, to be filled by [`parse_into`].
+    pub(crate) const fn empty() -> Self {
+        Object {
+            text: "",
+            members: Vec::new(),
+        }
+    }
+
     fn slice(&self, (start, end): (u16, u16)) -> &'a str {
         self.text
             .get(usize::from(start)..usize::from(end))
             .unwrap_or("")
+    }
+
+    /// The raw name's bytes (no character-boundary checks).
+    fn key_bytes(&self, m: &Member) -> &'a [u8] {
+        self.text
+            .as_bytes()
+            .get(usize::from(m.key.0 & !ESCAPED)..usize::from(m.key.1))
+            .unwrap_or(&[])
     }
 
     fn key(&self, m: &Member) -> JsonStr<'a> {
@@ -97,28 +133,27 @@ impl<'a> Object<'a> {
             })
     }
 
-    /// The values of the members called `names`, in one pass over the members
-    /// (names with escapes are decoded; `names` are at most 8 bytes long).
-    pub(crate) fn pick<const N: usize>(&self, names: [&str; N]) -> [Option<Value<'a>>; N] {
+    /// The values of the members that `slot` places, in one pass over the
+    /// members: `slot` maps a decoded name (at most 8 bytes are decoded) to its
+    /// index in the result, or `None` for names not wanted.
+    #[inline(always)]
+    pub(crate) fn pick<const N: usize>(
+        &self,
+        slot: impl Fn(&[u8]) -> Option<usize>,
+    ) -> [Option<Value<'a>>; N] {
         let mut out = [None; N];
-        let prints = names.map(|n| fingerprint(n.as_bytes()));
         for m in &self.members {
             let mut buf = [0u8; 8];
-            let key = self.key(m);
-            let (name, fp) = if m.escaped() {
-                match key.decode_into(&mut buf) {
-                    Ok(name) => (name, fingerprint(name.as_bytes())),
+            let name = if m.escaped() {
+                match self.key(m).decode_into(&mut buf) {
+                    Ok(name) => name.as_bytes(),
                     Err(_) => continue,
                 }
             } else {
-                (key.raw, m.fp)
+                self.key_bytes(m)
             };
-            let found = out
-                .iter_mut()
-                .zip(names.iter().zip(prints))
-                .find(|(_, (n, p))| *p == fp && **n == name);
-            if let Some((slot, _)) = found {
-                *slot = Some(Value {
+            if let Some(v) = slot(name).and_then(|i| out.get_mut(i)) {
+                *v = Some(Value {
                     raw: self.slice(m.value),
                 });
             }
@@ -138,33 +173,38 @@ impl<'a> Object<'a> {
         })
     }
 
-    fn push(&mut self, key: Span, value: (usize, usize)) -> Result<(), Error> {
-        let span = |(a, b): (usize, usize)| -> Result<(u16, u16), Error> {
-            Ok((
-                u16::try_from(a).map_err(|_| Error::TokenTooLarge)?,
-                u16::try_from(b).map_err(|_| Error::TokenTooLarge)?,
-            ))
-        };
-        let raw = self.text.get(key.start..key.end).unwrap_or("");
-        let (start, end) = span((key.start, key.end))?;
+    fn push(&mut self, seen: &mut Seen, key: Span, value: (usize, usize)) -> Result<(), Error> {
+        // Offsets are at most the text's length, which `parse_into` has checked
+        // is at most MAX_TEXT_LEN: they fit 15 bits, and the casts are exact.
+        let raw = self.text.as_bytes().get(key.start..key.end).unwrap_or(&[]);
         let flag = if key.escaped { ESCAPED } else { 0 };
         let member = Member {
-            key: (start | flag, end),
-            fp: fingerprint(raw.as_bytes()),
-            value: span(value)?,
+            key: (key.start as u16 | flag, key.end as u16),
+            fp: fingerprint(raw),
+            value: (value.0 as u16, value.1 as u16),
         };
-        let name = JsonStr { raw };
-        let same = |m: &Member| {
-            if m.escaped() || member.escaped() {
-                self.key(m).chars().eq(name.chars())
-            } else {
-                m.fp == member.fp && self.key(m).raw == raw
+        let bit = filter_bit(member.fp);
+        // Without escapes on either side, equal names have equal fingerprints, so
+        // a fingerprint the filter has not seen cannot be a duplicate.
+        let may_repeat = key.escaped || seen.escaped || seen.filter & bit != 0;
+        if may_repeat {
+            let same = |m: &Member| {
+                if m.escaped() || member.escaped() {
+                    self.key(m).chars().eq(self.key(&member).chars())
+                } else {
+                    m.fp == member.fp && self.key_bytes(m) == raw
+                }
+            };
+            if self.members.iter().any(same) {
+                return Err(Error::DuplicateMember);
             }
-        };
-        if self.members.iter().any(same) {
-            return Err(Error::DuplicateMember);
         }
-        self.members.push(member).map_err(|_| Error::TooManyMembers)
+        self.members
+            .push(member)
+            .map_err(|_| Error::TooManyMembers)?;
+        seen.filter |= bit;
+        seen.escaped |= key.escaped;
+        Ok(())
     }
 }
 
@@ -201,6 +241,7 @@ impl Parser<'_> {
     }
 
     /// A string at the cursor; returns the span between the quotes.
+    #[inline(always)]
     fn string(&mut self) -> Result<Span, Error> {
         self.expect(b'"')?;
         let start = self.pos;
@@ -228,6 +269,8 @@ impl Parser<'_> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn escape(&mut self) -> Result<(), Error> {
         let c = self.peek().ok_or(Error::InvalidJson)?;
         self.bump();
@@ -308,6 +351,7 @@ impl Parser<'_> {
     }
 
     /// A member name and its colon.
+    #[inline(always)]
     fn key(&mut self) -> Result<Span, Error> {
         let span = self.string()?;
         self.ws();
@@ -328,6 +372,21 @@ fn hex_digit(c: u8) -> Option<u32> {
 /// [`Error::TooDeep`], [`Error::DuplicateMember`], [`Error::TooManyMembers`], or
 /// [`Error::TokenTooLarge`] for input over 32 KiB.
 pub(crate) fn parse_object(input: &[u8], max_depth: u8) -> Result<Object<'_>, Error> {
+    let mut obj = Object::empty();
+    parse_into(input, max_depth, &mut obj)?;
+    Ok(obj)
+}
+
+/// [`parse_object`] into `obj` (whose members are replaced), so a caller can keep
+/// the member table where it is rather than have it copied.
+///
+/// # Errors
+/// As [`parse_object`]; `obj` then holds an unspecified part of the members.
+pub(crate) fn parse_into<'a>(
+    input: &'a [u8],
+    max_depth: u8,
+    obj: &mut Object<'a>,
+) -> Result<(), Error> {
     let text = str::from_utf8(input).map_err(|_| Error::InvalidUtf8)?;
     if text.len() > MAX_TEXT_LEN {
         return Err(Error::TokenTooLarge);
@@ -345,10 +404,8 @@ pub(crate) fn parse_object(input: &[u8], max_depth: u8) -> Result<Object<'_>, Er
         _ => return Err(Error::InvalidJson),
     }
     let max_depth = max_depth.clamp(1, MAX_DEPTH_LIMIT);
-    let mut obj = Object {
-        text,
-        members: Vec::new(),
-    };
+    obj.text = text;
+    obj.members.clear();
     // Bit i of `stack` is set when nesting level i+1 (counted from the innermost) is
     // an object rather than an array.
     let mut stack = 0u64;
@@ -356,9 +413,11 @@ pub(crate) fn parse_object(input: &[u8], max_depth: u8) -> Result<Object<'_>, Er
     let mut key = Span::default();
     let mut value_start = 0;
     let mut want_value = true;
+    let mut seen = Seen::default();
     loop {
         p.ws();
-        if want_value {
+        // Whether a top-level member's value has just ended.
+        let member_done = if want_value {
             if depth == 1 {
                 value_start = p.pos;
             }
@@ -406,13 +465,11 @@ pub(crate) fn parse_object(input: &[u8], max_depth: u8) -> Result<Object<'_>, Er
                 }
                 _ => return Err(Error::InvalidJson),
             }
-            if !want_value && depth == 1 {
-                obj.push(key, (value_start, p.pos))?;
-            }
+            !want_value && depth == 1
         } else {
             if depth == 0 {
                 return if p.pos == p.b.len() {
-                    Ok(obj)
+                    Ok(())
                 } else {
                     Err(Error::InvalidJson)
                 };
@@ -429,25 +486,19 @@ pub(crate) fn parse_object(input: &[u8], max_depth: u8) -> Result<Object<'_>, Er
                         }
                     }
                     want_value = true;
+                    false
                 }
-                Some(b'}') if in_object => {
+                Some(close @ (b'}' | b']')) if (close == b'}') == in_object => {
                     p.bump();
                     depth = depth.saturating_sub(1);
                     stack >>= 1;
-                    if depth == 1 {
-                        obj.push(key, (value_start, p.pos))?;
-                    }
-                }
-                Some(b']') if !in_object => {
-                    p.bump();
-                    depth = depth.saturating_sub(1);
-                    stack >>= 1;
-                    if depth == 1 {
-                        obj.push(key, (value_start, p.pos))?;
-                    }
+                    depth == 1
                 }
                 _ => return Err(Error::InvalidJson),
             }
+        };
+        if member_done {
+            obj.push(&mut seen, key, (value_start, p.pos))?;
         }
     }
 }
@@ -619,7 +670,21 @@ impl<'a> Value<'a> {
 
     /// A NumericDate (RFC 7519 section 2): any JSON number, fractions truncated
     /// toward zero, out-of-range values saturated.
+    #[inline(always)]
     pub(crate) fn as_numeric_date(self) -> Option<i64> {
+        // Fast path for the usual case, plain digits: 18 of them cannot overflow.
+        let b = self.raw.as_bytes();
+        if (1..=18).contains(&b.len())
+            && let Some(v) = plain_digits(b)
+        {
+            return Some(v);
+        }
+        self.numeric_date_slow()
+    }
+
+    /// [`Value::as_numeric_date`] for anything but plain digits.
+    #[inline(never)]
+    fn numeric_date_slow(self) -> Option<i64> {
         if let Ok(v) = self.raw.parse::<i64>() {
             return Some(v);
         }
@@ -657,6 +722,39 @@ impl<'a> Value<'a> {
         }
         Some(if neg { v.saturating_neg() } else { v })
     }
+}
+
+/// The value of 1 to 18 ASCII digits (no sign), or `None` if any byte is not a
+/// digit. Eight digits a step, as one little-endian word.
+#[inline(always)]
+fn plain_digits(b: &[u8]) -> Option<i64> {
+    const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0xf0; 8]);
+    const SIX: u64 = u64::from_ne_bytes([6; 8]);
+    let mut v = 0u64;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        // Every byte is 0x30..=0x3f, and adding 6 keeps it below 0x40.
+        if w & HIGH != ZEROS || w.wrapping_add(SIX) & HIGH != ZEROS {
+            return None;
+        }
+        // Digits (first in the low byte) to pairs, fours, then eight.
+        let d = w.wrapping_sub(ZEROS);
+        let d = d.wrapping_mul(10).wrapping_add(d >> 8) & 0x00ff_00ff_00ff_00ff;
+        let d = d.wrapping_mul(100).wrapping_add(d >> 16) & 0x0000_ffff_0000_ffff;
+        let d = d.wrapping_mul(10_000).wrapping_add(d >> 32) & 0xffff_ffff;
+        v = v.wrapping_mul(100_000_000).wrapping_add(d);
+    }
+    for &c in chunks.remainder() {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+    }
+    // At most 18 digits: below 10^18 < i64::MAX.
+    i64::try_from(v).ok()
 }
 
 fn parse_exponent(s: &str) -> i64 {
@@ -859,6 +957,42 @@ mod tests {
         assert_eq!(v("-1e400"), Some(-i64::MAX));
         assert_eq!(v("\"1\""), None);
         assert_eq!(v("true"), None);
+        // Around the plain-digits fast path's bounds, against `str::parse`.
+        for s in [
+            "0",
+            "007",
+            "999999999999999999",
+            "1000000000000000000",
+            "9223372036854775807",
+            "9223372036854775808",
+        ] {
+            assert_eq!(v(s), Some(s.parse::<i64>().unwrap_or(i64::MAX)), "{s}");
+        }
+    }
+
+    #[test]
+    fn plain_digits_match_str_parse() {
+        let digits = b"123456789012345678";
+        for len in 1..=18 {
+            let s = &digits[..len];
+            let want = core::str::from_utf8(s).unwrap().parse::<i64>().ok();
+            assert_eq!(plain_digits(s), want, "{s:?}");
+            // Any one byte just outside '0'..='9' (or far outside) spoils it.
+            for i in 0..len {
+                for bad in [b'/', b':', b'.', b'-', b'e', 0x30 | 0x80, 0x39 + 6, 0] {
+                    let mut t = [0u8; 18];
+                    t[..len].copy_from_slice(s);
+                    t[i] = bad;
+                    assert_eq!(plain_digits(&t[..len]), None, "{:?}", &t[..len]);
+                }
+            }
+        }
+        assert_eq!(plain_digits(b"000000000000000000"), Some(0));
+        assert_eq!(
+            plain_digits(b"999999999999999999"),
+            Some(999_999_999_999_999_999)
+        );
+        assert_eq!(plain_digits(b"4000000000"), Some(4_000_000_000));
     }
 
     #[test]

@@ -19,14 +19,8 @@ struct Parts<'t> {
 fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
     // The header is short and the MAC is at the end: look for the first dot from
     // the front, the last from the back, and check the long middle word-at-a-time.
-    let first = token
-        .iter()
-        .position(|&b| b == b'.')
-        .ok_or(Error::Malformed)?;
-    let last = token
-        .iter()
-        .rposition(|&b| b == b'.')
-        .ok_or(Error::Malformed)?;
+    let first = crate::scan::position(token, b'.').ok_or(Error::Malformed)?;
+    let last = crate::scan::rposition(token, b'.').ok_or(Error::Malformed)?;
     let header = token.get(..first).ok_or(Error::Malformed)?;
     let signing_input = token.get(..last).ok_or(Error::Malformed)?;
     let payload = signing_input
@@ -153,8 +147,13 @@ fn string_member<'a>(obj: &Object<'a>, name: &str) -> Result<Option<JsonStr<'a>>
 /// regard to case, and the `application/` prefix is optional (RFC 7515 4.1.9).
 fn typ_matches(actual: JsonStr<'_>, expected: &str) -> bool {
     let mut buf = [0u8; 128];
-    let Ok(actual) = actual.decode_into(&mut buf) else {
-        return false;
+    // Without escapes the raw text is the decoded one (same length limit).
+    let actual = match actual.as_str() {
+        Some(s) if s.len() <= buf.len() => s,
+        _ => match actual.decode_into(&mut buf) {
+            Ok(s) => s,
+            Err(_) => return false,
+        },
     };
     strip_application(actual).eq_ignore_ascii_case(strip_application(expected))
 }
@@ -166,24 +165,41 @@ fn strip_application(s: &str) -> &str {
     }
 }
 
+/// Where [`check_header`] wants a header member: alg, b64, crit, typ, kid, cty.
+fn header_slot(name: &[u8]) -> Option<usize> {
+    match name {
+        b"alg" => Some(0),
+        b"b64" => Some(1),
+        b"crit" => Some(2),
+        b"typ" => Some(3),
+        b"kid" => Some(4),
+        b"cty" => Some(5),
+        _ => None,
+    }
+}
+
 fn check_header<'a>(
     bytes: &'a [u8],
     key_alg: Algorithm,
     typ: Option<&str>,
     max_depth: u8,
 ) -> Result<Header<'a>, Error> {
-    let obj = json::parse_object(bytes, max_depth)?;
-    let [alg, b64, crit, typ_member, kid, cty] =
-        obj.pick(["alg", "b64", "crit", "typ", "kid", "cty"]);
+    let mut obj = Object::empty();
+    json::parse_into(bytes, max_depth, &mut obj)?;
+    let [alg, b64, crit, typ_member, kid, cty] = obj.pick(header_slot);
     let string = |v: Option<json::Value<'a>>| match v {
         None => Ok(None),
         Some(v) => v.as_str().map(Some).ok_or(Error::InvalidHeader),
     };
     let alg = string(alg)?.ok_or(Error::InvalidHeader)?;
     let mut name = [0u8; 16];
-    let alg = match alg.decode_into(&mut name) {
-        Ok(name) => Algorithm::from_name(name)?,
-        Err(_) => return Err(Error::WrongAlgorithm),
+    // Without escapes the raw text is the name (too long a name is wrong either way).
+    let alg = match alg.as_str() {
+        Some(name) => Algorithm::from_name(name)?,
+        None => match alg.decode_into(&mut name) {
+            Ok(name) => Algorithm::from_name(name)?,
+            Err(_) => return Err(Error::WrongAlgorithm),
+        },
     };
     if alg != key_alg {
         return Err(Error::WrongAlgorithm);

@@ -174,13 +174,44 @@ fn string(v: Option<Value<'_>>, claim: Claim) -> Result<Option<JsonStr<'_>>, Err
         .transpose()
 }
 
+/// Where [`Claims::parse`] wants a registered claim: exp, nbf, iat, iss, sub,
+/// jti, aud.
+fn claim_slot(name: &[u8]) -> Option<usize> {
+    match name {
+        b"exp" => Some(0),
+        b"nbf" => Some(1),
+        b"iat" => Some(2),
+        b"iss" => Some(3),
+        b"sub" => Some(4),
+        b"jti" => Some(5),
+        b"aud" => Some(6),
+        _ => None,
+    }
+}
+
 impl<'a> Claims<'a> {
-    /// Reads the registered claims of a verified JWS (types only, no policy).
-    fn parse(jws: Jws<'a>, max_depth: u8) -> Result<Self, Error> {
-        let object = json::parse_object(jws.payload, max_depth)?;
-        let [exp, nbf, iat, iss, sub, jti, aud] =
-            object.pick(["exp", "nbf", "iat", "iss", "sub", "jti", "aud"]);
-        let aud = match aud {
+    /// A verified JWS's claims, not yet read: fill them with [`Claims::parse`].
+    /// Built where it will stay, so the member table is not copied around.
+    fn unparsed(jws: Jws<'a>) -> Self {
+        Claims {
+            header: jws.header,
+            payload: jws.payload,
+            object: Object::empty(),
+            exp: None,
+            nbf: None,
+            iat: None,
+            iss: None,
+            sub: None,
+            jti: None,
+            aud: None,
+        }
+    }
+
+    /// Reads the registered claims of the verified payload (types only, no policy).
+    fn parse(&mut self, max_depth: u8) -> Result<(), Error> {
+        json::parse_into(self.payload, max_depth, &mut self.object)?;
+        let [exp, nbf, iat, iss, sub, jti, aud] = self.object.pick(claim_slot);
+        self.aud = match aud {
             None => None,
             Some(v) => {
                 if let Some(s) = v.as_str() {
@@ -194,18 +225,13 @@ impl<'a> Claims<'a> {
                 }
             }
         };
-        Ok(Claims {
-            header: jws.header,
-            payload: jws.payload,
-            exp: date(exp, Claim::Exp)?,
-            nbf: date(nbf, Claim::Nbf)?,
-            iat: date(iat, Claim::Iat)?,
-            iss: string(iss, Claim::Iss)?,
-            sub: string(sub, Claim::Sub)?,
-            jti: string(jti, Claim::Jti)?,
-            aud,
-            object,
-        })
+        self.exp = date(exp, Claim::Exp)?;
+        self.nbf = date(nbf, Claim::Nbf)?;
+        self.iat = date(iat, Claim::Iat)?;
+        self.iss = string(iss, Claim::Iss)?;
+        self.sub = string(sub, Claim::Sub)?;
+        self.jti = string(jti, Claim::Jti)?;
+        Ok(())
     }
 
     fn has(&self, claim: Claim) -> bool {
@@ -408,7 +434,8 @@ impl<'v> Verifier<'v> {
         now: impl FnOnce(&Claims<'s>) -> u64,
     ) -> Result<Claims<'s>, Error> {
         let (jws, _) = self.jws(token, scratch)?;
-        let claims = Claims::parse(jws, self.validation.max_depth)?;
+        let mut claims = Claims::unparsed(jws);
+        claims.parse(self.validation.max_depth)?;
         claims.check(&self.validation, now(&claims))?;
         Ok(claims)
     }
@@ -427,7 +454,8 @@ impl<'v> Verifier<'v> {
         scratch: &'s mut [u8],
     ) -> Result<(Claims<'s>, C), Error> {
         let (jws, spare) = self.jws(token, scratch)?;
-        let claims = Claims::parse(jws, self.validation.max_depth)?;
+        let mut claims = Claims::unparsed(jws);
+        claims.parse(self.validation.max_depth)?;
         claims.check(&self.validation, now)?;
         let (custom, _) = serde_json_core::from_slice_escaped::<C>(claims.payload, spare)
             .map_err(|_| Error::CustomClaims)?;

@@ -11,37 +11,45 @@ const fn splat(b: u8) -> usize {
     LO.wrapping_mul(b as usize)
 }
 
-/// Whether any byte of `w` is below `n` (exact for `n <= 0x80`).
-#[inline(always)]
-const fn any_below(w: usize, n: u8) -> bool {
-    w.wrapping_sub(splat(n)) & !w & HI != 0
-}
-
-/// Whether any byte of `w` equals `b`.
-#[inline(always)]
-const fn any_eq(w: usize, b: u8) -> bool {
-    any_below(w ^ splat(b), 1)
-}
-
 #[inline(always)]
 fn word(chunk: &[u8]) -> usize {
-    // `chunks_exact(W)` chunks always convert; a zero word would only send the
-    // caller to its byte-by-byte loop.
+    // Callers pass exactly `W` bytes, which always convert; a zero word is
+    // never reached.
     usize::from_ne_bytes(chunk.try_into().unwrap_or([0; W]))
 }
 
-/// The number of leading bytes of `hay` that can be skipped before a byte that
-/// matches `stop` could occur: whole words for which `word_clear` holds.
+/// Whether any byte of `w` is zero (exact for the word as a whole).
 #[inline(always)]
-fn skip_words(hay: &[u8], word_clear: impl Fn(usize) -> bool) -> usize {
-    let mut n = 0usize;
+const fn has_zero(w: usize) -> bool {
+    w.wrapping_sub(LO) & !w & HI != 0
+}
+
+/// Index of the first `b` in `hay`: a word at a time to the word holding it.
+#[inline]
+pub(crate) fn position(hay: &[u8], b: u8) -> Option<usize> {
+    let mut at = 0usize;
     for chunk in hay.chunks_exact(W) {
-        if !word_clear(word(chunk)) {
+        if has_zero(word(chunk) ^ splat(b)) {
             break;
         }
-        n = n.saturating_add(W);
+        at = at.saturating_add(W);
     }
-    n
+    let i = hay.get(at..)?.iter().position(|&c| c == b)?;
+    Some(at.saturating_add(i))
+}
+
+/// Index of the last `b` in `hay`: a word at a time from the end to the word
+/// holding it.
+#[inline]
+pub(crate) fn rposition(hay: &[u8], b: u8) -> Option<usize> {
+    let mut end = hay.len();
+    for chunk in hay.rchunks_exact(W) {
+        if has_zero(word(chunk) ^ splat(b)) {
+            break;
+        }
+        end = end.saturating_sub(W);
+    }
+    hay.get(..end)?.iter().rposition(|&c| c == b)
 }
 
 /// Index of the first `"`, `\` or control character (< 0x20) in `hay`, or its length.
@@ -73,8 +81,18 @@ static STRING_STOP: [bool; 256] = {
 /// Whether `hay` contains the byte `b`.
 #[inline]
 pub(crate) fn contains(hay: &[u8], b: u8) -> bool {
-    let skip = skip_words(hay, |w| !any_eq(w, b));
-    hay.get(skip..).unwrap_or(&[]).contains(&b)
+    // Two words a step; the zero-byte test is exact for "any byte", so a hit
+    // needs no byte-by-byte confirmation.
+    let mut pairs = hay.chunks_exact(2 * W);
+    for pair in &mut pairs {
+        let (x, y) = pair.split_at_checked(W).unwrap_or((&[], &[]));
+        let (x, y) = (word(x) ^ splat(b), word(y) ^ splat(b));
+        // `has_zero(x) || has_zero(y)`, with one branch.
+        if (x.wrapping_sub(LO) & !x | y.wrapping_sub(LO) & !y) & HI != 0 {
+            return true;
+        }
+    }
+    pairs.remainder().contains(&b)
 }
 
 #[cfg(test)]
@@ -99,6 +117,32 @@ mod tests {
                 .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
                 .unwrap_or(hay.len());
             assert_eq!(string_end(hay), want, "{hay:?}");
+        }
+    }
+
+    #[test]
+    fn positions_match_a_plain_search() {
+        for len in 0..40 {
+            let hay = [b'a'; 40];
+            let hay = &hay[..len];
+            assert_eq!(position(hay, b'.'), None);
+            assert_eq!(rposition(hay, b'.'), None);
+            for i in 0..len {
+                for j in i..len {
+                    let mut h = [b'a'; 40];
+                    h[i] = b'.';
+                    h[j] = b'.';
+                    h[(i + j) / 2] = 0x2e ^ 0x80; // a near miss
+                    if (i + j) / 2 == i || (i + j) / 2 == j {
+                        h[(i + j) / 2] = b'.';
+                    }
+                    let hay = &h[..len];
+                    let first = hay.iter().position(|&c| c == b'.');
+                    let last = hay.iter().rposition(|&c| c == b'.');
+                    assert_eq!(position(hay, b'.'), first, "{hay:?}");
+                    assert_eq!(rposition(hay, b'.'), last, "{hay:?}");
+                }
+            }
         }
     }
 
