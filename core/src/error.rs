@@ -74,6 +74,8 @@ pub enum Error {
     AlgorithmNone,
     /// The header's `alg` is not the algorithm of the verifier's key.
     WrongAlgorithm,
+    /// A key for HS384 or HS512 was asked of a build without the `sha512` feature.
+    UnsupportedAlgorithm,
     /// The header has a `crit` member naming extensions this verifier does not understand.
     CriticalHeader,
     /// The header asks for an unencoded payload (`b64: false`, RFC 7797).
@@ -119,6 +121,7 @@ impl Error {
             Error::InvalidHeader => "bad-header",
             Error::AlgorithmNone => "alg-none",
             Error::WrongAlgorithm => "wrong-alg",
+            Error::UnsupportedAlgorithm => "unsupported-alg",
             Error::CriticalHeader => "crit-header",
             Error::UnencodedPayload => "unencoded-payload",
             Error::WrongType => "wrong-type",
@@ -150,6 +153,7 @@ impl Error {
             Error::InvalidHeader => "header member missing or of the wrong type",
             Error::AlgorithmNone => "alg none is never accepted",
             Error::WrongAlgorithm => "alg does not match the key",
+            Error::UnsupportedAlgorithm => "algorithm not built in (feature sha512)",
             Error::CriticalHeader => "unsupported critical header extension",
             Error::UnencodedPayload => "unencoded payload (b64: false) is not supported",
             Error::WrongType => "unexpected token type (typ)",

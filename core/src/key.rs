@@ -4,7 +4,9 @@
 use core::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Sha256, Sha384, Sha512};
+use sha2::Sha256;
+#[cfg(feature = "sha512")]
+use sha2::{Sha384, Sha512};
 
 use crate::Error;
 
@@ -69,7 +71,9 @@ impl fmt::Display for Algorithm {
 #[derive(Clone)]
 enum State {
     Hs256(Hmac<Sha256>),
+    #[cfg(feature = "sha512")]
     Hs384(Hmac<Sha384>),
+    #[cfg(feature = "sha512")]
     Hs512(Hmac<Sha512>),
 }
 
@@ -94,8 +98,12 @@ impl Key {
         }
         let state = match alg {
             Algorithm::Hs256 => State::Hs256(keyed(secret)?),
+            #[cfg(feature = "sha512")]
             Algorithm::Hs384 => State::Hs384(keyed(secret)?),
+            #[cfg(feature = "sha512")]
             Algorithm::Hs512 => State::Hs512(keyed(secret)?),
+            #[cfg(not(feature = "sha512"))]
+            Algorithm::Hs384 | Algorithm::Hs512 => return Err(Error::UnsupportedAlgorithm),
         };
         Ok(Key { state })
     }
@@ -105,7 +113,9 @@ impl Key {
     pub const fn algorithm(&self) -> Algorithm {
         match self.state {
             State::Hs256(_) => Algorithm::Hs256,
+            #[cfg(feature = "sha512")]
             State::Hs384(_) => Algorithm::Hs384,
+            #[cfg(feature = "sha512")]
             State::Hs512(_) => Algorithm::Hs512,
         }
     }
@@ -120,7 +130,9 @@ impl Key {
         }
         match &self.state {
             State::Hs256(m) => put(&m.clone().chain_update(data).finalize().into_bytes(), out),
+            #[cfg(feature = "sha512")]
             State::Hs384(m) => put(&m.clone().chain_update(data).finalize().into_bytes(), out),
+            #[cfg(feature = "sha512")]
             State::Hs512(m) => put(&m.clone().chain_update(data).finalize().into_bytes(), out),
         }
     }
@@ -130,7 +142,9 @@ impl Key {
     pub(crate) fn verify(&self, data: &[u8], tag: &[u8]) -> Result<(), Error> {
         let ok = match &self.state {
             State::Hs256(m) => m.clone().chain_update(data).verify_slice(tag),
+            #[cfg(feature = "sha512")]
             State::Hs384(m) => m.clone().chain_update(data).verify_slice(tag),
+            #[cfg(feature = "sha512")]
             State::Hs512(m) => m.clone().chain_update(data).verify_slice(tag),
         };
         ok.map_err(|_| Error::BadSignature)
@@ -167,7 +181,20 @@ mod tests {
             Key::new(Algorithm::Hs512, &[0; 63]).unwrap_err(),
             Error::KeyTooShort
         );
+        #[cfg(feature = "sha512")]
         assert!(Key::new(Algorithm::Hs512, &[0; 64]).is_ok());
+    }
+
+    #[test]
+    #[cfg(not(feature = "sha512"))]
+    fn hs384_and_hs512_need_the_sha512_feature() {
+        for alg in [Algorithm::Hs384, Algorithm::Hs512] {
+            assert_eq!(
+                Key::new(alg, &[0; 64]).unwrap_err(),
+                Error::UnsupportedAlgorithm
+            );
+        }
+        assert!(Key::new(Algorithm::Hs256, &[0; 64]).is_ok());
     }
 
     #[test]

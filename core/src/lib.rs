@@ -6,6 +6,9 @@
 //! key's. Time comes from the caller; decoded data lands in the caller's scratch
 //! buffer and the claims borrow from it.
 //!
+//! HS384 and HS512 come with the default `sha512` feature; without it only HS256 is
+//! built, and an HS256 device links no SHA-512 code.
+//!
 //! Checks run in a fixed order: size limit, three segments, header (`alg` against
 //! the key, `crit`, `b64`, `typ`), the MAC in constant time, and only then the
 //! claims: types, required claims, `exp`/`nbf`/`iat` with leeway, `iss`, `aud`.

@@ -18,6 +18,7 @@ need a failed build are skipped):
   fmt             cargo fmt --all --check
   clippy          cargo clippy --workspace --all-targets -- -D warnings
   host-tests      cargo test --workspace
+  core-hs256      cargo test -p latchkey-core --no-default-features --lib
   core-no-std     cargo build -p latchkey-core --target thumbv7m-none-eabi
   firmware        cargo build -p latchkey-firmware --target thumbv7m-none-eabi --profile firmware
   server          cargo build -p latchkey-server
@@ -185,6 +186,21 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
         host_tests.env("LATCHKEY_BLESS", "1");
     }
     report.step("host-tests", &[], &mut host_tests);
+    // The HS256-only build that devices get (no `sha512` feature): its own unit tests.
+    report.step(
+        "core-hs256",
+        &[],
+        &mut cargo(
+            project,
+            &[
+                "test",
+                "-p",
+                "latchkey-core",
+                "--no-default-features",
+                "--lib",
+            ],
+        ),
+    );
 
     let thumb = |name: &'static str, report: &mut Report, cmd: &mut Command| {
         if target_ok {
