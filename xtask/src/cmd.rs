@@ -245,8 +245,12 @@ mod tests {
 
     #[test]
     fn free_port_is_bindable() {
-        let port = free_port().expect("a port");
-        assert_ne!(port, 0);
-        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("still free");
+        // Other tests bind ports in parallel and may take one in the moment after
+        // it is freed, so allow a few draws; a broken free_port fails them all.
+        let bound = (0..5).any(|_| {
+            let port = free_port().expect("a port");
+            port != 0 && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+        });
+        assert!(bound, "no port from free_port() could be bound");
     }
 }
