@@ -289,11 +289,13 @@ impl SqliteStore {
     }
 }
 
-fn is_constraint(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::ConstraintViolation)
-    )
+/// A uniqueness violation becomes a 409 with `message`; any other error stays itself.
+fn conflict_or(e: rusqlite::Error, message: impl FnOnce() -> String) -> Error {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+        Error::Conflict(message())
+    } else {
+        e.into()
+    }
 }
 
 impl Store for SqliteStore {
@@ -303,13 +305,7 @@ impl Store for SqliteStore {
                 "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![username, phc, now_secs()])
-            .map_err(|e| {
-                if is_constraint(&e) {
-                    Error::Conflict(format!("user {username:?} already exists"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| conflict_or(e, || format!("user {username:?} already exists")))?;
             Ok(())
         })
     }
@@ -426,13 +422,7 @@ impl Store for SqliteStore {
                 "INSERT INTO devices (id, description, created_at) VALUES (?1, ?2, ?3)",
                 params![id, description, now_secs()],
             )
-            .map_err(|e| {
-                if is_constraint(&e) {
-                    Error::Conflict(format!("device {id:?} already exists"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| conflict_or(e, || format!("device {id:?} already exists")))?;
             Ok(())
         })
     }
