@@ -12,6 +12,7 @@ use axum::extract::{
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
@@ -180,25 +181,29 @@ impl FromRequestParts<AppState> for SignedCaller {
     }
 }
 
-/// A caller with a valid, unrevoked access token.
+/// A caller with a valid, unrevoked access token, and the user's grants.
 #[derive(Debug)]
-pub struct Caller(pub Verified);
+pub struct Caller {
+    /// The verified access token.
+    pub who: Verified,
+    /// The user's grants, as the database holds them now.
+    pub grants: Arc<[Grant]>,
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let SignedCaller(verified) = SignedCaller::from_request_parts(parts, state).await?;
-        // A point query in WAL mode: readers never wait for the writer, so it runs
-        // inline. Checked on every request so a logout is seen at once by every
-        // worker and every server process sharing the database.
-        if state
+        let SignedCaller(who) = SignedCaller::from_request_parts(parts, state).await?;
+        // Asked on every request, so a logout is seen at once by every worker and
+        // every server process sharing the database. A point read (in WAL mode readers
+        // never wait for the writer, and the store caches until the file changes), so
+        // it runs inline.
+        let grants = state
             .store
-            .access_revoked(&verified.jti, &verified.fam, &verified.sub)?
-        {
-            return Err(Error::InvalidToken("revoked"));
-        }
-        Ok(Caller(verified))
+            .session(&who.jti, &who.fam, &who.sub)?
+            .ok_or(Error::InvalidToken("revoked"))?;
+        Ok(Caller { who, grants })
     }
 }
 
@@ -338,25 +343,43 @@ async fn refresh(
     }
 }
 
-async fn logout(State(state): State<AppState>, Caller(who): Caller) -> Result<Json<Value>, Error> {
+async fn logout(
+    State(state): State<AppState>,
+    Caller { who, .. }: Caller,
+) -> Result<Json<Value>, Error> {
     let (fam, jti, exp) = (who.fam, who.jti, who.exp);
     write(&state, move |s| s.logout(&fam, &jti, exp)).await?;
     Ok(Json(json!({ "logged_out": true })))
 }
 
-async fn me(
-    State(state): State<AppState>,
-    SignedCaller(who): SignedCaller,
-) -> Result<Json<Value>, Error> {
-    let grants: Vec<Grant> = state
-        .store
-        .session(&who.jti, &who.fam, &who.sub)?
-        .ok_or(Error::InvalidToken("revoked"))?;
-    Ok(Json(json!({
-        "username": who.sub,
-        "grants": grants,
-        "token": { "jti": who.jti, "iat": who.iat, "exp": who.exp, "fresh": who.fresh },
-    })))
+/// Answer of `GET /me`.
+#[derive(Serialize)]
+struct Me<'a> {
+    username: &'a str,
+    grants: &'a [Grant],
+    token: MeToken<'a>,
+}
+
+#[derive(Serialize)]
+struct MeToken<'a> {
+    jti: &'a str,
+    iat: i64,
+    exp: i64,
+    fresh: bool,
+}
+
+async fn me(Caller { who, grants }: Caller) -> Response {
+    Json(Me {
+        username: &who.sub,
+        grants: &grants,
+        token: MeToken {
+            jti: &who.jti,
+            iat: who.iat,
+            exp: who.exp,
+            fresh: who.fresh,
+        },
+    })
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -398,7 +421,7 @@ fn command_args(command: &str, args: Option<&Value>) -> Result<Option<String>, E
 
 async fn command(
     State(state): State<AppState>,
-    Caller(who): Caller,
+    Caller { who, grants }: Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     ApiJson(req): ApiJson<CommandRequest>,
 ) -> Result<Json<Value>, Error> {
@@ -413,7 +436,6 @@ async fn command(
     if !state.store.device_exists(&device)? {
         return Err(Error::NotFound(format!("no device {device:?}")));
     }
-    let grants = state.store.grants(&who.sub)?;
     if !grants.iter().any(|g| g.allows(&device, &req.command)) {
         return Err(Error::Forbidden(format!(
             "{} is not granted {:?} on {device:?}",

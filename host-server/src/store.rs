@@ -8,8 +8,9 @@
 use crate::error::Error;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One grant: the commands a user may send to the devices a pattern matches.
@@ -154,7 +155,9 @@ pub trait Store: Send + Sync + 'static {
     /// [`Error::Store`] on database failure.
     fn access_revoked(&self, jti: &str, family: &str, username: &str) -> Result<bool, Error>;
     /// [`Store::access_revoked`] and [`Store::grants`] in one read: `None` if the
-    /// access token is dead, else the user's grants.
+    /// access token is dead, else the user's grants. Asked on every authenticated
+    /// request, so implementations may answer from a cache, but only from one that
+    /// no committed change can leave stale.
     ///
     /// # Errors
     /// [`Error::Store`] on database failure.
@@ -163,11 +166,11 @@ pub trait Store: Send + Sync + 'static {
         jti: &str,
         family: &str,
         username: &str,
-    ) -> Result<Option<Vec<Grant>>, Error> {
+    ) -> Result<Option<Arc<[Grant]>>, Error> {
         if self.access_revoked(jti, family, username)? {
             return Ok(None);
         }
-        self.grants(username).map(Some)
+        self.grants(username).map(|g| Some(g.into()))
     }
     /// Deletes revocations and families that expired before `now`; returns the count.
     ///
@@ -211,16 +214,124 @@ CREATE TABLE revoked_jti (
 
 /// How many idle connections the pool keeps.
 const POOL_MAX_IDLE: usize = 16;
+/// How many access tokens' sessions the cache holds before it starts over.
+const SESSION_CACHE_MAX: usize = 16 * 1024;
 
 /// The SQLite store: one database file in WAL mode and a small connection pool.
 ///
 /// Reads are point queries on primary keys; in WAL mode readers never wait for the
 /// writer, so they are cheap enough to run inline. Writes take the write lock with
 /// a busy timeout, so callers on an async runtime run them on a blocking thread.
+///
+/// [`Store::session`], asked on every authenticated request, is answered from a
+/// cache that is emptied whenever any connection, in this process or another, has
+/// committed to the file since the last answer (the WAL-index header in the `-shm`
+/// file changes with every commit): a logout, a removed user or a changed grant is
+/// seen by the next request, exactly as without the cache, for the price of one
+/// 96-byte `pread` instead of a read transaction with three index lookups and a
+/// sort.
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    sessions: Mutex<SessionCache>,
+}
+
+/// Answers of [`Store::session`] given since the database last changed.
+#[derive(Debug)]
+struct SessionCache {
+    /// Tells whether any connection has committed since the entries were read.
+    watch: ChangeWatch,
+    /// What `watch` saw when the entries were read.
+    seen: Stamp,
+    /// By access token `jti`.
+    entries: HashMap<String, CachedSession>,
+}
+
+#[derive(Debug)]
+struct CachedSession {
+    family: String,
+    username: String,
+    grants: Option<Arc<[Grant]>>,
+}
+
+/// A database state stamp: equal stamps mean no commit in between.
+type Stamp = [u8; WAL_INDEX_HEADER_LEN];
+
+/// The two copies of the WAL-index header at the start of the `-shm` file
+/// (<https://sqlite.org/walformat.html>, "The WAL-Index Header"). Every commit by
+/// any connection rewrites them (the change counter, the last frame, the salts)
+/// before the commit returns, so a read that finds them unchanged proves that no
+/// transaction committed in between.
+const WAL_INDEX_HEADER_LEN: usize = 96;
+
+/// How the store notices commits by other connections and processes.
+#[derive(Debug)]
+struct ChangeWatch {
+    /// A connection that never writes; it keeps the `-shm` file alive, and its
+    /// `PRAGMA data_version` is the fallback when the header cannot be read.
+    conn: Connection,
+    /// The `-shm` file, read (never written) without taking SQLite's locks: one
+    /// `pread` per request instead of a read transaction.
+    shm: Option<std::fs::File>,
+}
+
+impl ChangeWatch {
+    fn open(path: &Path) -> Result<ChangeWatch, Error> {
+        let conn = connect(path)?;
+        // The pragma opens the WAL index, so the `-shm` file now exists.
+        let _: i64 = conn.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        let mut shm_path = path.as_os_str().to_owned();
+        shm_path.push("-shm");
+        let shm = std::fs::File::open(shm_path).ok();
+        Ok(ChangeWatch { conn, shm })
+    }
+
+    /// The current stamp.
+    fn stamp(&self) -> Result<Stamp, Error> {
+        let mut stamp = [0u8; WAL_INDEX_HEADER_LEN];
+        if let Some(shm) = &self.shm
+            && read_at_start(shm, &mut stamp)
+        {
+            return Ok(stamp);
+        }
+        // No WAL index to read: ask SQLite (a read transaction). The first byte
+        // marks which kind of stamp this is, so the two never compare equal.
+        let version: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        stamp.fill(0xff);
+        if let Some(tail) = stamp.get_mut(1..9) {
+            tail.copy_from_slice(&version.to_le_bytes());
+        }
+        Ok(stamp)
+    }
+}
+
+/// Fills `buf` from the start of `file` without moving a cursor (shared readers).
+#[cfg(unix)]
+fn read_at_start(file: &std::fs::File, buf: &mut [u8]) -> bool {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, 0).is_ok()
+}
+
+/// Elsewhere the store always asks SQLite.
+#[cfg(not(unix))]
+fn read_at_start(_file: &std::fs::File, _buf: &mut [u8]) -> bool {
+    false
+}
+
+impl SessionCache {
+    /// Empties the cache if the database changed since it was filled; returns the
+    /// stamp the cache now stands for.
+    fn refresh(&mut self) -> Result<Stamp, Error> {
+        let stamp = self.watch.stamp()?;
+        if stamp != self.seen {
+            self.entries.clear();
+            self.seen = stamp;
+        }
+        Ok(stamp)
+    }
 }
 
 fn now_secs() -> i64 {
@@ -236,11 +347,7 @@ impl SqliteStore {
     /// [`Error::Store`] if the file cannot be opened or migrated, or was written by a
     /// newer schema.
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let store = SqliteStore {
-            path: path.to_owned(),
-            pool: Mutex::new(Vec::new()),
-        };
-        let mut conn = store.connect()?;
+        let mut conn = connect(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
@@ -254,19 +361,61 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
         }
-        store.put(conn);
-        Ok(store)
+        let sessions = SessionCache {
+            watch: ChangeWatch::open(path)?,
+            seen: [0; WAL_INDEX_HEADER_LEN],
+            entries: HashMap::new(),
+        };
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            pool: Mutex::new(vec![conn]),
+            sessions: Mutex::new(sessions),
+        })
     }
 
     fn connect(&self) -> Result<Connection, Error> {
-        let conn = Connection::open(&self.path)
-            .map_err(|e| Error::Store(format!("{}: {e}", self.path.display())))?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // With WAL, NORMAL loses at most the last transactions on power loss, never
-        // corrupts; revocations are also short-lived by nature.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Ok(conn)
+        connect(&self.path)
+    }
+
+    /// The session straight from the database: one statement, so one read
+    /// transaction (one round of WAL locking).
+    fn read_session(
+        &self,
+        jti: &str,
+        family: &str,
+        username: &str,
+    ) -> Result<Option<Vec<Grant>>, Error> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM revoked_jti WHERE jti = ?1) \
+                     OR EXISTS(SELECT 1 FROM refresh_families WHERE id = ?2 AND revoked = 1) \
+                     OR NOT EXISTS(SELECT 1 FROM users WHERE username = ?3), \
+                 g.device, g.command \
+                 FROM (SELECT 1) LEFT JOIN grants AS g ON g.username = ?3 \
+                 ORDER BY g.device, g.command",
+            )?;
+            let mut rows = stmt.query([jti, family, username])?;
+            let mut grants: Vec<Grant> = Vec::new();
+            while let Some(row) = rows.next()? {
+                if row.get::<_, bool>(0)? {
+                    return Ok(None);
+                }
+                let (Some(device), Some(command)) = (
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                ) else {
+                    continue;
+                };
+                match grants.last_mut() {
+                    Some(g) if g.device == device => g.commands.push(command),
+                    _ => grants.push(Grant {
+                        device,
+                        commands: vec![command],
+                    }),
+                }
+            }
+            Ok(Some(grants))
+        })
     }
 
     fn put(&self, conn: Connection) {
@@ -287,6 +436,21 @@ impl SqliteStore {
         self.put(conn);
         result
     }
+}
+
+fn connect(path: &Path) -> Result<Connection, Error> {
+    let conn =
+        Connection::open(path).map_err(|e| Error::Store(format!("{}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // With WAL, NORMAL loses at most the last transactions on power loss, never
+    // corrupts; revocations are also short-lived by nature.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+fn poisoned() -> Error {
+    Error::Internal("session cache lock poisoned".into())
 }
 
 /// A uniqueness violation becomes a 409 with `message`; any other error stays itself.
@@ -537,40 +701,36 @@ impl Store for SqliteStore {
         jti: &str,
         family: &str,
         username: &str,
-    ) -> Result<Option<Vec<Grant>>, Error> {
-        // One statement, so one read transaction (one round of WAL locking) per
-        // authenticated `GET /me`.
-        self.with(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM revoked_jti WHERE jti = ?1) \
-                     OR EXISTS(SELECT 1 FROM refresh_families WHERE id = ?2 AND revoked = 1) \
-                     OR NOT EXISTS(SELECT 1 FROM users WHERE username = ?3), \
-                 g.device, g.command \
-                 FROM (SELECT 1) LEFT JOIN grants AS g ON g.username = ?3 \
-                 ORDER BY g.device, g.command",
-            )?;
-            let mut rows = stmt.query([jti, family, username])?;
-            let mut grants: Vec<Grant> = Vec::new();
-            while let Some(row) = rows.next()? {
-                if row.get::<_, bool>(0)? {
-                    return Ok(None);
-                }
-                let (Some(device), Some(command)) = (
-                    row.get::<_, Option<String>>(1)?,
-                    row.get::<_, Option<String>>(2)?,
-                ) else {
-                    continue;
-                };
-                match grants.last_mut() {
-                    Some(g) if g.device == device => g.commands.push(command),
-                    _ => grants.push(Grant {
-                        device,
-                        commands: vec![command],
-                    }),
-                }
+    ) -> Result<Option<Arc<[Grant]>>, Error> {
+        let stamp = {
+            let mut cache = self.sessions.lock().map_err(|_| poisoned())?;
+            let stamp = cache.refresh()?;
+            if let Some(hit) = cache.entries.get(jti)
+                && hit.family == family
+                && hit.username == username
+            {
+                return Ok(hit.grants.clone());
             }
-            Ok(Some(grants))
-        })
+            stamp
+        };
+        // Read after `stamp` was taken: at least as new as it. A commit in between
+        // changes the stamp, so the next request empties the cache anyway.
+        let grants = self.read_session(jti, family, username)?.map(Arc::from);
+        let mut cache = self.sessions.lock().map_err(|_| poisoned())?;
+        if cache.seen == stamp {
+            if cache.entries.len() >= SESSION_CACHE_MAX {
+                cache.entries.clear();
+            }
+            cache.entries.insert(
+                jti.to_owned(),
+                CachedSession {
+                    family: family.to_owned(),
+                    username: username.to_owned(),
+                    grants: grants.clone(),
+                },
+            );
+        }
+        Ok(grants)
     }
 
     fn prune(&self, now: i64) -> Result<usize, Error> {
@@ -660,15 +820,67 @@ mod tests {
             .unwrap();
         s.grant("alice", "*", &["status".into()]).unwrap();
         let g = s.session("a2", "f2", "alice").unwrap().unwrap();
-        assert_eq!(g, s.grants("alice").unwrap());
+        assert_eq!(*g, *s.grants("alice").unwrap());
         assert_eq!(g.len(), 2);
         assert_eq!(s.session("a1", "f2", "alice").unwrap(), None);
         assert_eq!(s.session("a2", "f1", "alice").unwrap(), None);
         assert_eq!(s.session("a2", "f2", "ghost").unwrap(), None);
         s.add_user("bob", "h").unwrap();
-        assert_eq!(s.session("a2", "f2", "bob").unwrap(), Some(Vec::new()));
+        assert_eq!(s.session("a2", "f2", "bob").unwrap(), Some(Arc::from([])));
         assert_eq!(s.prune(600).unwrap(), 1);
         assert!(!s.access_revoked("a1", "other", "alice").unwrap());
         assert_eq!(s.prune(2_000).unwrap(), 1);
+    }
+
+    /// Two stores on one file stand for two server processes (or the CLI): what one
+    /// commits, the other's cached sessions see at the next request.
+    #[test]
+    fn cached_sessions_see_commits_from_other_connections() {
+        let path = temp_db("watch");
+        let a = SqliteStore::open(&path).unwrap();
+        let b = SqliteStore::open(&path).unwrap();
+        a.add_user("alice", "h").unwrap();
+        a.grant("alice", "door-1", &["open".into()]).unwrap();
+        let first = a.session("j1", "f1", "alice").unwrap().unwrap();
+        assert_eq!(first[0].commands, vec!["open".to_owned()]);
+        // Answered from the cache: the same allocation.
+        let again = a.session("j1", "f1", "alice").unwrap().unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+
+        b.grant("alice", "door-1", &["close".into()]).unwrap();
+        let grants = a.session("j1", "f1", "alice").unwrap().unwrap();
+        assert_eq!(
+            grants[0].commands,
+            vec!["close".to_owned(), "open".to_owned()]
+        );
+
+        b.logout("f1", "j1", i64::MAX).unwrap();
+        assert_eq!(a.session("j1", "f1", "alice").unwrap(), None);
+
+        assert!(a.session("j2", "f2", "alice").unwrap().is_some());
+        b.remove_user("alice").unwrap();
+        assert_eq!(a.session("j2", "f2", "alice").unwrap(), None);
+        // A cached answer is only for the family and user it was read for.
+        a.add_user("bob", "h").unwrap();
+        assert!(a.session("j3", "f3", "bob").unwrap().is_some());
+        assert_eq!(a.session("j3", "f3", "alice").unwrap(), None);
+    }
+
+    /// Without a readable WAL index the stamp falls back to `PRAGMA data_version`,
+    /// which also moves with every commit by another connection.
+    #[test]
+    fn the_fallback_stamp_moves_with_commits() {
+        let path = temp_db("fallback");
+        let s = SqliteStore::open(&path).unwrap();
+        let mut watch = ChangeWatch::open(&path).unwrap();
+        assert!(watch.shm.is_some(), "WAL mode creates the -shm file");
+        let header = watch.stamp().unwrap();
+        s.add_user("alice", "h").unwrap();
+        assert_ne!(watch.stamp().unwrap(), header);
+        watch.shm = None;
+        let before = watch.stamp().unwrap();
+        assert_eq!(watch.stamp().unwrap(), before);
+        s.add_user("bob", "h").unwrap();
+        assert_ne!(watch.stamp().unwrap(), before);
     }
 }
