@@ -368,8 +368,8 @@ struct MeToken<'a> {
     fresh: bool,
 }
 
-async fn me(Caller { who, grants }: Caller) -> Response {
-    Json(Me {
+async fn me(Caller { who, grants }: Caller) -> Result<Response, Error> {
+    json_response(&Me {
         username: &who.sub,
         grants: &grants,
         token: MeToken {
@@ -379,7 +379,22 @@ async fn me(Caller { who, grants }: Caller) -> Response {
             fresh: who.fresh,
         },
     })
-    .into_response()
+}
+
+/// `Json(value)`, serialized into a buffer sized for a typical answer at once
+/// (axum's starts at 128 bytes and grows).
+fn json_response<T: Serialize>(value: &T) -> Result<Response, Error> {
+    let mut body = Vec::with_capacity(512);
+    serde_json::to_writer(&mut body, value)
+        .map_err(|e| Error::Internal(format!("serializing the answer: {e}")))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

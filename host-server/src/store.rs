@@ -234,15 +234,17 @@ const SESSION_CACHE_MAX: usize = 16 * 1024;
 pub struct SqliteStore {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    /// Read outside the cache's lock, so concurrent requests do not queue on it.
+    watch: ChangeWatch,
     sessions: Mutex<SessionCache>,
 }
 
 /// Answers of [`Store::session`] given since the database last changed.
 #[derive(Debug)]
 struct SessionCache {
-    /// Tells whether any connection has committed since the entries were read.
-    watch: ChangeWatch,
-    /// What `watch` saw when the entries were read.
+    /// What the store's [`ChangeWatch`] saw when the entries were read. Every
+    /// entry was read from the database after this stamp was current; a request
+    /// that finds the same stamp knows nothing committed since.
     seen: Stamp,
     /// By access token `jti`.
     entries: HashMap<String, CachedSession>,
@@ -270,7 +272,7 @@ const WAL_INDEX_HEADER_LEN: usize = 96;
 struct ChangeWatch {
     /// A connection that never writes; it keeps the `-shm` file alive, and its
     /// `PRAGMA data_version` is the fallback when the header cannot be read.
-    conn: Connection,
+    conn: Mutex<Connection>,
     /// The `-shm` file, read (never written) without taking SQLite's locks: one
     /// `pread` per request instead of a read transaction.
     shm: Option<std::fs::File>,
@@ -284,7 +286,10 @@ impl ChangeWatch {
         let mut shm_path = path.as_os_str().to_owned();
         shm_path.push("-shm");
         let shm = std::fs::File::open(shm_path).ok();
-        Ok(ChangeWatch { conn, shm })
+        Ok(ChangeWatch {
+            conn: Mutex::new(conn),
+            shm,
+        })
     }
 
     /// The current stamp.
@@ -299,6 +304,8 @@ impl ChangeWatch {
         // marks which kind of stamp this is, so the two never compare equal.
         let version: i64 = self
             .conn
+            .lock()
+            .map_err(|_| poisoned())?
             .prepare_cached("PRAGMA data_version")?
             .query_row([], |r| r.get(0))?;
         stamp.fill(0xff);
@@ -322,15 +329,14 @@ fn read_at_start(_file: &std::fs::File, _buf: &mut [u8]) -> bool {
 }
 
 impl SessionCache {
-    /// Empties the cache if the database changed since it was filled; returns the
-    /// stamp the cache now stands for.
-    fn refresh(&mut self) -> Result<Stamp, Error> {
-        let stamp = self.watch.stamp()?;
-        if stamp != self.seen {
+    /// Empties the cache if `stamp`, just read, differs from the one it was
+    /// filled at. (A stamp older than `seen`, from a request that raced a commit,
+    /// also empties it: needless but safe.)
+    fn refresh(&mut self, stamp: &Stamp) {
+        if *stamp != self.seen {
             self.entries.clear();
-            self.seen = stamp;
+            self.seen = *stamp;
         }
-        Ok(stamp)
     }
 }
 
@@ -361,14 +367,15 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
         }
+        let watch = ChangeWatch::open(path)?;
         let sessions = SessionCache {
-            watch: ChangeWatch::open(path)?,
             seen: [0; WAL_INDEX_HEADER_LEN],
             entries: HashMap::new(),
         };
         Ok(SqliteStore {
             path: path.to_owned(),
             pool: Mutex::new(vec![conn]),
+            watch,
             sessions: Mutex::new(sessions),
         })
     }
@@ -702,17 +709,17 @@ impl Store for SqliteStore {
         family: &str,
         username: &str,
     ) -> Result<Option<Arc<[Grant]>>, Error> {
-        let stamp = {
+        let stamp = self.watch.stamp()?;
+        {
             let mut cache = self.sessions.lock().map_err(|_| poisoned())?;
-            let stamp = cache.refresh()?;
+            cache.refresh(&stamp);
             if let Some(hit) = cache.entries.get(jti)
                 && hit.family == family
                 && hit.username == username
             {
                 return Ok(hit.grants.clone());
             }
-            stamp
-        };
+        }
         // Read after `stamp` was taken: at least as new as it. A commit in between
         // changes the stamp, so the next request empties the cache anyway.
         let grants = self.read_session(jti, family, username)?.map(Arc::from);

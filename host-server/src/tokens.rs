@@ -11,7 +11,6 @@ use latchkey_core::{
     Algorithm, ClaimSet, Claims, HeaderParams, JsonStr, Key, Validation, Verifier, untrusted_header,
 };
 use serde::Serialize;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// The `iss` of every token this server issues.
@@ -139,13 +138,35 @@ pub enum Kind {
 struct KeyEntry {
     access: Verifier<'static>,
     refresh: Verifier<'static>,
+    /// The exact header segments this server writes with this key, access then
+    /// refresh: a token whose first segment is one of them names this key, found
+    /// without decoding the header twice (the verifier still checks all of it).
+    headers: [String; 2],
+}
+
+impl KeyEntry {
+    fn verifier(&self, kind: Kind) -> &Verifier<'static> {
+        match kind {
+            Kind::Access => &self.access,
+            Kind::Refresh => &self.refresh,
+        }
+    }
+
+    fn header(&self, kind: Kind) -> &str {
+        let [access, refresh] = &self.headers;
+        match kind {
+            Kind::Access => access,
+            Kind::Refresh => refresh,
+        }
+    }
 }
 
 /// Signs and verifies the server's tokens.
 pub struct TokenService {
     signer: Key,
     signer_kid: String,
-    verifiers: HashMap<String, KeyEntry>,
+    /// By `kid`; a handful of keys, so a list (no hashing, no owned `kid`).
+    verifiers: Vec<(String, KeyEntry)>,
     master: Vec<u8>,
     /// Token lifetimes.
     pub lifetimes: Lifetimes,
@@ -203,16 +224,22 @@ impl TokenService {
             Key::new(Algorithm::Hs256, secret)
                 .map_err(|e| Error::Config(format!("signing key {kid:?}: {e}")))
         };
-        let mut verifiers = HashMap::new();
+        let mut verifiers = Vec::new();
         for k in &keys.signing_keys {
             let key = make(&k.secret, &k.kid)?;
-            verifiers.insert(
+            let header = |typ| -> Result<String, Error> {
+                let token = Self::sign_with(&key, typ, Some(&k.kid), &serde_json::json!({}))?;
+                Ok(token.split('.').next().unwrap_or_default().to_owned())
+            };
+            let headers = [header(ACCESS_TYP)?, header(REFRESH_TYP)?];
+            verifiers.push((
                 k.kid.clone(),
                 KeyEntry {
                     access: Verifier::new(key.clone(), server_validation(ACCESS_TYP)),
                     refresh: Verifier::new(key, server_validation(REFRESH_TYP)),
+                    headers,
                 },
-            );
+            ));
         }
         Ok(TokenService {
             signer: make(&first.secret, &first.kid)?,
@@ -225,6 +252,15 @@ impl TokenService {
 
     fn sign<T: Serialize>(
         &self,
+        key: &Key,
+        typ: &str,
+        kid: Option<&str>,
+        claims: &T,
+    ) -> Result<String, Error> {
+        Self::sign_with(key, typ, kid, claims)
+    }
+
+    fn sign_with<T: Serialize>(
         key: &Key,
         typ: &str,
         kid: Option<&str>,
@@ -338,18 +374,23 @@ impl TokenService {
             return Err(code(latchkey_core::Error::TokenTooLarge));
         }
         let mut scratch = [0u8; MAX_TOKEN_LEN];
-        let entry = {
-            let header = untrusted_header(bytes, &mut scratch).map_err(code)?;
-            let kid = header.kid().ok_or(Error::InvalidToken("unknown-key"))?;
-            let kid = owned(kid).map_err(code)?;
-            self.verifiers
-                .get(&kid)
-                .ok_or(Error::InvalidToken("unknown-key"))?
+        let first = bytes.split(|&b| b == b'.').next().unwrap_or_default();
+        let known = self
+            .verifiers
+            .iter()
+            .find(|(_, entry)| entry.header(kind).as_bytes() == first);
+        let entry = match known {
+            Some((_, entry)) => entry,
+            None => {
+                let header = untrusted_header(bytes, &mut scratch).map_err(code)?;
+                let kid = header.kid().ok_or(Error::InvalidToken("unknown-key"))?;
+                self.verifiers
+                    .iter()
+                    .find_map(|(k, entry)| kid.eq_str(k).then_some(entry))
+                    .ok_or(Error::InvalidToken("unknown-key"))?
+            }
         };
-        let verifier = match kind {
-            Kind::Access => &entry.access,
-            Kind::Refresh => &entry.refresh,
-        };
+        let verifier = entry.verifier(kind);
         let now = u64::try_from(now).unwrap_or(0);
         let claims = verifier.verify(bytes, now, &mut scratch).map_err(code)?;
         extract(&claims, kind)
@@ -441,6 +482,53 @@ mod tests {
         assert_eq!(
             old.verify(&fresh.token, Kind::Access, now),
             Err(Error::InvalidToken("unknown-key"))
+        );
+    }
+
+    /// A header this server would not write (members reordered) still finds its
+    /// key by `kid`, and one naming the refresh type fails as the wrong type: the
+    /// header-segment shortcut only ever picks the key the header names.
+    #[test]
+    fn headers_written_elsewhere_find_their_key_by_kid() {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        use hkdf::hmac::{Hmac, KeyInit, Mac};
+        let s = service();
+        let keys = KeySet::development();
+        let key = &keys.signing_keys[0];
+        let now = 1_000;
+        let issued = s.issue_access("alice", "f", true, now).unwrap();
+        let payload = issued.token.split('.').nth(1).unwrap();
+        let sign = |header: &str| {
+            let input = format!(
+                "{}.{payload}",
+                Base64UrlUnpadded::encode_string(header.as_bytes())
+            );
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key.secret).unwrap();
+            mac.update(input.as_bytes());
+            let tag = Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes());
+            format!("{input}.{tag}")
+        };
+        let reordered = sign(&format!(
+            r#"{{"kid":"{}","typ":"at+jwt","alg":"HS256"}}"#,
+            key.kid
+        ));
+        assert_ne!(reordered.split('.').next(), issued.token.split('.').next());
+        assert_eq!(
+            s.verify(&reordered, Kind::Access, now).unwrap().jti,
+            issued.jti
+        );
+        let other = sign(r#"{"alg":"HS256","typ":"at+jwt","kid":"nope"}"#);
+        assert_eq!(
+            s.verify(&other, Kind::Access, now),
+            Err(Error::InvalidToken("unknown-key"))
+        );
+        let refresh = sign(&format!(
+            r#"{{"alg":"HS256","typ":"rt+jwt","kid":"{}"}}"#,
+            key.kid
+        ));
+        assert_eq!(
+            s.verify(&refresh, Kind::Access, now),
+            Err(Error::InvalidToken("wrong-type"))
         );
     }
 
