@@ -20,6 +20,7 @@ pub mod api;
 pub mod auth;
 pub mod bridge;
 pub mod error;
+mod http;
 pub mod keys;
 pub mod openapi;
 pub mod store;
@@ -57,6 +58,8 @@ pub struct Config {
     pub hash_queue_timeout: Duration,
     /// Failed-login limits.
     pub throttle: auth::ThrottleLimits,
+    /// Threads serving HTTP connections (each its own single-threaded runtime).
+    pub http_threads: usize,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             hash_concurrency: default_hash_concurrency(),
             hash_queue_timeout: Duration::from_secs(10),
             throttle: auth::ThrottleLimits::default(),
+            http_threads: default_http_threads(),
         }
     }
 }
@@ -81,6 +85,12 @@ pub fn default_hash_concurrency() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get().saturating_sub(1))
         .max(1)
+}
+
+/// One HTTP thread per core.
+#[must_use]
+pub fn default_http_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 impl AppState {
@@ -117,7 +127,10 @@ impl AppState {
 }
 
 /// Binds, calls `on_bound` with the bound address, and serves until Ctrl-C or
-/// SIGTERM. Expired revocations are pruned at start and every [`PRUNE_EVERY`].
+/// SIGTERM, then lets the requests in flight finish (up to
+/// [`SHUTDOWN_GRACE`]). Expired revocations are pruned at start and every
+/// [`PRUNE_EVERY`]. Connections are served on [`Config::http_threads`] threads
+/// of their own; the caller's runtime accepts them and prunes.
 ///
 /// # Errors
 /// [`Error::Config`] if the address cannot be bound or the state cannot be loaded.
@@ -143,16 +156,32 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<
             tokio::time::sleep(PRUNE_EVERY).await;
         }
     });
+    let mut lanes = http::Lanes::start(&app(state), config.http_threads)?;
     on_bound(addr);
-    tracing::info!(%addr, "serving");
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .map_err(|e| Error::Internal(format!("server: {e}")))
+    tracing::info!(%addr, threads = config.http_threads, "serving");
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => lanes.hand_over(stream, peer),
+                // Out of descriptors and the like: pause rather than spin.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down");
+    lanes.finish().await;
+    Ok(())
 }
+
+/// How long a shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -73,6 +73,9 @@ struct ServeArgs {
     /// Password hashes computed at once (default: cores - 1, at least 1).
     #[arg(long)]
     hash_concurrency: Option<usize>,
+    /// Threads serving HTTP connections (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    http_threads: Option<u16>,
     /// Seconds a login may wait for a hashing slot before it is refused with 429.
     #[arg(long, default_value_t = 10)]
     hash_queue_timeout: u64,
@@ -293,13 +296,17 @@ fn serve(
             .hash_concurrency
             .unwrap_or_else(latchkey_server::default_hash_concurrency),
         hash_queue_timeout: Duration::from_secs(args.hash_queue_timeout),
+        http_threads: args
+            .http_threads
+            .map_or_else(latchkey_server::default_http_threads, usize::from),
         throttle: auth::ThrottleLimits {
             per_user: args.max_failures_per_user,
             per_address: args.max_failures_per_address,
             window: Duration::from_secs(60),
         },
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // Accepting, signals and pruning only: connections run on the HTTP threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Config(format!("tokio runtime: {e}")))?;

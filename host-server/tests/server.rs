@@ -407,3 +407,95 @@ fn cli_errors_and_lists() {
     assert_eq!(code, 1);
     assert!(err.contains("at least 32 are required"), "{err}");
 }
+
+/// The server caches sessions; another process writing the same database (here
+/// the CLI) must still be seen by the very next request.
+#[test]
+fn changes_made_by_the_cli_are_seen_by_the_running_server_at_once() {
+    let dir = temp_dir("cli-live");
+    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
+    cli_ok(&dir, &["user", "grant", "alice", "door-1", "open"], "");
+    let s = Server::start(&dir, &["--dev-keys"]);
+    let (code, body) = login(&s, "alice", "pw");
+    assert_eq!(code, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let (code, me) = s.request("GET", "/me", Some(&access), None);
+        assert_eq!(code, 200);
+        assert_eq!(
+            me["grants"],
+            json!([{ "device": "door-1", "commands": ["open"] }])
+        );
+    }
+    cli_ok(&dir, &["user", "grant", "alice", "door-1", "close"], "");
+    let (_, me) = s.request("GET", "/me", Some(&access), None);
+    assert_eq!(
+        me["grants"],
+        json!([{ "device": "door-1", "commands": ["close", "open"] }])
+    );
+    cli_ok(&dir, &["user", "remove", "alice"], "");
+    let (code, body) = s.request("GET", "/me", Some(&access), None);
+    assert_eq!(
+        (code, &body["message"]),
+        (401, &json!("token rejected: revoked"))
+    );
+}
+
+/// SIGTERM: a request in flight still gets its answer, idle keep-alive
+/// connections are closed, and the process exits 0.
+#[cfg(unix)]
+#[test]
+fn sigterm_lets_requests_in_flight_finish_and_exits_cleanly() {
+    let dir = temp_dir("sigterm");
+    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
+    let mut s = Server::start(&dir, &["--dev-keys"]);
+
+    let mut idle = TcpStream::connect(s.addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let n = idle.read(&mut answer).unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+
+    // A login whose body is still arriving when the signal comes: in flight.
+    let body = json!({ "username": "alice", "password": "pw" }).to_string();
+    let (first, second) = body.split_at(10);
+    let mut busy = TcpStream::connect(s.addr).unwrap();
+    busy.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        busy,
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", s.child.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    busy.write_all(second.as_bytes()).unwrap();
+    let mut answer = String::new();
+    busy.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"access_token\""), "{answer}");
+    // The idle connection is closed by the server, not left hanging.
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = s.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(std::time::Instant::now() < deadline, "server still running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(exit.code(), Some(0));
+}
