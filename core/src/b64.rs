@@ -26,11 +26,19 @@ static TABLE: [u8; 256] = {
     t
 };
 
+/// The sextet of `c`, or all ones for a character outside the alphabet: the
+/// table's `0xff` read as `i8` and sign-extended. Shifted left by up to 18 bits and
+/// combined, any invalid character leaves bit 31 set, and a valid quad never does
+/// (it is 24 bits), so one test of the combined word covers all four characters.
 #[inline(always)]
 fn sextet(c: u8) -> u32 {
     // A table of 256 entries indexed by a u8 cannot be out of bounds.
-    u32::from(*TABLE.get(usize::from(c)).unwrap_or(&BAD))
+    let t = *TABLE.get(usize::from(c)).unwrap_or(&BAD);
+    i32::from(t.cast_signed()).cast_unsigned()
 }
+
+/// Bit 31 of a combined quad: some character was invalid.
+const INVALID: u32 = 1 << 31;
 
 /// The decoded length of `n` base64url characters, or `None` if no canonical
 /// encoding has that length.
@@ -62,8 +70,8 @@ pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Erro
     for (c, o) in chunks.zip(&mut written) {
         if let ([a, b, cc, d], [x, y, z]) = (c, o) {
             let (a, b, cc, d) = (sextet(*a), sextet(*b), sextet(*cc), sextet(*d));
-            bad |= a | b | cc | d;
             let n = (a << 18) | (b << 12) | (cc << 6) | d;
+            bad |= n;
             *x = (n >> 16) as u8;
             *y = (n >> 8) as u8;
             *z = n as u8;
@@ -74,7 +82,7 @@ pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Erro
         ([], []) => {}
         ([a, b], [x]) => {
             let (a, b) = (sextet(*a), sextet(*b));
-            bad |= a | b;
+            bad |= (a << 6) | b;
             if b & 0x0f != 0 {
                 return Err(Error::InvalidBase64);
             }
@@ -82,17 +90,17 @@ pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Erro
         }
         ([a, b, c], [x, y]) => {
             let (a, b, c) = (sextet(*a), sextet(*b), sextet(*c));
-            bad |= a | b | c;
+            let n = (a << 12) | (b << 6) | c;
+            bad |= n;
             if c & 0x03 != 0 {
                 return Err(Error::InvalidBase64);
             }
-            let n = (a << 12) | (b << 6) | c;
             *x = (n >> 10) as u8;
             *y = (n >> 2) as u8;
         }
         _ => return Err(Error::InvalidBase64),
     }
-    if bad & 0x80 != 0 {
+    if bad & INVALID != 0 {
         return Err(Error::InvalidBase64);
     }
     Ok(out)
