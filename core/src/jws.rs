@@ -16,9 +16,11 @@ struct Parts<'t> {
     signing_input: &'t [u8],
 }
 
+/// Splits at the first and the last dot. Dots in between (more than three
+/// segments) are not looked for here: [`three_segments`] reports them.
 fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
     // The header is short and the MAC is at the end: look for the first dot from
-    // the front, the last from the back, and check the long middle word-at-a-time.
+    // the front and the last from the back.
     let first = crate::scan::position(token, b'.').ok_or(Error::Malformed)?;
     let last = crate::scan::rposition(token, b'.').ok_or(Error::Malformed)?;
     let header = token.get(..first).ok_or(Error::Malformed)?;
@@ -32,15 +34,25 @@ fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
     if first == last || header.is_empty() || signature.is_empty() {
         return Err(Error::Malformed);
     }
-    if crate::scan::contains(payload, b'.') {
-        return Err(Error::Malformed);
-    }
     Ok(Parts {
         header,
         payload,
         signature,
         signing_input,
     })
+}
+
+/// `result` of checking `parts`, unless the payload holds a dot: then the token
+/// has more than three segments and that is the error, whatever else failed.
+///
+/// Looked for only when something failed: a payload with a dot never succeeds (a dot
+/// is not base64url, so the payload decode refuses it), so a success needs no scan
+/// and every failure reports exactly what a scan before anything else would have.
+fn three_segments<T>(parts: &Parts<'_>, result: Result<T, Error>) -> Result<T, Error> {
+    match result {
+        Err(_) if crate::scan::contains(parts.payload, b'.') => Err(Error::Malformed),
+        other => other,
+    }
 }
 
 /// A verified token's protected header.
@@ -127,6 +139,9 @@ pub fn untrusted_header<'s>(
     scratch: &'s mut [u8],
 ) -> Result<UntrustedHeader<'s>, Error> {
     let parts = split(token)?;
+    if crate::scan::contains(parts.payload, b'.') {
+        return Err(Error::Malformed);
+    }
     let bytes = b64::decode(parts.header, scratch)?;
     let obj = json::parse_object(bytes, crate::jwt::DEFAULT_MAX_DEPTH)?;
     Ok(UntrustedHeader {
@@ -246,6 +261,18 @@ pub(crate) fn verify<'s>(
         return Err(Error::TokenTooLarge);
     }
     let parts = split(token)?;
+    let verified = verify_parts(key, &parts, typ, max_depth, scratch);
+    three_segments(&parts, verified)
+}
+
+/// [`verify`] after the split.
+fn verify_parts<'s>(
+    key: &Key,
+    parts: &Parts<'_>,
+    typ: Option<&str>,
+    max_depth: u8,
+    scratch: &'s mut [u8],
+) -> Result<(Jws<'s>, &'s mut [u8]), Error> {
     let header_len = b64::decoded_len(parts.header.len()).ok_or(Error::InvalidBase64)?;
     let (header_buf, rest) = scratch
         .split_at_mut_checked(header_len)
@@ -396,12 +423,57 @@ mod tests {
     #[test]
     fn split_counts_segments() {
         assert_eq!(split(b"a.b").err(), Some(Error::Malformed));
-        assert_eq!(split(b"a.b.c.d").err(), Some(Error::Malformed));
         assert_eq!(split(b".b.c").err(), Some(Error::Malformed));
         assert_eq!(split(b"a.b.").err(), Some(Error::Malformed));
         let p = split(b"a..c").unwrap();
         assert_eq!(p.signing_input, b"a.");
         assert!(p.payload.is_empty());
+    }
+
+    /// More than three segments is `Malformed` whatever else is wrong, and even when
+    /// the MAC over everything before the last dot holds.
+    #[test]
+    fn extra_segments_are_malformed_whatever_else_fails() {
+        extern crate std;
+        use std::borrow::ToOwned;
+        let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
+        let mut out = [0u8; 256];
+        let token = key.sign(&HeaderParams::default(), b"{}", &mut out).unwrap();
+        let (input, _) = token.rsplit_once('.').unwrap();
+        let (header, payload) = input.split_once('.').unwrap();
+        let mac_of = |input: &str| {
+            let mut tag = [0u8; MAX_MAC_LEN];
+            let n = key.mac(input.as_bytes(), &mut tag);
+            let mut sig = [0u8; 128];
+            let sig = b64::encode(&tag[..n], &mut sig).unwrap().to_owned();
+            std::format!("{input}.{sig}")
+        };
+        let macd = mac_of(&std::format!("{header}.{payload}.{payload}"));
+        let cases = [
+            // A valid MAC over four segments.
+            macd.clone(),
+            // A bad MAC.
+            std::format!("{header}.{payload}.{payload}.AAAA"),
+            // A bad header too.
+            std::format!("e30.{payload}.x.AAAA"),
+            "!!.a.b.c".to_owned(),
+            std::format!("{header}...{}", macd.rsplit_once('.').unwrap().1),
+        ];
+        for case in cases {
+            let mut scratch = [0u8; 256];
+            assert_eq!(
+                verify(&key, case.as_bytes(), None, 4096, 16, &mut scratch).err(),
+                Some(Error::Malformed),
+                "{case}"
+            );
+            assert_eq!(
+                untrusted_header(case.as_bytes(), &mut scratch).err(),
+                Some(Error::Malformed),
+                "{case}"
+            );
+        }
+        let mut scratch = [0u8; 256];
+        assert!(verify(&key, token.as_bytes(), None, 4096, 16, &mut scratch).is_ok());
     }
 
     #[test]
