@@ -35,7 +35,8 @@ OPTIONS:
 const BENCH_HELP: &str = "\
 cargo xtask bench-server: load benchmark of the login server on loopback, with wrk
 
-USAGE: cargo xtask bench-server [--duration SECS] [--no-flask | --with-flask]
+USAGE: cargo xtask bench-server [--duration SECS] [--rounds N]
+                                 [--no-flask | --with-flask]
 
 Installs wrk when missing (apt-get, when root), builds the server in release
 mode, starts it on a free loopback port with a fresh SQLite file under
@@ -45,14 +46,18 @@ under .venv-flask-ref/ made with pip on first use), and loads both with
 `wrk -t1 -c8 -d<SECS>s --latency`, one server after the other for each
 scenario: GET /me with a valid access token (Flask: GET /protected), the same
 with a forged signature, POST /login, GET /me while a second wrk floods
-POST /login, and (latchkey only) POST /devices/dev-1/commands. Prints each
-run, then a Markdown table with the latchkey/Flask ratios and the issue's
-targets. Every process it starts is stopped at the end, failures included.
+POST /login, and (latchkey only) POST /devices/dev-1/commands. The whole
+sequence runs N rounds, so the two servers stay interleaved. Prints each run
+with its round, the latchkey/Flask ratio of each round, then a Markdown table
+of medians over the rounds (per scenario and server the run with the median
+req/s; the median per-round ratio) and the issue's targets judged on those
+medians. Every process it starts is stopped at the end, failures included.
 Exits non-zero when a run saw socket errors or unexpected statuses.
 
 OPTIONS:
   --duration SECS   length of each wrk run (default 10, 1 to 60); the whole
-                    benchmark takes about 9 runs x (SECS + 2) seconds
+                    benchmark takes about N x 9 runs x (SECS + 2) seconds
+  --rounds N        times the whole scenario sequence runs (default 3, 1 to 9)
   --no-flask        measure latchkey alone
   --with-flask      fail when the Flask peer cannot be started (by default it
                     is skipped, with a message, when python3 or
@@ -61,6 +66,8 @@ OPTIONS:
 
 /// Longest wrk run `--duration` accepts, in seconds.
 const MAX_DURATION: u64 = 60;
+/// Most rounds `--rounds` accepts (the driver has the same bound).
+const MAX_ROUNDS: u32 = 9;
 
 /// `cargo xtask demo`.
 ///
@@ -100,7 +107,7 @@ pub fn demo_main(project: &Project, args: &[String]) -> Result<(), Error> {
 /// When an option is wrong, wrk is missing, a build fails or the benchmark fails.
 pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
     let switches = ["--no-flask", "--with-flask"];
-    let Some(args) = Args::parse(args, &switches, &["--duration"], BENCH_HELP)? else {
+    let Some(args) = Args::parse(args, &switches, &["--duration", "--rounds"], BENCH_HELP)? else {
         return Ok(());
     };
     // Checked before the (long) release build, so that a typo fails at once.
@@ -108,6 +115,12 @@ pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
     if !(1..=MAX_DURATION).contains(&duration) {
         return Err(Error::Usage(format!(
             "--duration must be 1 to {MAX_DURATION} seconds, not {duration}"
+        )));
+    }
+    let rounds = args.number("--rounds", 3u32)?;
+    if !(1..=MAX_ROUNDS).contains(&rounds) {
+        return Err(Error::Usage(format!(
+            "--rounds must be 1 to {MAX_ROUNDS}, not {rounds}"
         )));
     }
     if args.has("--no-flask") && args.has("--with-flask") {
@@ -127,7 +140,9 @@ pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
         .arg("--state-dir")
         .arg(project.target_dir.join("bench-server"))
         .arg("--duration")
-        .arg(duration.to_string());
+        .arg(duration.to_string())
+        .arg("--rounds")
+        .arg(rounds.to_string());
     let reference = if args.has("--no-flask") {
         None
     } else {
@@ -294,6 +309,10 @@ mod tests {
             &["--duration", "0"][..],
             &["--duration", "61"],
             &["--duration", "ten"],
+            &["--rounds", "0"],
+            &["--rounds", "10"],
+            &["--rounds", "three"],
+            &["--rounds=-1"],
             &["--no-flask", "--with-flask"],
             &["--flask", "127.0.0.1:8000"],
         ] {

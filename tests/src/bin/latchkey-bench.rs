@@ -1,15 +1,18 @@
 //! The driver behind `cargo xtask bench-server`: starts the server on a free loopback
 //! port with a fresh SQLite file and the demo user, then loads it with `wrk`, and the
 //! Flask reference peer too when given, scenario by scenario, both servers one after
-//! the other, so that the ratios compare like with like on a shared machine.
+//! the other, so that the ratios compare like with like on a shared machine. The whole
+//! sequence runs `--rounds` times (latchkey and Flask stay interleaved within each
+//! round), and the table reports medians: single runs swing by about 10% here.
 //!
 //! Usage: `latchkey-bench --server BIN --wrk BIN --state-dir DIR [--duration SECS]
-//! [--flask HOST:PORT]`
+//! [--rounds N] [--flask HOST:PORT]`
 //!
 //! Scenarios: GET /me with a valid access token (Flask: GET /protected), the same with
 //! a forged token (header and payload intact, signature changed), POST /login, GET /me
 //! while a second wrk floods POST /login, and (latchkey only) command-token issue.
-//! Prints each run, then a Markdown table with the ratios and the issue's targets.
+//! Prints each run, the per-round latchkey/Flask ratios, then a Markdown table of
+//! medians with the ratios and the issue's targets.
 //! Exits 1 when a run saw socket errors or unexpected statuses (the figures would then
 //! measure something else), not when a target is missed.
 
@@ -28,8 +31,11 @@ use latchkey_e2e::{Error, Server};
 use serde_json::json;
 
 const USAGE: &str = "usage: latchkey-bench --server BIN --wrk BIN --state-dir DIR \
-                     [--duration SECS] [--flask HOST:PORT]";
+                     [--duration SECS] [--rounds N] [--flask HOST:PORT]";
 const MAX_DURATION: u64 = 60;
+/// Rounds when `--rounds` is not given: the fewest with a median that ignores one outlier.
+const DEFAULT_ROUNDS: u32 = 3;
+const MAX_ROUNDS: u32 = 9;
 /// Pause between runs, so that a server finishes the logins still queued from the
 /// previous run before the next one starts.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -48,6 +54,8 @@ struct Options {
     wrk: PathBuf,
     state_dir: PathBuf,
     duration: Duration,
+    /// How many times the whole scenario sequence runs.
+    rounds: u32,
     flask: Option<SocketAddr>,
 }
 
@@ -58,6 +66,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         wrk: PathBuf::new(),
         state_dir: PathBuf::new(),
         duration: Duration::from_secs(10),
+        rounds: DEFAULT_ROUNDS,
         flask: None,
     };
     let mut iter = args.iter();
@@ -76,6 +85,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
                         "--duration: `{value}` is not a number of seconds in 1..={MAX_DURATION}"
                     ))?;
                 options.duration = Duration::from_secs(secs);
+            }
+            "--rounds" => {
+                options.rounds = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_ROUNDS).contains(n))
+                    .ok_or(format!(
+                        "--rounds: `{value}` is not a number of rounds in 1..={MAX_ROUNDS}"
+                    ))?;
             }
             "--flask" => {
                 let addr: SocketAddr = value
@@ -144,8 +162,24 @@ impl Peer {
     }
 }
 
+/// Which round of how many, as printed on each run line (`[round 2/3]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Round {
+    /// 1-based.
+    number: u32,
+    of: u32,
+}
+
+impl std::fmt::Display for Round {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[round {}/{}]", self.number, self.of)
+    }
+}
+
 /// One wrk run's outcome.
 struct Run {
+    /// 1-based; pairs latchkey's run with Flask's for the per-round ratio.
+    round: u32,
     scenario: Scenario,
     peer: &'static str,
     report: Report,
@@ -176,10 +210,14 @@ fn rate(r: &Report) -> String {
     }
 }
 
-fn describe(run: &Run) -> String {
+fn describe(run: &Run, rounds: u32) -> String {
     let r = &run.report;
+    let round = Round {
+        number: run.round,
+        of: rounds,
+    };
     format!(
-        "{:<8} {:<55} {:>8} req/s  p50 {:>9}  p99 {:>9}  ({} responses in {:.2} s, {} non-2xx, {} socket errors) {}",
+        "{round} {:<8} {:<55} {:>8} req/s  p50 {:>9}  p99 {:>9}  ({} responses in {:.2} s, {} non-2xx, {} socket errors) {}",
         run.peer,
         run.scenario.label(),
         rate(r),
@@ -199,14 +237,104 @@ fn describe(run: &Run) -> String {
     )
 }
 
-fn find<'a>(runs: &'a [Run], scenario: Scenario, peer: &str) -> Option<&'a Report> {
-    runs.iter()
-        .find(|r| r.scenario == scenario && r.peer == peer)
-        .map(|r| &r.report)
+/// The median of `items` by `key`, or `None` when there are none.
+///
+/// For an even count it is the lower of the two middle items (by `key`), not the mean
+/// of the two: the median is then always a measured item, so a median run comes with
+/// its own p50 and p99, and every median in the report follows the one rule. Ties keep
+/// their order in `items`; NaN keys sort last (`f64::total_cmp`).
+fn median_by<T>(items: impl IntoIterator<Item = T>, key: impl Fn(&T) -> f64) -> Option<T> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    items.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let middle = items.len().checked_sub(1)? / 2;
+    items.into_iter().nth(middle)
 }
 
-/// The Markdown table: one row per scenario, latchkey and Flask side by side, the
-/// req/s ratio for the three scenarios the issue compares.
+/// The runs of `scenario` on `peer`, in every round.
+fn runs_of<'a>(
+    runs: &'a [Run],
+    scenario: Scenario,
+    peer: &'a str,
+) -> impl Iterator<Item = &'a Run> + 'a {
+    runs.iter()
+        .filter(move |r| r.scenario == scenario && r.peer == peer)
+}
+
+/// The run of `scenario` on `peer` with the median requests/s over the rounds.
+fn median_run<'a>(runs: &'a [Run], scenario: Scenario, peer: &'a str) -> Option<&'a Report> {
+    median_by(runs_of(runs, scenario, peer), |r| r.report.requests_per_sec).map(|r| &r.report)
+}
+
+/// latchkey's requests/s over Flask's for `scenario`, one per round in which both ran
+/// (and Flask answered at all), in round order. Each latchkey run is paired with
+/// Flask's run of the same round, whatever order the runs were recorded in.
+fn round_ratios(runs: &[Run], scenario: Scenario) -> Vec<(u32, f64)> {
+    let mut ratios: Vec<(u32, f64)> = runs_of(runs, scenario, "latchkey")
+        .filter_map(|ours| {
+            let theirs = runs_of(runs, scenario, "Flask").find(|t| t.round == ours.round)?;
+            let flask = theirs.report.requests_per_sec;
+            (flask > 0.0).then(|| (ours.round, ours.report.requests_per_sec / flask))
+        })
+        .collect();
+    ratios.sort_by_key(|&(round, _)| round);
+    ratios
+}
+
+/// The median (see [`median_by`]) of the per-round ratios, with how many there were.
+fn median_ratio(runs: &[Run], scenario: Scenario) -> Option<(f64, usize)> {
+    let ratios = round_ratios(runs, scenario);
+    let count = ratios.len();
+    median_by(ratios, |&(_, ratio)| ratio).map(|(_, ratio)| (ratio, count))
+}
+
+/// Scenarios in table order.
+const TABLE_ORDER: [Scenario; 6] = [
+    Scenario::Valid,
+    Scenario::Forged,
+    Scenario::Login,
+    Scenario::UnderFlood,
+    Scenario::Flood,
+    Scenario::Command,
+];
+
+/// The scenarios with a latchkey/Flask ratio (the others differ in kind or have no peer).
+fn compared(scenario: Scenario) -> bool {
+    matches!(
+        scenario,
+        Scenario::Valid | Scenario::Forged | Scenario::Login
+    )
+}
+
+/// The line printed before the table, saying what its figures are.
+fn heading(rounds: u32) -> String {
+    format!(
+        "medians of {}: per scenario and server the run with the median req/s \
+         (with that run's p50 and p99); latchkey/Flask: the median of the per-round ratios",
+        rounds_text(usize::try_from(rounds).unwrap_or(usize::MAX))
+    )
+}
+
+/// One line per compared scenario with a Flask run: its per-round ratios and their median.
+fn ratio_lines(runs: &[Run]) -> Vec<String> {
+    TABLE_ORDER
+        .into_iter()
+        .filter(|&s| compared(s))
+        .filter_map(|scenario| {
+            let ratios = round_ratios(runs, scenario);
+            let (median, _) = median_ratio(runs, scenario)?;
+            let each: Vec<String> = ratios.iter().map(|(_, r)| format!("{r:.1}x")).collect();
+            Some(format!(
+                "{}: per-round ratios {} (median {median:.1}x)",
+                scenario.label(),
+                each.join(" ")
+            ))
+        })
+        .collect()
+}
+
+/// The Markdown table: one row per scenario, latchkey and Flask side by side (each the
+/// median run over the rounds), and the median per-round req/s ratio for the three
+/// scenarios the issue compares.
 fn table(runs: &[Run]) -> String {
     let mut out = String::from(
         "| scenario | latchkey req/s | p50 | p99 | Flask req/s | p50 | p99 | latchkey/Flask req/s |\n\
@@ -216,27 +344,14 @@ fn table(runs: &[Run]) -> String {
         Some(r) => format!("{} | {} | {}", rate(r), ms(r.p50), ms(r.p99)),
         None => "n/a | n/a | n/a".to_string(),
     };
-    for scenario in [
-        Scenario::Valid,
-        Scenario::Forged,
-        Scenario::Login,
-        Scenario::UnderFlood,
-        Scenario::Flood,
-        Scenario::Command,
-    ] {
-        let ours = find(runs, scenario, "latchkey");
-        let theirs = find(runs, scenario, "Flask");
+    for scenario in TABLE_ORDER {
+        let ours = median_run(runs, scenario, "latchkey");
+        let theirs = median_run(runs, scenario, "Flask");
         if ours.is_none() && theirs.is_none() {
             continue;
         }
-        let compared = matches!(
-            scenario,
-            Scenario::Valid | Scenario::Forged | Scenario::Login
-        );
-        let ratio = match (ours, theirs) {
-            (Some(a), Some(b)) if compared && b.requests_per_sec > 0.0 => {
-                format!("{:.1}x", a.requests_per_sec / b.requests_per_sec)
-            }
+        let ratio = match median_ratio(runs, scenario) {
+            Some((ratio, _)) if compared(scenario) => format!("{ratio:.1}x"),
             _ => "-".to_string(),
         };
         let _ = writeln!(
@@ -250,26 +365,44 @@ fn table(runs: &[Run]) -> String {
     out
 }
 
-/// The issue's two targets, each met or missed, with the figure.
+/// "1 round" or "3 rounds".
+fn rounds_text(count: usize) -> String {
+    if count == 1 {
+        "1 round".to_string()
+    } else {
+        format!("{count} rounds")
+    }
+}
+
+/// The issue's two targets, each met or missed, judged on medians: the median
+/// per-round ratio, and the median of latchkey's p99 under the login flood.
 fn targets(runs: &[Run]) -> Vec<String> {
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
     let ratio = match (
-        find(runs, Scenario::Valid, "latchkey"),
-        find(runs, Scenario::Valid, "Flask"),
+        median_ratio(runs, Scenario::Valid),
+        median_run(runs, Scenario::Valid, "latchkey"),
+        median_run(runs, Scenario::Valid, "Flask"),
     ) {
-        (Some(a), Some(b)) if b.requests_per_sec > 0.0 => {
-            let ratio = a.requests_per_sec / b.requests_per_sec;
-            format!(
-                "{}: {ratio:.1}x ({} vs {} req/s)",
-                verdict(ratio >= TARGET_RATIO),
-                rate(a),
-                rate(b)
-            )
-        }
+        (Some((ratio, count)), Some(a), Some(b)) => format!(
+            "{}: {ratio:.1}x (median ratio over {}; median {} vs {} req/s)",
+            verdict(ratio >= TARGET_RATIO),
+            rounds_text(count),
+            rate(a),
+            rate(b)
+        ),
         _ => "not measured (no Flask run)".to_string(),
     };
-    let p99 = match find(runs, Scenario::UnderFlood, "latchkey") {
-        Some(r) => format!("{}: p99 {}", verdict(r.p99 < TARGET_FLOOD_P99), ms(r.p99)),
+    let flooded: Vec<Duration> = runs_of(runs, Scenario::UnderFlood, "latchkey")
+        .map(|r| r.report.p99)
+        .collect();
+    let count = flooded.len();
+    let p99 = match median_by(flooded, Duration::as_secs_f64) {
+        Some(p99) => format!(
+            "{}: p99 {} (median of {})",
+            verdict(p99 < TARGET_FLOOD_P99),
+            ms(p99),
+            rounds_text(count)
+        ),
         None => "not measured".to_string(),
     };
     vec![
@@ -349,22 +482,24 @@ fn peer(
     })
 }
 
-/// Runs `scenario` against `peer` (for [`Scenario::UnderFlood`], also the flood) and
-/// prints each run as it ends.
+/// Runs `scenario` against `peer` in `round` (for [`Scenario::UnderFlood`], also the
+/// flood) and prints each run as it ends.
 fn measure(
     wrk: &Wrk,
     peer: &Peer,
     scenario: Scenario,
+    round: Round,
     command_script: &Path,
     duration: Duration,
 ) -> Result<Vec<Run>, Error> {
     let record = |scenario, report| {
         let run = Run {
+            round: round.number,
             scenario,
             peer: peer.name,
             report,
         };
-        println!("{}", describe(&run));
+        println!("{}", describe(&run, round.of));
         run
     };
     let protected = peer.url(peer.protected);
@@ -430,8 +565,8 @@ fn run(options: &Options) -> Result<bool, Error> {
     let wrk = Wrk::new(&options.wrk);
     let load_before = load_average();
     println!(
-        "bench: latchkey-server {} on {}; Flask reference {}; wrk -t{} -c{}, {} s per run; \
-         load average {load_before}",
+        "bench: latchkey-server {} on {}; Flask reference {}; wrk -t{} -c{}, {} s per run, \
+         {} rounds; load average {load_before}",
         options.server.display(),
         server.addr(),
         options
@@ -440,6 +575,7 @@ fn run(options: &Options) -> Result<bool, Error> {
         wrk::THREADS,
         wrk::CONNECTIONS,
         options.duration.as_secs(),
+        options.rounds,
     );
 
     let ours = peer(dir, "latchkey", server.addr(), "/me", (USER, PASSWORD))?;
@@ -457,27 +593,35 @@ fn run(options: &Options) -> Result<bool, Error> {
         ),
     )?;
 
+    // Whole rounds, so that both servers see the same stretch of machine load in each.
     let mut runs = Vec::new();
-    for scenario in [
-        Scenario::Valid,
-        Scenario::Forged,
-        Scenario::Login,
-        Scenario::UnderFlood,
-        Scenario::Command,
-    ] {
-        for peer in &peers {
-            if scenario == Scenario::Command && peer.name != "latchkey" {
-                continue;
+    for number in 1..=options.rounds {
+        let round = Round {
+            number,
+            of: options.rounds,
+        };
+        for scenario in [
+            Scenario::Valid,
+            Scenario::Forged,
+            Scenario::Login,
+            Scenario::UnderFlood,
+            Scenario::Command,
+        ] {
+            for peer in &peers {
+                if scenario == Scenario::Command && peer.name != "latchkey" {
+                    continue;
+                }
+                std::thread::sleep(SETTLE);
+                runs.extend(measure(
+                    &wrk,
+                    peer,
+                    scenario,
+                    round,
+                    &command_script,
+                    options.duration,
+                )?);
+                server.check_running()?;
             }
-            std::thread::sleep(SETTLE);
-            runs.extend(measure(
-                &wrk,
-                peer,
-                scenario,
-                &command_script,
-                options.duration,
-            )?);
-            server.check_running()?;
         }
     }
 
@@ -486,6 +630,10 @@ fn run(options: &Options) -> Result<bool, Error> {
         load_average(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    for line in ratio_lines(&runs) {
+        println!("{line}");
+    }
+    println!("\n{}\n", heading(options.rounds));
     print!("{}", table(&runs));
     println!();
     for line in targets(&runs) {
@@ -534,12 +682,23 @@ mod tests {
         }
     }
 
+    /// A run in round 1.
     fn run(scenario: Scenario, peer: &'static str, report: Report) -> Run {
+        run_in(1, scenario, peer, report)
+    }
+
+    fn run_in(round: u32, scenario: Scenario, peer: &'static str, report: Report) -> Run {
         Run {
+            round,
             scenario,
             peer,
             report,
         }
+    }
+
+    /// GET /me with a valid token at `rps` req/s, with a p99 of `p99_ms`.
+    fn valid(round: u32, peer: &'static str, rps: f64, p99_ms: u64) -> Run {
+        run_in(round, Scenario::Valid, peer, report(rps, p99_ms, 1000, 0))
     }
 
     #[test]
@@ -597,11 +756,13 @@ mod tests {
         let targets = targets(&runs);
         assert_eq!(
             targets[0],
-            "GET /me >= 30x Flask's GET /protected requests/s: met: 40.0x (40000 vs 1000 req/s)"
+            "GET /me >= 30x Flask's GET /protected requests/s: met: 40.0x \
+             (median ratio over 1 round; median 40000 vs 1000 req/s)"
         );
         assert_eq!(
             targets[1],
-            "GET /me p99 < 10.00 ms during a login flood: MISSED: p99 12.00 ms"
+            "GET /me p99 < 10.00 ms during a login flood: MISSED: p99 12.00 ms \
+             (median of 1 round)"
         );
     }
 
@@ -614,6 +775,139 @@ mod tests {
     }
 
     #[test]
+    fn median_is_the_middle_of_an_odd_count_and_the_lower_middle_of_an_even_one() {
+        let id = |x: &f64| *x;
+        assert_eq!(median_by([3.0, 1.0, 2.0], id), Some(2.0));
+        assert_eq!(median_by([5.0, 40.0, 1.0, 7.0, 6.0], id), Some(6.0));
+        // Even: the lower of the two middle values (2 and 3), not their mean.
+        assert_eq!(median_by([4.0, 1.0, 3.0, 2.0], id), Some(2.0));
+        assert_eq!(median_by([9.0, 8.0], id), Some(8.0));
+        assert_eq!(median_by([7.5], id), Some(7.5));
+        assert_eq!(median_by(Vec::<f64>::new(), id), None);
+    }
+
+    #[test]
+    fn the_median_run_keeps_its_own_latencies() {
+        let runs = vec![
+            valid(1, "latchkey", 30_000.0, 1),
+            valid(2, "latchkey", 35_000.0, 5),
+            valid(3, "latchkey", 32_000.0, 2),
+            valid(1, "Flask", 1_000.0, 20),
+        ];
+        let median = median_run(&runs, Scenario::Valid, "latchkey").expect("runs");
+        assert_eq!(median.requests_per_sec, 32_000.0);
+        assert_eq!(median.p99, Duration::from_millis(2));
+        assert_eq!(
+            median_run(&runs, Scenario::Valid, "Flask").map(|r| r.p99),
+            Some(Duration::from_millis(20))
+        );
+        assert!(median_run(&runs, Scenario::Forged, "latchkey").is_none());
+        // A fourth round: the lower middle of 30000, 32000, 33000, 35000.
+        let mut four = runs;
+        four.push(valid(4, "latchkey", 33_000.0, 9));
+        let median = median_run(&four, Scenario::Valid, "latchkey").expect("runs");
+        assert_eq!(median.requests_per_sec, 32_000.0);
+    }
+
+    #[test]
+    fn per_round_ratios_pair_runs_of_the_same_round_whatever_the_recording_order() {
+        let runs = vec![
+            valid(2, "latchkey", 30_000.0, 1),
+            valid(3, "Flask", 1_000.0, 20),
+            valid(1, "latchkey", 20_000.0, 1),
+            valid(2, "Flask", 1_500.0, 20),
+            valid(3, "latchkey", 40_000.0, 1),
+            valid(1, "Flask", 2_000.0, 20),
+            // No Flask run in round 4, and Flask answered nothing in round 5: no ratio.
+            valid(4, "latchkey", 90_000.0, 1),
+            valid(5, "latchkey", 90_000.0, 1),
+            valid(5, "Flask", 0.0, 20),
+            run_in(1, Scenario::Login, "latchkey", report(20.0, 400, 200, 0)),
+        ];
+        assert_eq!(
+            round_ratios(&runs, Scenario::Valid),
+            vec![(1, 10.0), (2, 20.0), (3, 40.0)]
+        );
+        assert_eq!(median_ratio(&runs, Scenario::Valid), Some((20.0, 3)));
+        assert_eq!(round_ratios(&runs, Scenario::Login), vec![]);
+        assert_eq!(median_ratio(&runs, Scenario::Login), None);
+        assert_eq!(
+            ratio_lines(&runs),
+            vec![
+                "GET /me, valid token (Flask: GET /protected): per-round ratios \
+                 10.0x 20.0x 40.0x (median 20.0x)"
+            ]
+        );
+    }
+
+    #[test]
+    fn targets_and_table_use_the_median_ratio_and_the_median_flood_p99() {
+        let under_flood = |round, p99_ms| {
+            run_in(
+                round,
+                Scenario::UnderFlood,
+                "latchkey",
+                report(9e3, p99_ms, 9, 0),
+            )
+        };
+        // Per-round ratios 31x, 29x, 25x: median 29x, although the median runs' req/s
+        // (31000 vs 1000) would give 31x. Flood p99 12, 4, 8 ms: median 8 ms.
+        let runs = vec![
+            valid(1, "latchkey", 31_000.0, 1),
+            valid(1, "Flask", 1_000.0, 20),
+            under_flood(1, 12),
+            valid(2, "latchkey", 29_000.0, 1),
+            valid(2, "Flask", 1_000.0, 20),
+            under_flood(2, 4),
+            valid(3, "latchkey", 35_000.0, 1),
+            valid(3, "Flask", 1_400.0, 20),
+            under_flood(3, 8),
+        ];
+        let t = targets(&runs);
+        assert!(
+            t[0].ends_with(
+                "MISSED: 29.0x (median ratio over 3 rounds; median 31000 vs 1000 req/s)"
+            ),
+            "{}",
+            t[0]
+        );
+        assert!(
+            t[1].ends_with("met: p99 8.00 ms (median of 3 rounds)"),
+            "{}",
+            t[1]
+        );
+        let table = table(&runs);
+        let valid_row = table.lines().nth(2).expect("a row");
+        assert!(
+            valid_row
+                .ends_with("| 31000 | 0.50 ms | 1.00 ms | 1000 | 10.00 ms | 20.00 ms | 29.0x |"),
+            "{valid_row}"
+        );
+        assert_eq!(heading(3).split(':').next(), Some("medians of 3 rounds"));
+        assert_eq!(heading(1).split(':').next(), Some("medians of 1 round"));
+
+        // Two rounds at 28x and 32x: the lower middle, 28x, misses; two flood rounds
+        // at 9 and 11 ms: the lower middle, 9 ms, meets.
+        let even = vec![
+            valid(1, "latchkey", 28_000.0, 1),
+            valid(1, "Flask", 1_000.0, 20),
+            under_flood(1, 11),
+            valid(2, "latchkey", 32_000.0, 1),
+            valid(2, "Flask", 1_000.0, 20),
+            under_flood(2, 9),
+        ];
+        let t = targets(&even);
+        assert!(t[0].contains("MISSED: 28.0x"), "{}", t[0]);
+        assert!(t[1].contains("met: p99 9.00 ms"), "{}", t[1]);
+    }
+
+    #[test]
+    fn run_lines_name_their_round() {
+        let line = describe(&valid(2, "latchkey", 30_000.0, 1), 3);
+        assert!(line.starts_with("[round 2/3] latchkey "), "{line}");
+    }
+
+    #[test]
     fn options_need_the_programs_and_bound_the_duration() {
         let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
         let ok = parse(&args(
@@ -621,7 +915,14 @@ mod tests {
         ))
         .expect("valid");
         assert_eq!(ok.duration, Duration::from_secs(60));
+        assert_eq!(ok.rounds, 3);
         assert_eq!(ok.flask.map(|a| a.port()), Some(8000));
+        let nine = parse(&args("--server s --wrk w --state-dir d --rounds 9")).expect("valid");
+        assert_eq!(nine.rounds, 9);
+        for bad in ["0", "10", "three", "-1"] {
+            let line = format!("--server s --wrk w --state-dir d --rounds {bad}");
+            assert!(parse(&args(&line)).is_err(), "--rounds {bad}");
+        }
         assert!(parse(&args("--server s --wrk w --state-dir d --duration 61")).is_err());
         assert!(parse(&args("--server s --wrk w --state-dir d --duration 0")).is_err());
         assert!(parse(&args("--server s --state-dir d")).is_err());
