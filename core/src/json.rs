@@ -358,6 +358,93 @@ impl Parser<'_> {
         self.expect(b':')?;
         Ok(span)
     }
+
+    /// A scalar value at the cursor, or `false` if there is none (an array, an
+    /// object, or not a value at all).
+    #[inline(always)]
+    fn scalar(&mut self) -> Result<bool, Error> {
+        match self.peek() {
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            _ => return Ok(false),
+        }
+        .map(|()| true)
+    }
+
+    /// A member value of the top-level object (which is nesting level 1).
+    #[inline(always)]
+    fn value(&mut self, max_depth: u8) -> Result<(), Error> {
+        if self.scalar()? {
+            Ok(())
+        } else {
+            self.nested(max_depth)
+        }
+    }
+
+    /// An array or object at the cursor, inside the top-level object: walked
+    /// iteratively, the kind of each open level one bit of a `u64`, nesting
+    /// refused past `max_depth` levels (the top-level object counting as one).
+    #[inline(never)]
+    fn nested(&mut self, max_depth: u8) -> Result<(), Error> {
+        // Bit i of `stack` is set when nesting level i+2 (counted from the
+        // innermost) is an object rather than an array.
+        let mut stack = 0u64;
+        let mut depth = 1u8;
+        let mut want_value = true;
+        loop {
+            if want_value {
+                if self.scalar()? {
+                    want_value = false;
+                } else {
+                    let open = match self.peek() {
+                        Some(open @ (b'{' | b'[')) => open,
+                        _ => return Err(Error::InvalidJson),
+                    };
+                    if depth >= max_depth {
+                        return Err(Error::TooDeep);
+                    }
+                    depth = depth.saturating_add(1);
+                    stack = (stack << 1) | u64::from(open == b'{');
+                    self.bump();
+                    self.ws();
+                    let close = if open == b'{' { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.bump();
+                        depth = depth.saturating_sub(1);
+                        stack >>= 1;
+                        want_value = false;
+                    } else if open == b'{' {
+                        self.key()?;
+                    }
+                }
+            } else {
+                let in_object = stack & 1 == 1;
+                match self.peek() {
+                    Some(b',') => {
+                        self.bump();
+                        if in_object {
+                            self.ws();
+                            self.key()?;
+                        }
+                        want_value = true;
+                    }
+                    Some(close @ (b'}' | b']')) if (close == b'}') == in_object => {
+                        self.bump();
+                        depth = depth.saturating_sub(1);
+                        stack >>= 1;
+                    }
+                    _ => return Err(Error::InvalidJson),
+                }
+            }
+            if depth == 1 && !want_value {
+                return Ok(());
+            }
+            self.ws();
+        }
+    }
 }
 
 fn hex_digit(c: u8) -> Option<u32> {
@@ -380,6 +467,10 @@ pub(crate) fn parse_object(input: &[u8], max_depth: u8) -> Result<Object<'_>, Er
 /// [`parse_object`] into `obj` (whose members are replaced), so a caller can keep
 /// the member table where it is rather than have it copied.
 ///
+/// The top-level object, where every member is recorded, is a flat loop (member
+/// after member); a nested value is walked by [`Parser::nested`] without
+/// recursion.
+///
 /// # Errors
 /// As [`parse_object`]; `obj` then holds an unspecified part of the members.
 pub(crate) fn parse_into<'a>(
@@ -397,7 +488,7 @@ pub(crate) fn parse_into<'a>(
     };
     p.ws();
     match p.peek() {
-        Some(b'{') => {}
+        Some(b'{') => p.bump(),
         Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
             return Err(Error::NotAnObject);
         }
@@ -406,100 +497,36 @@ pub(crate) fn parse_into<'a>(
     let max_depth = max_depth.clamp(1, MAX_DEPTH_LIMIT);
     obj.text = text;
     obj.members.clear();
-    // Bit i of `stack` is set when nesting level i+1 (counted from the innermost) is
-    // an object rather than an array.
-    let mut stack = 0u64;
-    let mut depth = 0u8;
-    let mut key = Span::default();
-    let mut value_start = 0;
-    let mut want_value = true;
     let mut seen = Seen::default();
-    loop {
-        p.ws();
-        // Whether a top-level member's value has just ended.
-        let member_done = if want_value {
-            if depth == 1 {
-                value_start = p.pos;
-            }
-            match p.peek() {
-                Some(open @ (b'{' | b'[')) => {
-                    if depth >= max_depth {
-                        return Err(Error::TooDeep);
-                    }
-                    depth = depth.saturating_add(1);
-                    stack = (stack << 1) | u64::from(open == b'{');
-                    p.bump();
-                    p.ws();
-                    let close = if open == b'{' { b'}' } else { b']' };
-                    if p.peek() == Some(close) {
-                        p.bump();
-                        depth = depth.saturating_sub(1);
-                        stack >>= 1;
-                        want_value = false;
-                    } else if open == b'{' {
-                        let k = p.key()?;
-                        if depth == 1 {
-                            key = k;
-                        }
-                    }
-                }
-                Some(b'"') => {
-                    p.string()?;
-                    want_value = false;
-                }
-                Some(b'-' | b'0'..=b'9') => {
-                    p.number()?;
-                    want_value = false;
-                }
-                Some(b't') => {
-                    p.literal(b"true")?;
-                    want_value = false;
-                }
-                Some(b'f') => {
-                    p.literal(b"false")?;
-                    want_value = false;
-                }
-                Some(b'n') => {
-                    p.literal(b"null")?;
-                    want_value = false;
-                }
-                _ => return Err(Error::InvalidJson),
-            }
-            !want_value && depth == 1
-        } else {
-            if depth == 0 {
-                return if p.pos == p.b.len() {
-                    Ok(())
-                } else {
-                    Err(Error::InvalidJson)
-                };
-            }
-            let in_object = stack & 1 == 1;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.bump();
+    } else {
+        loop {
+            let key = p.key()?;
+            p.ws();
+            let start = p.pos;
+            p.value(max_depth)?;
+            obj.push(&mut seen, key, (start, p.pos))?;
+            p.ws();
             match p.peek() {
                 Some(b',') => {
                     p.bump();
-                    if in_object {
-                        p.ws();
-                        let k = p.key()?;
-                        if depth == 1 {
-                            key = k;
-                        }
-                    }
-                    want_value = true;
-                    false
+                    p.ws();
                 }
-                Some(close @ (b'}' | b']')) if (close == b'}') == in_object => {
+                Some(b'}') => {
                     p.bump();
-                    depth = depth.saturating_sub(1);
-                    stack >>= 1;
-                    depth == 1
+                    break;
                 }
                 _ => return Err(Error::InvalidJson),
             }
-        };
-        if member_done {
-            obj.push(&mut seen, key, (value_start, p.pos))?;
         }
+    }
+    p.ws();
+    if p.pos == p.b.len() {
+        Ok(())
+    } else {
+        Err(Error::InvalidJson)
     }
 }
 
