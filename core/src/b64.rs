@@ -62,7 +62,11 @@ pub(crate) const fn decoded_len(n: usize) -> Option<usize> {
 /// `dst` cannot hold the result.
 pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Error> {
     let len = decoded_len(src.len()).ok_or(Error::InvalidBase64)?;
-    let out = dst.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+    let whole = dst.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+    let (src, out, wide_ok) = octets(src, whole);
+    if !wide_ok {
+        return Err(Error::InvalidBase64);
+    }
     let chunks = src.chunks_exact(4);
     let tail = chunks.remainder();
     let mut bad = 0u32;
@@ -103,7 +107,41 @@ pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Erro
     if bad & INVALID != 0 {
         return Err(Error::InvalidBase64);
     }
-    Ok(out)
+    Ok(whole)
+}
+
+/// On 64-bit targets, decodes eight characters a step into six bytes (one word
+/// built, one copy out) while at least eight remain; returns the characters and
+/// output left for the four-character loop, and whether all characters so far
+/// were valid. Sign-extended sextets work as in the quad loop: an invalid one
+/// leaves bit 63 set, which a valid 48-bit octet never has.
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], bool) {
+    let chunks = src.chunks_exact(8);
+    let rest = chunks.remainder();
+    let mut bad = 0u64;
+    let mut written = out.chunks_exact_mut(6);
+    for (c, o) in chunks.zip(&mut written) {
+        let mut n = 0u64;
+        for &ch in c {
+            n = (n << 6) | i64::from(sextet(ch).cast_signed()).cast_unsigned();
+        }
+        // A valid octet is below 2^48; an invalid sextet is all ones, sign-extended
+        // to 64 bits, so bit 63 is set from its term on (shifts are below 64).
+        bad |= n;
+        if let Some(bytes) = n.to_be_bytes().get(2..) {
+            o.copy_from_slice(bytes);
+        }
+    }
+    (rest, written.into_remainder(), bad >> 63 == 0)
+}
+
+/// Elsewhere the four-character loop does all of it.
+#[cfg(not(target_pointer_width = "64"))]
+#[inline(always)]
+fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], bool) {
+    (src, out, true)
 }
 
 /// Encodes `src` into the front of `dst`, returning the written text.
@@ -162,6 +200,37 @@ mod tests {
             assert_eq!(dec(bad).unwrap_err(), Error::InvalidBase64, "{bad:?}");
         }
         assert_eq!(dec("Zm8").unwrap().1, 2);
+    }
+
+    /// A foreign character anywhere (every position of the eight-character and
+    /// the four-character loops and of the tails) is refused, and the valid text
+    /// around it decodes as base64ct does.
+    #[test]
+    fn a_foreign_character_at_any_position_is_refused() {
+        let valid = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo";
+        for len in [8, 12, 16, 18, 19, 23, 24, 35] {
+            let text = &valid[..len];
+            let mut buf = [0u8; 64];
+            let mut theirs = [0u8; 64];
+            assert_eq!(
+                decode(text, &mut buf).map(<[u8]>::to_vec),
+                Base64UrlUnpadded::decode(text, &mut theirs)
+                    .map(<[u8]>::to_vec)
+                    .map_err(|_| Error::InvalidBase64),
+            );
+            for at in 0..len {
+                for foreign in [b'.', b'=', b'+', b'/', b' ', 0x80, 0xff, 0] {
+                    let mut bad = [0u8; 64];
+                    bad[..len].copy_from_slice(text);
+                    bad[at] = foreign;
+                    assert_eq!(
+                        decode(&bad[..len], &mut buf).err(),
+                        Some(Error::InvalidBase64),
+                        "{foreign:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
