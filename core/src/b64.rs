@@ -123,12 +123,15 @@ fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], 
     let mut bad = 0u64;
     let mut written = out.chunks_exact_mut(6);
     for (c, o) in chunks.zip(&mut written) {
-        let mut n = 0u64;
-        for &ch in c {
-            n = (n << 6) | i64::from(sextet(ch).cast_signed()).cast_unsigned();
-        }
+        let [a, b, cc, d, e, f, g, h] = c else {
+            continue;
+        };
+        let s = |ch: &u8| i64::from(sextet(*ch).cast_signed()).cast_unsigned();
+        // Independent shifts, so the eight lookups do not wait on each other.
+        let n = ((s(a) << 42) | (s(b) << 36) | (s(cc) << 30) | (s(d) << 24))
+            | ((s(e) << 18) | (s(f) << 12) | (s(g) << 6) | s(h));
         // A valid octet is below 2^48; an invalid sextet is all ones, sign-extended
-        // to 64 bits, so bit 63 is set from its term on (shifts are below 64).
+        // to 64 bits, so its term has bit 63 set (every shift is below 64).
         bad |= n;
         if let Some(bytes) = n.to_be_bytes().get(2..) {
             o.copy_from_slice(bytes);

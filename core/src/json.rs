@@ -393,56 +393,64 @@ impl Parser<'_> {
         // innermost) is an object rather than an array.
         let mut stack = 0u64;
         let mut depth = 1u8;
-        let mut want_value = true;
-        loop {
-            if want_value {
-                if self.scalar()? {
-                    want_value = false;
-                } else {
-                    let open = match self.peek() {
-                        Some(open @ (b'{' | b'[')) => open,
-                        _ => return Err(Error::InvalidJson),
-                    };
-                    if depth >= max_depth {
-                        return Err(Error::TooDeep);
-                    }
-                    depth = depth.saturating_add(1);
-                    stack = (stack << 1) | u64::from(open == b'{');
-                    self.bump();
-                    self.ws();
-                    let close = if open == b'{' { b'}' } else { b']' };
-                    if self.peek() == Some(close) {
-                        self.bump();
-                        depth = depth.saturating_sub(1);
-                        stack >>= 1;
-                        want_value = false;
-                    } else if open == b'{' {
-                        self.key()?;
-                    }
-                }
-            } else {
-                let in_object = stack & 1 == 1;
-                match self.peek() {
-                    Some(b',') => {
-                        self.bump();
-                        if in_object {
-                            self.ws();
-                            self.key()?;
-                        }
-                        want_value = true;
-                    }
-                    Some(close @ (b'}' | b']')) if (close == b'}') == in_object => {
-                        self.bump();
-                        depth = depth.saturating_sub(1);
-                        stack >>= 1;
-                    }
-                    _ => return Err(Error::InvalidJson),
-                }
+        'open: loop {
+            // The cursor is at `{` or `[`.
+            let is_object = self.peek() == Some(b'{');
+            if depth >= max_depth {
+                return Err(Error::TooDeep);
             }
-            if depth == 1 && !want_value {
-                return Ok(());
-            }
+            depth = depth.saturating_add(1);
+            stack = (stack << 1) | u64::from(is_object);
+            self.bump();
             self.ws();
+            let close = if is_object { b'}' } else { b']' };
+            // An empty container is a value that has just ended.
+            let mut ended = self.peek() == Some(close);
+            if ended {
+                self.bump();
+                depth = depth.saturating_sub(1);
+                stack >>= 1;
+                if depth == 1 {
+                    return Ok(());
+                }
+            } else if is_object {
+                self.key()?;
+                self.ws();
+            }
+            loop {
+                if !ended && !self.scalar()? {
+                    match self.peek() {
+                        Some(b'{' | b'[') => continue 'open,
+                        _ => return Err(Error::InvalidJson),
+                    }
+                }
+                ended = false;
+                // After a value: a separator (then the next value), or closes.
+                loop {
+                    self.ws();
+                    let in_object = stack & 1 == 1;
+                    match self.peek() {
+                        Some(b',') => {
+                            self.bump();
+                            self.ws();
+                            if in_object {
+                                self.key()?;
+                                self.ws();
+                            }
+                            break;
+                        }
+                        Some(close @ (b'}' | b']')) if (close == b'}') == in_object => {
+                            self.bump();
+                            depth = depth.saturating_sub(1);
+                            stack >>= 1;
+                            if depth == 1 {
+                                return Ok(());
+                            }
+                        }
+                        _ => return Err(Error::InvalidJson),
+                    }
+                }
+            }
         }
     }
 }
