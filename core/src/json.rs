@@ -378,13 +378,16 @@ impl Parser<'_> {
     #[inline(always)]
     fn value(&mut self, max_depth: u8) -> Result<(), Error> {
         if self.scalar()? {
-            Ok(())
-        } else {
-            self.nested(max_depth)
+            return Ok(());
+        }
+        match self.peek() {
+            Some(b'{' | b'[') => self.nested(max_depth),
+            _ => Err(Error::InvalidJson),
         }
     }
 
-    /// An array or object at the cursor, inside the top-level object: walked
+    /// An array or object at the cursor (the caller has seen `{` or `[`), inside
+    /// the top-level object: walked
     /// iteratively, the kind of each open level one bit of a `u64`, nesting
     /// refused past `max_depth` levels (the top-level object counting as one).
     #[inline(never)]
@@ -926,8 +929,49 @@ mod tests {
             "{\"a\" 1}",
             "{\"a\":[}",
             "{\"a\":{]}",
+            // Found by the verify_signed fuzz target: a foreign byte where a
+            // value starts, before a container, must not pass as one.
+            "{\"d\":Y[1]]}",
+            "{\"d\":Y]}",
+            "{\"d\":Y{}]}",
+            "{\"d\":[Y]}",
+            "{\"d\":[1,Y]}",
+            "{\"d\":{\"e\":Y}}",
         ] {
             assert_eq!(err(s), Error::InvalidJson, "{s:?}");
+        }
+        // Every byte that cannot start a value, at every place a value can start.
+        for byte in 0u8..=255 {
+            if matches!(
+                byte,
+                b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n' | b'{' | b'['
+            ) || matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+            {
+                continue;
+            }
+            let c = char::from(byte);
+            // `_]}` and `_}]}` also close a container the foreign byte might be
+            // taken to have opened.
+            for (before, after) in [
+                ("{\"a\":", "}"),
+                ("{\"a\":", "]}"),
+                ("{\"a\":[", "]}"),
+                ("{\"a\":[1,", "]]}"),
+                ("{\"a\":{\"b\":", "}}"),
+                ("{\"a\":{\"b\":", "]}}"),
+            ] {
+                let mut text = [0u8; 32];
+                let n = before.len();
+                text[..n].copy_from_slice(before.as_bytes());
+                text[n] = byte;
+                text[n + 1..n + 1 + after.len()].copy_from_slice(after.as_bytes());
+                let text = &text[..n + 1 + after.len()];
+                let got = parse_object(text, 16).unwrap_err();
+                assert!(
+                    got == Error::InvalidJson || got == Error::InvalidUtf8,
+                    "{c:?} in {before}_{after}: {got:?}"
+                );
+            }
         }
         assert_eq!(err("[1]"), Error::NotAnObject);
         assert_eq!(err("\"x\""), Error::NotAnObject);
