@@ -219,6 +219,37 @@ proptest! {
         }
     }
 
+    /// Valid objects with one byte inserted, replaced or removed: near misses are
+    /// where a validator's mistakes hide (random text rarely comes close; this
+    /// finds the fuzz finding of 2026-11-28, `{"a":Y1]}`, at once).
+    #[test]
+    fn json_validator_never_accepts_a_mutant_serde_json_rejects(
+        v in json_object(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        kind in 0u8..3,
+    ) {
+        let mut text = serde_json::to_string(&v).unwrap().into_bytes();
+        let i = at.index(text.len() + 1);
+        match kind {
+            0 => text.insert(i, byte),
+            1 => if let Some(b) = text.get_mut(i) { *b = byte },
+            _ => if i < text.len() { text.remove(i); },
+        }
+        let key = Key::new(Algorithm::Hs256, &[2; 32]).unwrap();
+        let mut out = vec![0u8; 16384];
+        let token = key.sign(&HeaderParams::default(), &text, &mut out).unwrap();
+        let verifier = Verifier::new(key.clone(), Validation { required: latchkey_core::ClaimSet::NONE, ..Validation::new() });
+        let mut scratch = vec![0u8; 16384];
+        if verifier.verify(token.as_bytes(), 0, &mut scratch).is_ok() {
+            match serde_json::from_slice::<serde_json::Value>(&text) {
+                Ok(v) => prop_assert!(v.is_object()),
+                // RFC 8259 allows numbers serde_json cannot hold (1e400).
+                Err(e) => prop_assert!(e.to_string().contains("number out of range"), "{e}"),
+            }
+        }
+    }
+
     #[test]
     fn json_validator_accepts_serde_json_objects(v in json_object()) {
         let text = serde_json::to_string(&v).unwrap();
