@@ -361,7 +361,7 @@ impl Parser<'_> {
 
     /// A scalar value at the cursor, or `false` if there is none (an array, an
     /// object, or not a value at all).
-    #[inline(always)]
+    #[inline]
     fn scalar(&mut self) -> Result<bool, Error> {
         match self.peek() {
             Some(b'"') => self.string().map(|_| ()),
@@ -416,11 +416,14 @@ impl Parser<'_> {
                 if depth == 1 {
                     return Ok(());
                 }
-            } else if is_object {
-                self.key()?;
-                self.ws();
             }
+            // One place reads member names (code size on the device).
+            let mut named = is_object;
             loop {
+                if named && !ended {
+                    self.key()?;
+                    self.ws();
+                }
                 if !ended && !self.scalar()? {
                     match self.peek() {
                         Some(b'{' | b'[') => continue 'open,
@@ -436,10 +439,7 @@ impl Parser<'_> {
                         Some(b',') => {
                             self.bump();
                             self.ws();
-                            if in_object {
-                                self.key()?;
-                                self.ws();
-                            }
+                            named = in_object;
                             break;
                         }
                         Some(close @ (b'}' | b']')) if (close == b'}') == in_object => {
