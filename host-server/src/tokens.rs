@@ -228,7 +228,7 @@ impl TokenService {
         for k in &keys.signing_keys {
             let key = make(&k.secret, &k.kid)?;
             let header = |typ| -> Result<String, Error> {
-                let token = Self::sign_with(&key, typ, Some(&k.kid), &serde_json::json!({}))?;
+                let token = Self::sign(&key, typ, Some(&k.kid), &serde_json::json!({}))?;
                 Ok(token.split('.').next().unwrap_or_default().to_owned())
             };
             let headers = [header(ACCESS_TYP)?, header(REFRESH_TYP)?];
@@ -251,16 +251,6 @@ impl TokenService {
     }
 
     fn sign<T: Serialize>(
-        &self,
-        key: &Key,
-        typ: &str,
-        kid: Option<&str>,
-        claims: &T,
-    ) -> Result<String, Error> {
-        Self::sign_with(key, typ, kid, claims)
-    }
-
-    fn sign_with<T: Serialize>(
         key: &Key,
         typ: &str,
         kid: Option<&str>,
@@ -305,7 +295,7 @@ impl TokenService {
             fam,
             fresh,
         };
-        let token = self.sign(&self.signer, ACCESS_TYP, Some(&self.signer_kid), &claims)?;
+        let token = Self::sign(&self.signer, ACCESS_TYP, Some(&self.signer_kid), &claims)?;
         Ok(Issued { token, jti, exp })
     }
 
@@ -325,7 +315,7 @@ impl TokenService {
             jti: &jti,
             fam,
         };
-        let token = self.sign(&self.signer, REFRESH_TYP, Some(&self.signer_kid), &claims)?;
+        let token = Self::sign(&self.signer, REFRESH_TYP, Some(&self.signer_kid), &claims)?;
         Ok(Issued { token, jti, exp })
     }
 
@@ -358,7 +348,7 @@ impl TokenService {
             jti: &jti,
             arg,
         };
-        let token = self.sign(&key, COMMAND_TYP, None, &claims)?;
+        let token = Self::sign(&key, COMMAND_TYP, None, &claims)?;
         Ok(Issued { token, jti, exp })
     }
 
