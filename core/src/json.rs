@@ -42,19 +42,16 @@ impl Member {
     }
 }
 
-/// Length and first, second and last bytes of a name, folded into 16 bits: names
-/// that differ here differ, so only equal fingerprints need a byte comparison.
+/// Length and first and last bytes of a name, folded into 16 bits: names that
+/// differ here differ, so only equal fingerprints need a byte comparison.
 #[inline(always)]
 const fn fingerprint(name: &[u8]) -> u16 {
-    // (first, second, last), missing bytes read as 0.
-    let (a, b, l) = match name {
-        [] => (0, 0, 0),
-        [a] => (*a, 0, *a),
-        [a, b] => (*a, *b, *b),
-        [a, b, .., l] => (*a, *b, *l),
+    // Missing bytes read as 0.
+    let (a, l) = match (name.first(), name.last()) {
+        (Some(a), Some(l)) => (*a, *l),
+        _ => (0, 0),
     };
-    let (a, b, l) = (a as u16, b as u16, l as u16);
-    (name.len() as u16 & 0xff) | ((a ^ b.rotate_left(3) ^ l.rotate_left(5)) << 8)
+    (name.len() as u16 & 0xff) | (((a ^ l.rotate_left(3)) as u16) << 8)
 }
 
 /// Bit of the duplicate filter for fingerprint `fp`.
@@ -550,8 +547,9 @@ pub struct JsonStr<'a> {
 }
 
 impl<'a> JsonStr<'a> {
-    #[cfg(test)]
-    pub(crate) fn from_raw_for_tests(raw: &'a str) -> Self {
+    /// A string whose raw text (between the quotes) is `raw`, which the caller
+    /// has checked is valid JSON string content.
+    pub(crate) fn from_raw(raw: &'a str) -> Self {
         JsonStr { raw }
     }
 

@@ -245,6 +245,43 @@ fn check_header<'a>(
     Ok(header)
 }
 
+/// The header exactly as [`Key::sign`] (and PyJWT, and most issuers) writes it for
+/// `alg`: `{"alg":"HS256"}` with optionally `,"typ":"..."` and then `,"kid":"..."`
+/// before the `}`, no whitespace, strings without escapes. Such bytes are a valid
+/// JSON object with unique names, no `crit` and no `b64`, so reading them here
+/// gives what [`check_header`] would, without the JSON parser; `None` for anything
+/// else (which then takes the full path, errors included).
+fn plain_header(bytes: &[u8], alg: Algorithm) -> Option<Header<'_>> {
+    let text = str::from_utf8(bytes).ok()?;
+    let rest = text
+        .strip_prefix("{\"alg\":\"")?
+        .strip_prefix(alg.name())?
+        .strip_prefix('"')?;
+    let (typ, rest) = plain_member(rest, ",\"typ\":\"");
+    let (kid, rest) = plain_member(rest, ",\"kid\":\"");
+    (rest == "}").then_some(Header {
+        alg,
+        typ,
+        kid,
+        cty: None,
+    })
+}
+
+/// A member that opens with `prefix` (its name, colon and opening quote) and holds
+/// a string without escapes, and the text after it; else `None` and `rest` as is.
+fn plain_member<'a>(rest: &'a str, prefix: &str) -> (Option<JsonStr<'a>>, &'a str) {
+    let Some(value) = rest.strip_prefix(prefix) else {
+        return (None, rest);
+    };
+    let end = crate::scan::string_end(value.as_bytes());
+    match (value.get(..end), value.get(end..)) {
+        (Some(raw), Some(tail)) if tail.starts_with('"') => {
+            (Some(JsonStr::from_raw(raw)), tail.get(1..).unwrap_or(""))
+        }
+        _ => (None, rest),
+    }
+}
+
 /// Verifies a compact JWS with `key`; returns it and the unused tail of `scratch`.
 ///
 /// Checks run in a fixed order: size, three segments, header (alg against the
@@ -278,7 +315,10 @@ fn verify_parts<'s>(
         .split_at_mut_checked(header_len)
         .ok_or(Error::BufferTooSmall)?;
     let header_bytes = b64::decode(parts.header, header_buf)?;
-    let header = check_header(header_bytes, key.algorithm(), typ, max_depth)?;
+    let header = match plain_header(header_bytes, key.algorithm()) {
+        Some(h) if typ.is_none_or(|t| h.typ.is_some_and(|a| typ_matches(a, t))) => h,
+        _ => check_header(header_bytes, key.algorithm(), typ, max_depth)?,
+    };
 
     let mut tag = [0u8; MAX_MAC_LEN];
     let tag = match b64::decode(parts.signature, &mut tag) {
@@ -476,9 +516,81 @@ mod tests {
         assert!(verify(&key, token.as_bytes(), None, 4096, 16, &mut scratch).is_ok());
     }
 
+    /// Wherever the plain-header reader answers, it answers what the JSON path does;
+    /// it declines everything that is not exactly the form `sign` writes.
+    #[test]
+    fn plain_header_agrees_with_the_json_path() {
+        let same = |a: &Header<'_>, b: &Header<'_>| {
+            a.alg == b.alg
+                && a.typ.map(JsonStr::raw) == b.typ.map(JsonStr::raw)
+                && a.kid.map(JsonStr::raw) == b.kid.map(JsonStr::raw)
+                && a.cty.map(JsonStr::raw) == b.cty.map(JsonStr::raw)
+        };
+        let read = [
+            r#"{"alg":"HS256"}"#,
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            r#"{"alg":"HS256","typ":"lk-cmd+jwt"}"#,
+            r#"{"alg":"HS256","kid":"k1"}"#,
+            r#"{"alg":"HS256","typ":"at+jwt","kid":"2026-11 é"}"#,
+            r#"{"alg":"HS256","typ":"","kid":""}"#,
+        ];
+        for text in read {
+            let fast = plain_header(text.as_bytes(), Algorithm::Hs256).expect(text);
+            let full = check_header(text.as_bytes(), Algorithm::Hs256, None, 16).unwrap();
+            assert!(same(&fast, &full), "{text}");
+        }
+        let declined = [
+            r#"{"alg":"HS384","typ":"JWT"}"#,
+            r#"{"alg":"none"}"#,
+            r#"{"typ":"JWT","alg":"HS256"}"#,
+            r#"{"alg":"HS256", "typ":"JWT"}"#,
+            r#"{"alg":"HS256","typ":"JWT"} "#,
+            r#"{"alg":"HS256","typ":"J\u0057T"}"#,
+            r#"{"alg":"HS256","typ":"a","typ":"b"}"#,
+            r#"{"alg":"HS256","kid":"a","kid":"b"}"#,
+            r#"{"alg":"HS256","kid":"a","typ":"b"}"#,
+            r#"{"alg":"HS256","typ":"JWT","crit":["exp"]}"#,
+            r#"{"alg":"HS256","b64":false}"#,
+            r#"{"alg":"HS256","cty":"JWT"}"#,
+            r#"{"alg":"HS256","typ":"JWT""#,
+            r#"{"alg":"HS256","typ":"JWT}"#,
+            "{\"alg\":\"HS256\",\"typ\":\"a\u{1}b\"}",
+            r#"{"alg":"HS256"}}"#,
+            r#"{"alg":"HS256""#,
+        ];
+        for text in declined {
+            assert!(plain_header(text.as_bytes(), Algorithm::Hs256).is_none(), "{text}");
+        }
+        assert!(plain_header(b"{\"alg\":\"HS256\",\"kid\":\"\xff\"}", Algorithm::Hs256).is_none());
+        // Through `verify`: the expected `typ` still decides, on either path.
+        let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
+        for (typ, expected, ok) in [
+            (Some("JWT"), Some("jwt"), true),
+            (Some("application/at+jwt"), Some("at+jwt"), true),
+            (Some("rt+jwt"), Some("at+jwt"), false),
+            (None, Some("at+jwt"), false),
+            (None, None, true),
+            (Some("JWT"), None, true),
+        ] {
+            let mut out = [0u8; 256];
+            let hp = HeaderParams { typ, kid: Some("k") };
+            let token = key.sign(&hp, b"{}", &mut out).unwrap();
+            let mut scratch = [0u8; 256];
+            let got = verify(&key, token.as_bytes(), expected, 4096, 16, &mut scratch);
+            match got {
+                Ok((jws, _)) => {
+                    assert!(ok, "{typ:?} {expected:?}");
+                    assert_eq!(jws.header.typ.map(JsonStr::raw), typ);
+                    assert_eq!(jws.header.kid.map(JsonStr::raw), Some("k"));
+                }
+                Err(e) => assert!(!ok && e == Error::WrongType, "{typ:?} {expected:?} {e:?}"),
+            }
+        }
+    }
+
     #[test]
     fn typ_comparison() {
-        let t = |raw| JsonStr::from_raw_for_tests(raw);
+        let t = |raw| JsonStr::from_raw(raw);
         assert!(typ_matches(t("JWT"), "jwt"));
         assert!(typ_matches(t("application/at+jwt"), "at+jwt"));
         assert!(typ_matches(t("at+JWT"), "Application/at+jwt"));
