@@ -18,11 +18,22 @@ struct Parts<'t> {
 
 /// Splits at the first and the last dot. Dots in between (more than three
 /// segments) are not looked for here: [`three_segments`] reports them.
-fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
+///
+/// With `mac_chars`, the length of the MAC segment the key expects, the last dot
+/// is first looked for where that puts it. A dot inside what is then taken for the
+/// MAC makes its decode fail, and every failure with a dot in the payload or MAC
+/// is `Malformed`; so the result is what the search from the back gives.
+fn split(token: &[u8], mac_chars: Option<usize>) -> Result<Parts<'_>, Error> {
     // The header is short and the MAC is at the end: look for the first dot from
     // the front and the last from the back.
     let first = crate::scan::position(token, b'.').ok_or(Error::Malformed)?;
-    let last = crate::scan::rposition(token, b'.').ok_or(Error::Malformed)?;
+    let expected = mac_chars
+        .and_then(|n| token.len().checked_sub(n.saturating_add(1)))
+        .filter(|&i| i > first && token.get(i) == Some(&b'.'));
+    let last = match expected {
+        Some(i) => i,
+        None => crate::scan::rposition(token, b'.').ok_or(Error::Malformed)?,
+    };
     let header = token.get(..first).ok_or(Error::Malformed)?;
     let signing_input = token.get(..last).ok_or(Error::Malformed)?;
     let payload = signing_input
@@ -42,15 +53,18 @@ fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
     })
 }
 
-/// `result` of checking `parts`, unless the payload holds a dot: then the token
-/// has more than three segments and that is the error, whatever else failed.
+/// `result` of checking `parts`, unless the payload or the MAC holds a dot: then
+/// the token has more than three segments and that is the error, whatever else
+/// failed.
 ///
-/// Looked for only when something failed: a payload with a dot never succeeds (a dot
-/// is not base64url, so the payload decode refuses it), so a success needs no scan
-/// and every failure reports exactly what a scan before anything else would have.
+/// Looked for only when something failed: a payload or MAC with a dot never
+/// succeeds (a dot is not base64url, so its decode refuses it), so a success needs
+/// no scan and every failure reports exactly what a scan before anything else
+/// would have.
 fn three_segments<T>(parts: &Parts<'_>, result: Result<T, Error>) -> Result<T, Error> {
+    let dot = |segment| crate::scan::contains(segment, b'.');
     match result {
-        Err(_) if crate::scan::contains(parts.payload, b'.') => Err(Error::Malformed),
+        Err(_) if dot(parts.payload) || dot(parts.signature) => Err(Error::Malformed),
         other => other,
     }
 }
@@ -138,7 +152,7 @@ pub fn untrusted_header<'s>(
     token: &[u8],
     scratch: &'s mut [u8],
 ) -> Result<UntrustedHeader<'s>, Error> {
-    let parts = split(token)?;
+    let parts = split(token, None)?;
     if crate::scan::contains(parts.payload, b'.') {
         return Err(Error::Malformed);
     }
@@ -252,14 +266,13 @@ fn check_header<'a>(
 /// gives what [`check_header`] would, without the JSON parser; `None` for anything
 /// else (which then takes the full path, errors included).
 fn plain_header(bytes: &[u8], alg: Algorithm) -> Option<Header<'_>> {
-    let text = str::from_utf8(bytes).ok()?;
-    let rest = text
-        .strip_prefix("{\"alg\":\"")?
-        .strip_prefix(alg.name())?
-        .strip_prefix('"')?;
-    let (typ, rest) = plain_member(rest, ",\"typ\":\"");
-    let (kid, rest) = plain_member(rest, ",\"kid\":\"");
-    (rest == "}").then_some(Header {
+    let rest = bytes
+        .strip_prefix(b"{\"alg\":\"")?
+        .strip_prefix(alg.name().as_bytes())?
+        .strip_prefix(b"\"")?;
+    let (typ, rest) = plain_member(rest, b",\"typ\":\"")?;
+    let (kid, rest) = plain_member(rest, b",\"kid\":\"")?;
+    (rest == b"}").then_some(Header {
         alg,
         typ,
         kid,
@@ -268,18 +281,18 @@ fn plain_header(bytes: &[u8], alg: Algorithm) -> Option<Header<'_>> {
 }
 
 /// A member that opens with `prefix` (its name, colon and opening quote) and holds
-/// a string without escapes, and the text after it; else `None` and `rest` as is.
-fn plain_member<'a>(rest: &'a str, prefix: &str) -> (Option<JsonStr<'a>>, &'a str) {
+/// a string without escapes, and the text after it; no member and `rest` as is
+/// when `rest` does not open with `prefix`; `None` when the string is not plain
+/// (the caller then declines).
+fn plain_member<'a>(rest: &'a [u8], prefix: &[u8]) -> Option<(Option<JsonStr<'a>>, &'a [u8])> {
     let Some(value) = rest.strip_prefix(prefix) else {
-        return (None, rest);
+        return Some((None, rest));
     };
-    let end = crate::scan::string_end(value.as_bytes());
-    match (value.get(..end), value.get(end..)) {
-        (Some(raw), Some(tail)) if tail.starts_with('"') => {
-            (Some(JsonStr::from_raw(raw)), tail.get(1..).unwrap_or(""))
-        }
-        _ => (None, rest),
-    }
+    let end = crate::scan::string_end(value);
+    let (raw, tail) = value.split_at_checked(end)?;
+    let tail = tail.strip_prefix(b"\"")?;
+    let raw = str::from_utf8(raw).ok()?;
+    Some((Some(JsonStr::from_raw(raw)), tail))
 }
 
 /// Verifies a compact JWS with `key`; returns it and the unused tail of `scratch`.
@@ -297,7 +310,8 @@ pub(crate) fn verify<'s>(
     if token.len() > max_len {
         return Err(Error::TokenTooLarge);
     }
-    let parts = split(token)?;
+    let mac_chars = key.algorithm().output_len().saturating_mul(4).div_ceil(3);
+    let parts = split(token, Some(mac_chars))?;
     let verified = verify_parts(key, &parts, typ, max_depth, scratch);
     three_segments(&parts, verified)
 }
@@ -460,12 +474,36 @@ impl Key {
 mod tests {
     use super::*;
 
+    /// The split the MAC length points at is the one the search from the back makes.
+    #[test]
+    fn expected_mac_length_splits_as_the_search_from_the_back() {
+        for token in [
+            &b"aa.bb.cccc"[..],
+            b"aa.bb.cc.c",
+            b"aa.b.b.ccc",
+            b"a.bbcccc",
+            b"aa..cccc",
+        ] {
+            for n in 0..token.len() + 2 {
+                let hinted = split(token, Some(n)).map(|p| (p.header, p.payload, p.signature));
+                let plain = split(token, None).map(|p| (p.header, p.payload, p.signature));
+                match (hinted, plain) {
+                    (Ok(h), Ok(p)) if h != p => {
+                        // Only when the MAC segment it takes holds a dot, which fails.
+                        assert!(h.2.contains(&b'.'), "{token:?} {n}");
+                    }
+                    (h, p) => assert_eq!(h.is_ok(), p.is_ok(), "{token:?} {n}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn split_counts_segments() {
-        assert_eq!(split(b"a.b").err(), Some(Error::Malformed));
-        assert_eq!(split(b".b.c").err(), Some(Error::Malformed));
-        assert_eq!(split(b"a.b.").err(), Some(Error::Malformed));
-        let p = split(b"a..c").unwrap();
+        assert_eq!(split(b"a.b", None).err(), Some(Error::Malformed));
+        assert_eq!(split(b".b.c", None).err(), Some(Error::Malformed));
+        assert_eq!(split(b"a.b.", None).err(), Some(Error::Malformed));
+        let p = split(b"a..c", None).unwrap();
         assert_eq!(p.signing_input, b"a.");
         assert!(p.payload.is_empty());
     }
@@ -498,6 +536,15 @@ mod tests {
             std::format!("e30.{payload}.x.AAAA"),
             "!!.a.b.c".to_owned(),
             std::format!("{header}...{}", macd.rsplit_once('.').unwrap().1),
+            // A dot inside the MAC segment, at either end and in the middle, so
+            // that the dot the key's MAC length points at is not the last one.
+            std::format!("{}.", &token[..token.len() - 1]),
+            std::format!(
+                "{}.{}",
+                &token[..token.len() - 20],
+                &token[token.len() - 19..]
+            ),
+            std::format!("{input}..{}", &token[token.len() - 42..]),
         ];
         for case in cases {
             let mut scratch = [0u8; 256];
@@ -559,7 +606,10 @@ mod tests {
             r#"{"alg":"HS256""#,
         ];
         for text in declined {
-            assert!(plain_header(text.as_bytes(), Algorithm::Hs256).is_none(), "{text}");
+            assert!(
+                plain_header(text.as_bytes(), Algorithm::Hs256).is_none(),
+                "{text}"
+            );
         }
         assert!(plain_header(b"{\"alg\":\"HS256\",\"kid\":\"\xff\"}", Algorithm::Hs256).is_none());
         // Through `verify`: the expected `typ` still decides, on either path.
@@ -573,7 +623,10 @@ mod tests {
             (Some("JWT"), None, true),
         ] {
             let mut out = [0u8; 256];
-            let hp = HeaderParams { typ, kid: Some("k") };
+            let hp = HeaderParams {
+                typ,
+                kid: Some("k"),
+            };
             let token = key.sign(&hp, b"{}", &mut out).unwrap();
             let mut scratch = [0u8; 256];
             let got = verify(&key, token.as_bytes(), expected, 4096, 16, &mut scratch);
