@@ -60,6 +60,7 @@ pub(crate) const fn decoded_len(n: usize) -> Option<usize> {
 /// [`Error::InvalidBase64`] for any character outside the base64url alphabet, an
 /// impossible length, or non-zero trailing bits; [`Error::BufferTooSmall`] when
 /// `dst` cannot hold the result.
+#[cfg_attr(target_pointer_width = "64", inline(always))]
 pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Error> {
     let len = decoded_len(src.len()).ok_or(Error::InvalidBase64)?;
     let whole = dst.get_mut(..len).ok_or(Error::BufferTooSmall)?;

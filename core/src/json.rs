@@ -301,13 +301,17 @@ impl Parser<'_> {
     }
 
     fn digits(&mut self) -> usize {
-        let start = self.pos;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.bump();
-        }
-        self.pos.saturating_sub(start)
+        // Counted on a local slice, so the cursor is stored once, not per digit.
+        let rest = self.b.get(self.pos..).unwrap_or(&[]);
+        let n = rest
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        self.pos = self.pos.saturating_add(n);
+        n
     }
 
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn number(&mut self) -> Result<(), Error> {
         if self.peek() == Some(b'-') {
             self.bump();
@@ -358,7 +362,8 @@ impl Parser<'_> {
 
     /// A scalar value at the cursor, or `false` if there is none (an array, an
     /// object, or not a value at all).
-    #[inline]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     fn scalar(&mut self) -> Result<bool, Error> {
         match self.peek() {
             Some(b'"') => self.string().map(|_| ()),

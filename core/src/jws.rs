@@ -259,6 +259,33 @@ fn check_header<'a>(
     Ok(header)
 }
 
+/// The first member of nearly every header, `{"alg":"<alg>",`, and its base64url
+/// form: 15 bytes, 20 characters, whole quads, so what follows decodes on its own.
+const fn alg_member(alg: Algorithm) -> (&'static [u8; 15], &'static [u8; 20]) {
+    match alg {
+        Algorithm::Hs256 => (b"{\"alg\":\"HS256\",", b"eyJhbGciOiJIUzI1NiIs"),
+        Algorithm::Hs384 => (b"{\"alg\":\"HS384\",", b"eyJhbGciOiJIUzM4NCIs"),
+        Algorithm::Hs512 => (b"{\"alg\":\"HS512\",", b"eyJhbGciOiJIUzUxMiIs"),
+    }
+}
+
+/// Decodes the header segment into `buf` (exactly its decoded length). A segment
+/// that opens with the key's `alg` member has that member copied, not decoded:
+/// the bytes and the errors are those of decoding the whole segment.
+fn decode_header<'s>(segment: &[u8], alg: Algorithm, buf: &'s mut [u8]) -> Result<&'s [u8], Error> {
+    let (json, base64) = alg_member(alg);
+    let Some(tail) = segment.strip_prefix(base64.as_slice()) else {
+        return b64::decode(segment, buf);
+    };
+    let (head, rest) = buf
+        .split_at_mut_checked(json.len())
+        .ok_or(Error::BufferTooSmall)?;
+    head.copy_from_slice(json);
+    let n = b64::decode(tail, rest)?.len();
+    buf.get(..n.saturating_add(json.len()))
+        .ok_or(Error::BufferTooSmall)
+}
+
 /// The header exactly as [`Key::sign`] (and PyJWT, and most issuers) writes it for
 /// `alg`: `{"alg":"HS256"}` with optionally `,"typ":"..."` and then `,"kid":"..."`
 /// before the `}`, no whitespace, strings without escapes. Such bytes are a valid
@@ -291,7 +318,11 @@ fn plain_member<'a>(rest: &'a [u8], prefix: &[u8]) -> Option<(Option<JsonStr<'a>
     let end = crate::scan::string_end(value);
     let (raw, tail) = value.split_at_checked(end)?;
     let tail = tail.strip_prefix(b"\"")?;
-    let raw = str::from_utf8(raw).ok()?;
+    // "JWT", the type RFC 7519 5.1 recommends, without a UTF-8 check's set-up.
+    let raw = match raw {
+        b"JWT" => "JWT",
+        _ => str::from_utf8(raw).ok()?,
+    };
     Some((Some(JsonStr::from_raw(raw)), tail))
 }
 
@@ -328,7 +359,7 @@ fn verify_parts<'s>(
     let (header_buf, rest) = scratch
         .split_at_mut_checked(header_len)
         .ok_or(Error::BufferTooSmall)?;
-    let header_bytes = b64::decode(parts.header, header_buf)?;
+    let header_bytes = decode_header(parts.header, key.algorithm(), header_buf)?;
     let header = match plain_header(header_bytes, key.algorithm()) {
         Some(h) if typ.is_none_or(|t| h.typ.is_some_and(|a| typ_matches(a, t))) => h,
         _ => check_header(header_bytes, key.algorithm(), typ, max_depth)?,
@@ -473,6 +504,47 @@ impl Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Copying the `alg` member gives the bytes and errors of decoding it, for
+    /// segments with and without the member's prefix and with bad tails.
+    #[test]
+    fn decode_header_is_the_plain_decode() {
+        extern crate std;
+        use std::vec::Vec;
+        let tails: [&[u8]; 9] = [
+            b"",
+            b"InR5cCI6IkpXVCJ9",
+            b"fQ",
+            b"fR",
+            b"f",
+            b"InR5c!I6",
+            b"e30",
+            b".",
+            b"AAAA",
+        ];
+        for alg in [Algorithm::Hs256, Algorithm::Hs384, Algorithm::Hs512] {
+            for prefix in [
+                &alg_member(alg).1[..],
+                &alg_member(Algorithm::Hs384).1[..],
+                b"eyJhbGciOiJIUzI1NiJ9",
+                b"",
+            ] {
+                for tail in tails {
+                    let segment: Vec<u8> = [prefix, tail].concat();
+                    let Some(len) = b64::decoded_len(segment.len()) else {
+                        continue;
+                    };
+                    let (mut a, mut b) = (std::vec![0u8; len], std::vec![0u8; len]);
+                    let want = b64::decode(&segment, &mut a).map(<[u8]>::to_vec);
+                    let got = decode_header(&segment, alg, &mut b).map(<[u8]>::to_vec);
+                    assert_eq!(got, want, "{alg:?} {:?}", std::str::from_utf8(&segment));
+                }
+            }
+            let (json, base64) = alg_member(alg);
+            let mut buf = [0u8; 15];
+            assert_eq!(b64::decode(base64, &mut buf).unwrap(), json);
+        }
+    }
 
     /// The split the MAC length points at is the one the search from the back makes.
     #[test]
