@@ -54,14 +54,31 @@ pub(crate) fn rposition(hay: &[u8], b: u8) -> Option<usize> {
 
 /// Index of the first `"`, `\` or control character (< 0x20) in `hay`, or its length.
 ///
-/// Byte at a time: JSON strings in tokens are short (names, ids), where a word
-/// loop's set-up costs more than it saves (measured with callgrind: a word loop
-/// took the typical token from 28,275 to 28,888 instructions).
+/// A word at a time, the first stop byte found from a mask of every stop byte's
+/// high bit (lowest set bit: the borrow tricks can flag bytes only above a real
+/// stop), so a short string costs one word and one predictable branch, not a
+/// branch per byte. The last bytes of `hay`, short of a word, one at a time.
 #[inline]
 pub(crate) fn string_end(hay: &[u8]) -> usize {
-    hay.iter()
-        .position(|&c| STRING_STOP.get(usize::from(c)) != Some(&false))
-        .unwrap_or(hay.len())
+    let mut at = 0usize;
+    while let Some(chunk) = hay.get(at..).and_then(|rest| rest.first_chunk::<W>()) {
+        // Memory order, so the lowest set bit is the first byte on any target.
+        let w = usize::from_le_bytes(*chunk);
+        let quote = w ^ splat(b'"');
+        let backslash = w ^ splat(b'\\');
+        let stops = (quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (w.wrapping_sub(splat(0x20)) & !w);
+        let stops = stops & HI;
+        if stops != 0 {
+            // trailing_zeros / 8 < W: the sum stays within `hay`.
+            return at.saturating_add((stops.trailing_zeros() / 8) as usize);
+        }
+        at = at.saturating_add(W);
+    }
+    let rest = hay.get(at..).unwrap_or(&[]);
+    let i = rest.iter().position(|&c| STRING_STOP.get(usize::from(c)) != Some(&false));
+    at.saturating_add(i.unwrap_or(rest.len()))
 }
 
 /// Bytes that end a run of plain string characters: `"`, `\` and controls.
