@@ -60,7 +60,9 @@ pub(crate) const fn decoded_len(n: usize) -> Option<usize> {
 /// [`Error::InvalidBase64`] for any character outside the base64url alphabet, an
 /// impossible length, or non-zero trailing bits; [`Error::BufferTooSmall`] when
 /// `dst` cannot hold the result.
+// Inlined into its call sites on the host; one copy on the device (flash).
 #[cfg_attr(target_pointer_width = "64", inline(always))]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Error> {
     let len = decoded_len(src.len()).ok_or(Error::InvalidBase64)?;
     let whole = dst.get_mut(..len).ok_or(Error::BufferTooSmall)?;

@@ -58,6 +58,7 @@ pub(crate) fn rposition(hay: &[u8], b: u8) -> Option<usize> {
 /// high bit (lowest set bit: the borrow tricks can flag bytes only above a real
 /// stop), so a short string costs one word and one predictable branch, not a
 /// branch per byte. The last bytes of `hay`, short of a word, one at a time.
+#[cfg(target_pointer_width = "64")]
 #[inline]
 pub(crate) fn string_end(hay: &[u8]) -> usize {
     let mut at = 0usize;
@@ -77,8 +78,23 @@ pub(crate) fn string_end(hay: &[u8]) -> usize {
         at = at.saturating_add(W);
     }
     let rest = hay.get(at..).unwrap_or(&[]);
-    let i = rest.iter().position(|&c| STRING_STOP.get(usize::from(c)) != Some(&false));
-    at.saturating_add(i.unwrap_or(rest.len()))
+    at.saturating_add(bytewise_string_end(rest))
+}
+
+/// Narrower targets (the device) scan one byte at a time: a four-byte word saves
+/// less there than the word code costs in flash at each inlined call site.
+#[cfg(not(target_pointer_width = "64"))]
+#[inline]
+pub(crate) fn string_end(hay: &[u8]) -> usize {
+    bytewise_string_end(hay)
+}
+
+/// [`string_end`] a byte at a time.
+#[inline(always)]
+fn bytewise_string_end(hay: &[u8]) -> usize {
+    hay.iter()
+        .position(|&c| STRING_STOP.get(usize::from(c)) != Some(&false))
+        .unwrap_or(hay.len())
 }
 
 /// Bytes that end a run of plain string characters: `"`, `\` and controls.
