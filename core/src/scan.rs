@@ -59,7 +59,7 @@ pub(crate) fn rposition(hay: &[u8], b: u8) -> Option<usize> {
 /// stop), so a short string costs one word and one predictable branch, not a
 /// branch per byte. The last bytes of `hay`, short of a word, one at a time.
 #[cfg(target_pointer_width = "64")]
-#[inline]
+#[inline(always)]
 pub(crate) fn string_end(hay: &[u8]) -> usize {
     let mut at = 0usize;
     while let Some(chunk) = hay.get(at..).and_then(|rest| rest.first_chunk::<W>()) {
