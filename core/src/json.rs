@@ -79,7 +79,9 @@ struct Span {
 /// A validated JSON object's top-level members, borrowed from its text.
 #[derive(Clone, Debug)]
 pub(crate) struct Object<'a> {
-    text: &'a str,
+    /// Valid UTF-8 (checked string by string while parsing: outside strings a
+    /// valid object is ASCII), kept as bytes so nothing converts it as a whole.
+    text: &'a [u8],
     members: Vec<Member, MAX_MEMBERS>,
 }
 
@@ -87,23 +89,20 @@ impl<'a> Object<'a> {
     /// An object without members, to be filled by [`parse_into`].
     pub(crate) const fn empty() -> Self {
         Object {
-            text: "",
+            text: &[],
             members: Vec::new(),
         }
     }
 
-    fn slice(&self, (start, end): (u16, u16)) -> &'a str {
+    fn slice(&self, (start, end): (u16, u16)) -> &'a [u8] {
         self.text
             .get(usize::from(start)..usize::from(end))
-            .unwrap_or("")
+            .unwrap_or(&[])
     }
 
-    /// The raw name's bytes (no character-boundary checks).
+    /// The raw name's bytes.
     fn key_bytes(&self, m: &Member) -> &'a [u8] {
-        self.text
-            .as_bytes()
-            .get(usize::from(m.key.0 & !ESCAPED)..usize::from(m.key.1))
-            .unwrap_or(&[])
+        self.slice((m.key.0 & !ESCAPED, m.key.1))
     }
 
     fn key(&self, m: &Member) -> JsonStr<'a> {
@@ -116,7 +115,7 @@ impl<'a> Object<'a> {
         if m.escaped() {
             self.key(m).chars().eq(name.chars())
         } else {
-            self.key(m).raw == name
+            self.key(m).raw == name.as_bytes()
         }
     }
 
@@ -173,7 +172,7 @@ impl<'a> Object<'a> {
     fn push(&mut self, seen: &mut Seen, key: Span, value: (usize, usize)) -> Result<(), Error> {
         // Offsets are at most the text's length, which `parse_into` has checked
         // is at most MAX_TEXT_LEN: they fit 15 bits, and the casts are exact.
-        let raw = self.text.as_bytes().get(key.start..key.end).unwrap_or(&[]);
+        let raw = self.text.get(key.start..key.end).unwrap_or(&[]);
         let flag = if key.escaped { ESCAPED } else { 0 };
         let member = Member {
             key: (key.start as u16 | flag, key.end as u16),
@@ -261,9 +260,24 @@ impl Parser<'_> {
                     self.escape()?;
                     escaped = true;
                 }
+                0x80.. => self.non_ascii()?,
                 _ => return Err(Error::InvalidJson),
             }
         }
+    }
+
+    /// A run of non-ASCII bytes in a string, at the cursor: valid UTF-8 or an
+    /// error. Multi-byte characters are made of such bytes only, so checking each
+    /// run checks the string, and strings are the only place they may be.
+    #[cold]
+    #[inline(never)]
+    fn non_ascii(&mut self) -> Result<(), Error> {
+        let rest = self.b.get(self.pos..).unwrap_or(&[]);
+        let n = rest.iter().position(u8::is_ascii).unwrap_or(rest.len());
+        let run = rest.get(..n).unwrap_or(&[]);
+        str::from_utf8(run).map_err(|_| Error::InvalidUtf8)?;
+        self.pos = self.pos.saturating_add(n);
+        Ok(())
     }
 
     #[cold]
@@ -491,14 +505,24 @@ pub(crate) fn parse_into<'a>(
     max_depth: u8,
     obj: &mut Object<'a>,
 ) -> Result<(), Error> {
-    let text = str::from_utf8(input).map_err(|_| Error::InvalidUtf8)?;
+    // Invalid UTF-8 is the error whatever else is wrong. Strings are checked as
+    // they are read; anywhere else a non-ASCII byte fails the parse, and then the
+    // whole text is looked at (only on failure, as the error's cause).
+    parse_valid_utf8(input, max_depth, obj).map_err(|e| match str::from_utf8(input) {
+        Ok(_) => e,
+        Err(_) => Error::InvalidUtf8,
+    })
+}
+
+/// [`parse_into`], with invalid UTF-8 reported as some error, not necessarily
+/// [`Error::InvalidUtf8`].
+#[inline(always)]
+fn parse_valid_utf8<'a>(input: &'a [u8], max_depth: u8, obj: &mut Object<'a>) -> Result<(), Error> {
+    let text = input;
     if text.len() > MAX_TEXT_LEN {
         return Err(Error::TokenTooLarge);
     }
-    let mut p = Parser {
-        b: text.as_bytes(),
-        pos: 0,
-    };
+    let mut p = Parser { b: text, pos: 0 };
     p.ws();
     match p.peek() {
         Some(b'{') => p.bump(),
@@ -546,48 +570,55 @@ pub(crate) fn parse_into<'a>(
 /// A JSON string from a verified token, as written (escapes intact), borrowed
 /// from the caller's scratch buffer. Compare it with [`JsonStr::eq_str`], which
 /// understands escapes, or decode it with [`JsonStr::decode_into`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct JsonStr<'a> {
-    raw: &'a str,
+    /// Valid JSON string content, and so valid UTF-8 (the parser checked it).
+    raw: &'a [u8],
+}
+
+impl core::fmt::Debug for JsonStr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("JsonStr").field(&self.raw()).finish()
+    }
 }
 
 impl<'a> JsonStr<'a> {
     /// A string whose raw text (between the quotes) is `raw`, which the caller
     /// has checked is valid JSON string content.
-    pub(crate) fn from_raw(raw: &'a str) -> Self {
+    pub(crate) fn from_raw(raw: &'a [u8]) -> Self {
         JsonStr { raw }
     }
 
     /// The string as written between the quotes, escapes intact.
     #[must_use]
     pub fn raw(self) -> &'a str {
-        self.raw
+        utf8(self.raw)
     }
 
     /// The string itself when it has no escapes (the common case); `None` when it
     /// has, in which case use [`JsonStr::decode_into`].
     #[must_use]
     pub fn as_str(self) -> Option<&'a str> {
-        if self.raw.as_bytes().contains(&b'\\') {
+        if self.raw.contains(&b'\\') {
             None
         } else {
-            Some(self.raw)
+            Some(self.raw())
         }
     }
 
     /// The decoded characters.
     #[must_use]
     pub fn chars(self) -> Chars<'a> {
-        Chars { rest: self.raw }
+        Chars { rest: self.raw() }
     }
 
     /// Whether the decoded string equals `s`.
     #[must_use]
     pub fn eq_str(self, s: &str) -> bool {
-        if self.raw == s {
+        if self.raw == s.as_bytes() {
             return true;
         }
-        self.raw.as_bytes().contains(&b'\\') && self.chars().eq(s.chars())
+        self.raw.contains(&b'\\') && self.chars().eq(s.chars())
     }
 
     /// Decodes the string into `buf` and returns it.
@@ -605,6 +636,12 @@ impl<'a> JsonStr<'a> {
         let out = buf.get(..n).ok_or(Error::BufferTooSmall)?;
         str::from_utf8(out).map_err(|_| Error::InvalidUtf8)
     }
+}
+
+/// Validated JSON text as `&str`. The parser checked every string as UTF-8, and
+/// outside strings a valid text is ASCII, so this never takes the `Err` arm.
+fn utf8(b: &[u8]) -> &str {
+    str::from_utf8(b).unwrap_or_default()
 }
 
 /// The decoded characters of a [`JsonStr`].
@@ -660,22 +697,29 @@ fn hex4(it: &mut str::Chars<'_>) -> Option<u32> {
 
 /// A JSON value from a verified token, as written, borrowed from the caller's
 /// scratch buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Value<'a> {
-    raw: &'a str,
+    /// Valid JSON text, and so valid UTF-8 (the parser checked it).
+    raw: &'a [u8],
+}
+
+impl core::fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Value").field(&self.raw()).finish()
+    }
 }
 
 impl<'a> Value<'a> {
     /// The value's JSON text.
     #[must_use]
     pub fn raw(self) -> &'a str {
-        self.raw
+        utf8(self.raw)
     }
 
     /// The string, when the value is one.
     #[must_use]
     pub fn as_str(self) -> Option<JsonStr<'a>> {
-        let raw = self.raw.strip_prefix('"')?.strip_suffix('"')?;
+        let raw = self.raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
         Some(JsonStr { raw })
     }
 
@@ -683,15 +727,15 @@ impl<'a> Value<'a> {
     /// no exponent).
     #[must_use]
     pub fn as_i64(self) -> Option<i64> {
-        self.raw.parse().ok()
+        self.raw().parse().ok()
     }
 
     /// The boolean, when the value is one.
     #[must_use]
     pub fn as_bool(self) -> Option<bool> {
         match self.raw {
-            "true" => Some(true),
-            "false" => Some(false),
+            b"true" => Some(true),
+            b"false" => Some(false),
             _ => None,
         }
     }
@@ -699,13 +743,13 @@ impl<'a> Value<'a> {
     /// Whether the value is `null`.
     #[must_use]
     pub fn is_null(self) -> bool {
-        self.raw == "null"
+        self.raw == b"null"
     }
 
     /// The elements, when the value is an array.
     #[must_use]
     pub fn as_array(self) -> Option<Elements<'a>> {
-        let inner = self.raw.strip_prefix('[')?.strip_suffix(']')?;
+        let inner = self.raw.strip_prefix(b"[")?.strip_suffix(b"]")?;
         Some(Elements { rest: inner })
     }
 
@@ -714,7 +758,7 @@ impl<'a> Value<'a> {
     #[inline(always)]
     pub(crate) fn as_numeric_date(self) -> Option<i64> {
         // Fast path for the usual case, plain digits: 18 of them cannot overflow.
-        let b = self.raw.as_bytes();
+        let b = self.raw;
         if (1..=18).contains(&b.len())
             && let Some(v) = plain_digits(b)
         {
@@ -726,16 +770,17 @@ impl<'a> Value<'a> {
     /// [`Value::as_numeric_date`] for anything but plain digits.
     #[inline(never)]
     fn numeric_date_slow(self) -> Option<i64> {
-        if let Ok(v) = self.raw.parse::<i64>() {
+        let raw = self.raw();
+        if let Ok(v) = raw.parse::<i64>() {
             return Some(v);
         }
-        let first = self.raw.as_bytes().first()?;
+        let first = raw.as_bytes().first()?;
         if !(first.is_ascii_digit() || *first == b'-') {
             return None;
         }
-        let (neg, body) = match self.raw.strip_prefix('-') {
+        let (neg, body) = match raw.strip_prefix('-') {
             Some(b) => (true, b),
-            None => (false, self.raw),
+            None => (false, raw),
         };
         let (mantissa, exp) = match body.find(['e', 'E']) {
             Some(i) => (body.get(..i)?, body.get(i.saturating_add(1)..)?),
@@ -818,15 +863,20 @@ fn parse_exponent(s: &str) -> i64 {
 /// The elements of a JSON array [`Value`].
 #[derive(Clone, Debug)]
 pub struct Elements<'a> {
-    rest: &'a str,
+    rest: &'a [u8],
 }
 
 impl<'a> Iterator for Elements<'a> {
     type Item = Value<'a>;
 
     fn next(&mut self) -> Option<Value<'a>> {
-        let s = self.rest.trim_start_matches([' ', '\t', '\n', '\r', ',']);
-        let b = s.as_bytes();
+        let skip = self
+            .rest
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b','))
+            .unwrap_or(self.rest.len());
+        let s = self.rest.get(skip..).unwrap_or(&[]);
+        let b = s;
         let mut depth = 0usize;
         let mut in_string = false;
         let mut escaped = false;
@@ -984,6 +1034,78 @@ mod tests {
         );
     }
 
+    /// UTF-8 is checked string by string: every snippet, valid or not, at every
+    /// kind of place, gives `InvalidUtf8` exactly when the text is not UTF-8, and
+    /// otherwise accepts exactly what serde_json accepts.
+    #[test]
+    fn utf8_is_checked_wherever_it_appears() {
+        extern crate std;
+        use std::vec::Vec;
+        let snippets: [&[u8]; 22] = [
+            b"\xc3\xa9",               // é
+            b"\xe2\x82\xac",           // €
+            b"\xf0\x9d\x84\x9e",       // U+1D11E
+            b"\xf4\x8f\xbf\xbf",       // U+10FFFF, the last
+            b"\xef\xbf\xbf",           // U+FFFF
+            b"a\xc3\xa9b\xe2\x82\xac", // mixed with ASCII
+            b"\xc3",                   // truncated
+            b"\xe2\x82",               // truncated
+            b"\xf0\x9d\x84",           // truncated
+            b"\x80",                   // lone continuation
+            b"\xbf\xbf",               // lone continuations
+            b"\xc0\x80",               // overlong NUL
+            b"\xc1\xbf",               // overlong
+            b"\xe0\x80\x80",           // overlong
+            b"\xf0\x80\x80\x80",       // overlong
+            b"\xed\xa0\x80",           // surrogate
+            b"\xed\xbf\xbf",           // surrogate
+            b"\xf4\x90\x80\x80",       // above U+10FFFF
+            b"\xf8\x88\x80\x80\x80",   // five bytes
+            b"\xff",
+            b"\xc3\xa9\xff", // valid, then not
+            b"\\\xc3\xa9",   // an escape of a non-ASCII character
+        ];
+        let places: [(&str, &str); 8] = [
+            (r#"{"k":""#, r#""}"#),
+            (r#"{""#, r#"":1}"#),
+            (r#"{"k":["#, r#"]}"#),
+            (r#"{"k":[""#, r#""]}"#),
+            (r#"{"k":{""#, r#"":{"z":"a"}}}"#),
+            (r#"{"a":1,"b":"xyzxyzxyz"#, r#"xyz"}"#),
+            (r#"{"k":1}"#, ""),
+            (r#"{"k":1,"#, r#""}"#),
+        ];
+        for snippet in snippets {
+            for (before, after) in places {
+                let text: Vec<u8> = [before.as_bytes(), snippet, after.as_bytes()].concat();
+                let got = parse_object(&text, 16);
+                let valid_utf8 = str::from_utf8(&text).is_ok();
+                let serde_ok =
+                    serde_json::from_slice::<serde_json::Value>(&text).is_ok_and(|v| v.is_object());
+                match got {
+                    Err(Error::InvalidUtf8) => assert!(!valid_utf8, "{text:?}"),
+                    Ok(_) => assert!(valid_utf8 && serde_ok, "{text:?}"),
+                    Err(e) => assert!(valid_utf8 && !serde_ok, "{text:?}: {e:?}"),
+                }
+                assert_eq!(got.is_err(), !valid_utf8 || !serde_ok, "{text:?}");
+            }
+        }
+        // Invalid UTF-8 wins over any other error, wherever it is.
+        for text in [
+            &b"{\"a\":tru, \"\xff\"}"[..],
+            b"{\"a\":1} \xff",
+            b"{\"a\":1,\"a\":\"\xc3\"}",
+            b"\xef\xbb\xbf{}",
+        ] {
+            let want = if str::from_utf8(text).is_ok() {
+                Error::InvalidJson
+            } else {
+                Error::InvalidUtf8
+            };
+            assert_eq!(parse_object(text, 16).unwrap_err(), want, "{text:?}");
+        }
+    }
+
     #[test]
     fn depth_is_bounded_without_recursion() {
         let mut deep = [b'['; 30_000];
@@ -1027,7 +1149,12 @@ mod tests {
 
     #[test]
     fn numeric_dates() {
-        let v = |raw| Value { raw }.as_numeric_date();
+        let v = |raw: &str| {
+            Value {
+                raw: raw.as_bytes(),
+            }
+            .as_numeric_date()
+        };
         assert_eq!(v("1700000000"), Some(1_700_000_000));
         assert_eq!(v("1700000000.9"), Some(1_700_000_000));
         assert_eq!(v("1.7e9"), Some(1_700_000_000));

@@ -52,7 +52,8 @@ pub(crate) fn rposition(hay: &[u8], b: u8) -> Option<usize> {
     hay.get(..end)?.iter().rposition(|&c| c == b)
 }
 
-/// Index of the first `"`, `\` or control character (< 0x20) in `hay`, or its length.
+/// Index of the first `"`, `\`, control character (< 0x20) or non-ASCII byte
+/// (>= 0x80, which the caller checks as UTF-8) in `hay`, or its length.
 ///
 /// A word at a time, the first stop byte found from a mask of every stop byte's
 /// high bit (lowest set bit: the borrow tricks can flag bytes only above a real
@@ -67,9 +68,11 @@ pub(crate) fn string_end(hay: &[u8]) -> usize {
         let w = usize::from_le_bytes(*chunk);
         let quote = w ^ splat(b'"');
         let backslash = w ^ splat(b'\\');
+        // Non-ASCII bytes flag themselves: their own high bit.
         let stops = (quote.wrapping_sub(LO) & !quote)
             | (backslash.wrapping_sub(LO) & !backslash)
-            | (w.wrapping_sub(splat(0x20)) & !w);
+            | (w.wrapping_sub(splat(0x20)) & !w)
+            | w;
         let stops = stops & HI;
         if stops != 0 {
             // trailing_zeros / 8 < W: the sum stays within `hay`.
@@ -97,7 +100,8 @@ fn bytewise_string_end(hay: &[u8]) -> usize {
         .unwrap_or(hay.len())
 }
 
-/// Bytes that end a run of plain string characters: `"`, `\` and controls.
+/// Bytes that end a run of plain string characters: `"`, `\`, controls and
+/// non-ASCII bytes.
 // Evaluated at compile time: an out-of-bounds index here fails the build.
 #[allow(clippy::indexing_slicing)]
 static STRING_STOP: [bool; 256] = {
@@ -109,6 +113,11 @@ static STRING_STOP: [bool; 256] = {
     }
     t[b'"' as usize] = true;
     t[b'\\' as usize] = true;
+    let mut i = 0x80;
+    while i < 0x100 {
+        t[i] = true;
+        i += 1;
+    }
     t
 };
 
@@ -137,8 +146,8 @@ mod tests {
     /// set (0x20, 0x7f, 0x80, 0xff, and the neighbours of `"` and `\\`).
     #[test]
     fn string_end_finds_every_stop_behind_every_filler() {
-        for filler in [b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xdc, 0xff] {
-            for stop in [b'"', b'\\', 0x00, 0x01, 0x1f] {
+        for filler in [b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7e, 0x7f] {
+            for stop in [b'"', b'\\', 0x00, 0x01, 0x1f, 0x80, 0xc3, 0xff] {
                 for at in 0..3 * W {
                     let mut hay = [filler; 3 * W + 3];
                     hay[at] = stop;
@@ -164,7 +173,7 @@ mod tests {
         for hay in cases {
             let want = hay
                 .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
                 .unwrap_or(hay.len());
             assert_eq!(string_end(hay), want, "{hay:?}");
         }
