@@ -150,11 +150,14 @@ impl<'a> Audience<'a> {
 }
 
 /// The claims of a verified token, borrowed from the caller's scratch buffer.
+// `repr(C)` with the member table last: with a field written after the table's
+// (uninitialized) storage, LLVM merged the initial stores into one `memset` of the
+// whole table (~35 instructions a verification).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Claims<'a> {
     header: Header<'a>,
     payload: &'a [u8],
-    object: Object<'a>,
     exp: Option<i64>,
     nbf: Option<i64>,
     iat: Option<i64>,
@@ -162,6 +165,7 @@ pub struct Claims<'a> {
     sub: Option<JsonStr<'a>>,
     jti: Option<JsonStr<'a>>,
     aud: Option<Audience<'a>>,
+    object: Object<'a>,
 }
 
 fn date(v: Option<Value<'_>>, claim: Claim) -> Result<Option<i64>, Error> {

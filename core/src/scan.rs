@@ -24,13 +24,18 @@ const fn has_zero(w: usize) -> bool {
     w.wrapping_sub(LO) & !w & HI != 0
 }
 
-/// Index of the first `b` in `hay`: a word at a time to the word holding it.
+/// Index of the first `b` in `hay`: a word at a time, the byte found from the
+/// lowest set bit of the word's zero-byte mask (exact: a borrow can flag only
+/// bytes above a real match), read in memory order.
 #[inline]
 pub(crate) fn position(hay: &[u8], b: u8) -> Option<usize> {
     let mut at = 0usize;
-    for chunk in hay.chunks_exact(W) {
-        if has_zero(word(chunk) ^ splat(b)) {
-            break;
+    while let Some(chunk) = hay.get(at..).and_then(|rest| rest.first_chunk::<W>()) {
+        let x = usize::from_le_bytes(*chunk) ^ splat(b);
+        let hits = x.wrapping_sub(LO) & !x & HI;
+        if hits != 0 {
+            // trailing_zeros / 8 < W: the sum stays within `hay`.
+            return Some(at.saturating_add((hits.trailing_zeros() / 8) as usize));
         }
         at = at.saturating_add(W);
     }
