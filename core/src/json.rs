@@ -222,7 +222,11 @@ impl Parser<'_> {
 
     #[inline(always)]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+        // Tokens rarely hold whitespace: one test for anything above a space.
+        while let Some(c) = self.peek()
+            && c <= b' '
+            && matches!(c, b' ' | b'\t' | b'\n' | b'\r')
+        {
             self.bump();
         }
     }
