@@ -30,9 +30,30 @@ pub const MAX_PASSWORD: usize = 1024;
 /// The commands a device understands (team convention).
 pub const COMMANDS: [&str; 4] = ["open", "close", "status", "led"];
 
-/// Everything the handlers share; cheap to clone (all `Arc`s).
+/// Everything the handlers share, behind one `Arc`: axum clones the state for every
+/// request, and one reference count (not one per part) is what the HTTP threads
+/// then share and contend on.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Wraps the shared parts.
+    #[must_use]
+    pub fn from_parts(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     /// Users, grants, devices, families, revocations.
     pub store: Arc<dyn Store>,
     /// Token signing and checking.

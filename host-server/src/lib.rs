@@ -26,7 +26,7 @@ pub mod openapi;
 pub mod store;
 pub mod tokens;
 
-pub use api::{AppState, app};
+pub use api::{AppState, Shared, app};
 pub use error::Error;
 
 use std::net::SocketAddr;
@@ -113,7 +113,7 @@ impl AppState {
         keys: &keys::KeySet,
         config: &Config,
     ) -> Result<Self, Error> {
-        Ok(AppState {
+        Ok(AppState::from_parts(api::Shared {
             store,
             tokens: Arc::new(tokens::TokenService::new(keys, config.lifetimes)?),
             passwords: auth::PasswordChecker::new(
@@ -122,7 +122,7 @@ impl AppState {
             )?,
             throttle: auth::Throttle::new(config.throttle),
             bridge: bridge::Bridge::new(config.devices.clone()),
-        })
+        }))
     }
 }
 
