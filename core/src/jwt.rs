@@ -421,6 +421,7 @@ impl<'v> Verifier<'v> {
     ///
     /// # Errors
     /// The first check that fails, as an [`Error`].
+    #[inline]
     pub fn verify<'s>(
         &self,
         token: &[u8],
@@ -436,6 +437,7 @@ impl<'v> Verifier<'v> {
     ///
     /// # Errors
     /// The first check that fails, as an [`Error`].
+    #[inline]
     pub fn verify_at<'s>(
         &self,
         token: &[u8],
