@@ -1,5 +1,5 @@
-//! Build script: puts `memory.x` on the link path for cortex-m-rt's `link.x`, and an
-//! empty `defmt.x`: the workspace's `.cargo/config.toml` links every thumbv7m binary
+//! Build script: puts `memory.x` on the link path for cortex-m-rt's `link.x`, an
+//! empty `device.x` (see `src/device.rs`), and an empty `defmt.x`: the workspace's `.cargo/config.toml` links every thumbv7m binary
 //! with `-Tdefmt.x`, and this probe deliberately has no defmt.
 
 use std::{env, fs, path::PathBuf};
@@ -14,5 +14,12 @@ fn main() {
         "/* no defmt in the footprint probe */\n",
     )
     .expect("write defmt.x");
+    // cortex-m-rt's `device` feature includes `device.x` (a device crate's handler
+    // names); the probe's interrupts all go to the default handler.
+    fs::write(
+        out.join("device.x"),
+        "/* every interrupt of the probe is DefaultHandler (src/device.rs) */\n",
+    )
+    .expect("write device.x");
     println!("cargo:rustc-link-search={}", out.display());
 }

@@ -603,7 +603,7 @@ impl<'a> JsonStr<'a> {
     /// has, in which case use [`JsonStr::decode_into`].
     #[must_use]
     pub fn as_str(self) -> Option<&'a str> {
-        if self.raw.contains(&b'\\') {
+        if crate::scan::contains(self.raw, b'\\') {
             None
         } else {
             Some(self.raw())
@@ -622,7 +622,7 @@ impl<'a> JsonStr<'a> {
         if self.raw == s.as_bytes() {
             return true;
         }
-        self.raw.contains(&b'\\') && self.chars().eq(s.chars())
+        crate::scan::contains(self.raw, b'\\') && self.chars().eq(s.chars())
     }
 
     /// Decodes the string into `buf` and returns it.
@@ -771,40 +771,38 @@ impl<'a> Value<'a> {
         self.numeric_date_slow()
     }
 
-    /// [`Value::as_numeric_date`] for anything but plain digits.
+    /// [`Value::as_numeric_date`] for anything but plain digits: a sign, a fraction,
+    /// an exponent, or more digits than the fast path takes. One pass over the
+    /// bytes of a number the validator accepted; magnitudes saturate at `i64::MAX`
+    /// (either sign).
     #[inline(never)]
     fn numeric_date_slow(self) -> Option<i64> {
-        let raw = self.raw();
-        if let Ok(v) = raw.parse::<i64>() {
-            return Some(v);
-        }
-        let first = raw.as_bytes().first()?;
-        if !(first.is_ascii_digit() || *first == b'-') {
+        let (neg, b) = match self.raw {
+            [b'-', rest @ ..] => (true, rest),
+            b => (false, b),
+        };
+        // Anything else (a string, `true`, ...) is not a number.
+        if !b.first()?.is_ascii_digit() {
             return None;
         }
-        let (neg, body) = match raw.strip_prefix('-') {
-            Some(b) => (true, b),
-            None => (false, raw),
-        };
-        let (mantissa, exp) = match body.find(['e', 'E']) {
-            Some(i) => (body.get(..i)?, body.get(i.saturating_add(1)..)?),
-            None => (body, "0"),
-        };
-        let exp = parse_exponent(exp);
-        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        let int_len = i64::try_from(int.len()).unwrap_or(i64::MAX);
-        // Position of the decimal point within the concatenated digits.
-        let point = int_len.saturating_add(exp);
+        let e = b.iter().position(|&c| c | 0x20 == b'e').unwrap_or(b.len());
+        let (mantissa, exp) = b.split_at_checked(e)?;
+        let exp = parse_exponent(exp.get(1..).unwrap_or(&[]));
+        let int_len = mantissa.iter().position(|&c| c == b'.').unwrap_or(mantissa.len());
+        // Position of the decimal point within the mantissa's digits.
+        let point = i64::try_from(int_len).unwrap_or(i64::MAX).saturating_add(exp);
         let mut v = 0i64;
         let mut taken = 0i64;
-        for d in int.bytes().chain(frac.bytes()) {
+        for &d in mantissa {
             if taken >= point {
                 break;
             }
-            v = v
-                .saturating_mul(10)
-                .saturating_add(i64::from(d.wrapping_sub(b'0')));
-            taken = taken.saturating_add(1);
+            if d != b'.' {
+                v = v
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(d.wrapping_sub(b'0')));
+                taken = taken.saturating_add(1);
+            }
         }
         while taken < point && v != 0 && v != i64::MAX {
             v = v.saturating_mul(10);
@@ -847,14 +845,14 @@ fn plain_digits(b: &[u8]) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
-fn parse_exponent(s: &str) -> i64 {
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, s.get(1..).unwrap_or("")),
-        Some(b'+') => (false, s.get(1..).unwrap_or("")),
+fn parse_exponent(s: &[u8]) -> i64 {
+    let (neg, digits) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
         _ => (false, s),
     };
     let mut v = 0i64;
-    for d in digits.bytes() {
+    for &d in digits {
         // Anything past 10^4 saturates every i64 anyway.
         v = v
             .saturating_mul(10)
@@ -1170,6 +1168,34 @@ mod tests {
         assert_eq!(v("-1e400"), Some(-i64::MAX));
         assert_eq!(v("\"1\""), None);
         assert_eq!(v("true"), None);
+        assert_eq!(v("-0.5"), Some(0));
+        assert_eq!(v("-1700000000.9"), Some(-1_700_000_000));
+        assert_eq!(v("12.5e1"), Some(125));
+        assert_eq!(v("1.25E+1"), Some(12));
+        assert_eq!(v("0.0017e6"), Some(1700));
+        assert_eq!(v("170e-1"), Some(17));
+        assert_eq!(v("0e999"), Some(0));
+        assert_eq!(v("1e18"), Some(1_000_000_000_000_000_000));
+        assert_eq!(v("1e19"), Some(i64::MAX));
+        // Magnitudes saturate at i64::MAX on either side, so the most negative
+        // i64 reads as -i64::MAX.
+        assert_eq!(v("-9223372036854775807"), Some(-i64::MAX));
+        assert_eq!(v("-9223372036854775808"), Some(-i64::MAX));
+        assert_eq!(v("-99999999999999999999"), Some(-i64::MAX));
+        // Against the decimal value truncated toward zero (f64 is exact here:
+        // integers below 2^53 and fractions of at most four digits).
+        extern crate std;
+        for sign in ["", "-"] {
+            for int in ["0", "1", "17", "170000", "123456789"] {
+                for frac in ["", ".0", ".5", ".999", ".0001"] {
+                    for exp in ["", "e0", "e1", "E3", "e-1", "e-3", "E+2", "e-12"] {
+                        let s = std::format!("{sign}{int}{frac}{exp}");
+                        let want = s.parse::<f64>().unwrap().trunc() as i64;
+                        assert_eq!(v(&s), Some(want), "{s}");
+                    }
+                }
+            }
+        }
         // Around the plain-digits fast path's bounds, against `str::parse`.
         for s in [
             "0",

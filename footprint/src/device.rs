@@ -10,6 +10,25 @@ use semihosting::io::Write as _;
 
 use crate::{SCRATCH_LEN, verifier, verify_once};
 
+/// The interrupt part of the vector table: the mps2-an385's 32 external interrupts
+/// (its CMSDK peripherals), all to cortex-m-rt's default handler, as a minimal
+/// binary for this board carries. Without a device crate cortex-m-rt would put its
+/// 240-entry default here (960 bytes instead of 128).
+// SAFETY: the name and section are the ones cortex-m-rt's `device` feature expects
+// (`link.x` places `.vector_table.interrupts` right after the exception vectors);
+// every entry is a handler cortex-m-rt defines.
+#[allow(unsafe_code)]
+#[unsafe(link_section = ".vector_table.interrupts")]
+#[unsafe(no_mangle)]
+static __INTERRUPTS: [unsafe extern "C" fn(); 32] = [DefaultHandler; 32];
+
+// SAFETY: cortex-m-rt's `link.x` provides `DefaultHandler`; only its address is used.
+#[allow(unsafe_code)]
+unsafe extern "C" {
+    /// cortex-m-rt's default interrupt handler (loops; the probe enables none).
+    fn DefaultHandler();
+}
+
 /// cortex-m-rt's paint value (`STACK_PAINT_VALUE`, feature `paint-stack`).
 const PAINT: u32 = 0xcccc_cccc;
 
