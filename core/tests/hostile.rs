@@ -78,6 +78,12 @@ fn build_token(case: &Value) -> String {
             sig.replace_range(0..1, first);
         }
         "mac-space" => sig.insert(5, ' '),
+        // Same length, so the last dot is where the key's MAC length points.
+        "mac-dot" => sig.replace_range(10..11, "."),
+        "mac-dot-end" => {
+            sig.pop();
+            sig.push('.');
+        }
         "two-segments" => return signing_input,
         "four-segments" => return format!("{signing_input}.{sig}.x"),
         "empty" => return String::new(),
