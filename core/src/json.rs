@@ -788,9 +788,14 @@ impl<'a> Value<'a> {
         let e = b.iter().position(|&c| c | 0x20 == b'e').unwrap_or(b.len());
         let (mantissa, exp) = b.split_at_checked(e)?;
         let exp = parse_exponent(exp.get(1..).unwrap_or(&[]));
-        let int_len = mantissa.iter().position(|&c| c == b'.').unwrap_or(mantissa.len());
+        let int_len = mantissa
+            .iter()
+            .position(|&c| c == b'.')
+            .unwrap_or(mantissa.len());
         // Position of the decimal point within the mantissa's digits.
-        let point = i64::try_from(int_len).unwrap_or(i64::MAX).saturating_add(exp);
+        let point = i64::try_from(int_len)
+            .unwrap_or(i64::MAX)
+            .saturating_add(exp);
         let mut v = 0i64;
         let mut taken = 0i64;
         for &d in mantissa {
