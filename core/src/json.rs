@@ -512,7 +512,7 @@ pub(crate) fn parse_into<'a>(
     // Invalid UTF-8 is the error whatever else is wrong. Strings are checked as
     // they are read; anywhere else a non-ASCII byte fails the parse, and then the
     // whole text is looked at (only on failure, as the error's cause).
-    parse_valid_utf8(input, max_depth, obj).map_err(|e| match str::from_utf8(input) {
+    parse_members(input, max_depth, obj).map_err(|e| match str::from_utf8(input) {
         Ok(_) => e,
         Err(_) => Error::InvalidUtf8,
     })
@@ -521,8 +521,7 @@ pub(crate) fn parse_into<'a>(
 /// [`parse_into`], with invalid UTF-8 reported as some error, not necessarily
 /// [`Error::InvalidUtf8`].
 #[inline(always)]
-fn parse_valid_utf8<'a>(input: &'a [u8], max_depth: u8, obj: &mut Object<'a>) -> Result<(), Error> {
-    let text = input;
+fn parse_members<'a>(text: &'a [u8], max_depth: u8, obj: &mut Object<'a>) -> Result<(), Error> {
     if text.len() > MAX_TEXT_LEN {
         return Err(Error::TokenTooLarge);
     }

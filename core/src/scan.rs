@@ -150,8 +150,9 @@ pub(crate) fn contains(hay: &[u8], b: u8) -> bool {
 mod tests {
     use super::*;
 
-    /// Every stop byte at every position, behind fillers at the edges of the stop
-    /// set (0x20, 0x7f, 0x80, 0xff, and the neighbours of `"` and `\\`).
+    /// Every stop byte (among them the edges 0x1f, 0x80 and 0xff) at every
+    /// position, behind fillers at the edges of the plain set (0x20, 0x7e, 0x7f,
+    /// and the neighbours of `"` and `\\`).
     #[test]
     fn string_end_finds_every_stop_behind_every_filler() {
         for filler in [b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7e, 0x7f] {
