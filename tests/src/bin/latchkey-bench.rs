@@ -842,27 +842,27 @@ mod tests {
 
     #[test]
     fn targets_and_table_use_the_median_ratio_and_the_median_flood_p99() {
-        let under_flood = |round, p99_ms| {
-            run_in(
-                round,
-                Scenario::UnderFlood,
-                "latchkey",
-                report(9e3, p99_ms, 9, 0),
-            )
+        // One round a (latchkey req/s, Flask req/s, latchkey's p99 under the flood).
+        let rounds = |spec: &[(f64, f64, u64)]| -> Vec<Run> {
+            (1..)
+                .zip(spec)
+                .flat_map(|(round, &(latchkey, flask, flood_p99_ms))| {
+                    let flood = report(9e3, flood_p99_ms, 9, 0);
+                    [
+                        valid(round, "latchkey", latchkey, 1),
+                        valid(round, "Flask", flask, 20),
+                        run_in(round, Scenario::UnderFlood, "latchkey", flood),
+                    ]
+                })
+                .collect()
         };
         // Per-round ratios 31x, 29x, 25x: median 29x, although the median runs' req/s
         // (31000 vs 1000) would give 31x. Flood p99 12, 4, 8 ms: median 8 ms.
-        let runs = vec![
-            valid(1, "latchkey", 31_000.0, 1),
-            valid(1, "Flask", 1_000.0, 20),
-            under_flood(1, 12),
-            valid(2, "latchkey", 29_000.0, 1),
-            valid(2, "Flask", 1_000.0, 20),
-            under_flood(2, 4),
-            valid(3, "latchkey", 35_000.0, 1),
-            valid(3, "Flask", 1_400.0, 20),
-            under_flood(3, 8),
-        ];
+        let runs = rounds(&[
+            (31_000.0, 1_000.0, 12),
+            (29_000.0, 1_000.0, 4),
+            (35_000.0, 1_400.0, 8),
+        ]);
         let t = targets(&runs);
         assert!(
             t[0].ends_with(
@@ -888,14 +888,7 @@ mod tests {
 
         // Two rounds at 28x and 32x: the lower middle, 28x, misses; two flood rounds
         // at 9 and 11 ms: the lower middle, 9 ms, meets.
-        let even = vec![
-            valid(1, "latchkey", 28_000.0, 1),
-            valid(1, "Flask", 1_000.0, 20),
-            under_flood(1, 11),
-            valid(2, "latchkey", 32_000.0, 1),
-            valid(2, "Flask", 1_000.0, 20),
-            under_flood(2, 9),
-        ];
+        let even = rounds(&[(28_000.0, 1_000.0, 11), (32_000.0, 1_000.0, 9)]);
         let t = targets(&even);
         assert!(t[0].contains("MISSED: 28.0x"), "{}", t[0]);
         assert!(t[1].contains("met: p99 9.00 ms"), "{}", t[1]);
