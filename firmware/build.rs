@@ -1,4 +1,5 @@
-//! Build script: provisions the device identity and puts `memory.x` on the link path.
+//! Build script: provisions the device identity and puts `memory.x` (and an empty
+//! `device.x`) on the link path.
 //!
 //! Inputs (all optional; see README.md "Provisioning"):
 //! - `LATCHKEY_DEVICE_FILE`: path of a file with `device_id = ...` and
@@ -62,6 +63,14 @@ fn run() -> Result<(), String> {
 
     // Linker script for cortex-m-rt's link.x (only used by the thumb build).
     fs::copy("memory.x", out.join("memory.x")).map_err(|e| format!("memory.x: {e}"))?;
+    // cortex-m-rt's `device` feature includes `device.x` (a device crate's handler
+    // names); the firmware's 32 interrupt vectors all name `DefaultHandler`
+    // (src/main.rs), so there is nothing to provide.
+    fs::write(
+        out.join("device.x"),
+        "/* every interrupt is DefaultHandler (src/main.rs: __INTERRUPTS) */\n",
+    )
+    .map_err(|e| format!("device.x: {e}"))?;
     println!("cargo:rustc-link-search={}", out.display());
 
     let (mut id, mut key_hex) = (None::<String>, None::<String>);

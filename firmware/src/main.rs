@@ -378,9 +378,30 @@ mod device {
         TICKS.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Every device interrupt lands here (no `device` feature in cortex-m-rt).
-    /// UART0 RX is the only one enabled; anything else is a bug: stop with a
-    /// failure code.
+    /// The interrupt part of the vector table: the mps2-an385's 32 external
+    /// interrupts (UART0 RX is IRQ 0), every one to [`DefaultHandler`], which
+    /// dispatches on the interrupt number. Without it cortex-m-rt puts its 240-entry
+    /// default here (960 bytes instead of 128).
+    // SAFETY: the name and section are the ones cortex-m-rt's `device` feature
+    // expects (`link.x` places `.vector_table.interrupts` right after the exception
+    // vectors); every entry is the `DefaultHandler` defined below.
+    #[allow(unsafe_code)]
+    #[unsafe(link_section = ".vector_table.interrupts")]
+    #[unsafe(no_mangle)]
+    static __INTERRUPTS: [unsafe extern "C" fn(); 32] = [DefaultHandlerSymbol; 32];
+
+    // SAFETY: `#[exception] DefaultHandler` below exports this symbol; only its
+    // address is used, in the table above.
+    #[allow(unsafe_code)]
+    unsafe extern "C" {
+        /// The exported `DefaultHandler` (cortex-m-rt's trampoline, which reads
+        /// the interrupt number and calls the function below).
+        #[link_name = "DefaultHandler"]
+        fn DefaultHandlerSymbol();
+    }
+
+    /// Every device interrupt lands here. UART0 RX is the only one enabled;
+    /// anything else is a bug: stop with a failure code.
     #[exception]
     #[allow(unsafe_code)]
     unsafe fn DefaultHandler(irqn: i16) {
