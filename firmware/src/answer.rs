@@ -126,19 +126,61 @@ impl Answer {
 /// the longest reason code is shorter than 24 bytes).
 pub const MAX_ANSWER_LEN: usize = 40;
 
+/// An answer line as text, at most [`MAX_ANSWER_LEN`] bytes.
+pub type Line = heapless::String<MAX_ANSWER_LEN>;
+
+impl Answer {
+    /// The answer line (without the newline), written without `core::fmt`: on the
+    /// device the formatting machinery costs ~1.7 KiB of flash for two numbers.
+    pub fn line(&self) -> Line {
+        let mut line = Line::new();
+        let mut put = |s: &str| {
+            // Every line fits (test `answers_render_as_one_line` checks the longest).
+            let _ = line.push_str(s);
+        };
+        match self {
+            Answer::Ok(Outcome::Opened) => put("OK opened"),
+            Answer::Ok(Outcome::Closed) => put("OK closed"),
+            Answer::Ok(Outcome::Led(n)) => {
+                put("OK led=");
+                put(decimal(*n).as_str());
+            }
+            Answer::Ok(Outcome::Status { open, led }) => {
+                put(if *open {
+                    "OK door=open led="
+                } else {
+                    "OK door=closed led="
+                });
+                put(decimal(*led).as_str());
+            }
+            Answer::Denied(r) => {
+                put("DENIED ");
+                put(r.code());
+            }
+            Answer::Error(r) => {
+                put("ERROR ");
+                put(r.code());
+            }
+        }
+        line
+    }
+}
+
+/// `n` in decimal, without leading zeros.
+fn decimal(n: u8) -> heapless::String<3> {
+    let mut out = heapless::String::new();
+    let digits = [n / 100, n / 10 % 10, n % 10];
+    // The last digit always shows; the others from the first non-zero one on.
+    let first = digits.iter().position(|&d| d != 0).unwrap_or(2);
+    for &d in digits.iter().skip(first) {
+        let _ = out.push(char::from(b'0' + d));
+    }
+    out
+}
+
 impl fmt::Display for Answer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Answer::Ok(Outcome::Opened) => f.write_str("OK opened"),
-            Answer::Ok(Outcome::Closed) => f.write_str("OK closed"),
-            Answer::Ok(Outcome::Led(n)) => write!(f, "OK led={n}"),
-            Answer::Ok(Outcome::Status { open, led }) => {
-                let door = if *open { "open" } else { "closed" };
-                write!(f, "OK door={door} led={led}")
-            }
-            Answer::Denied(r) => write!(f, "DENIED {}", r.code()),
-            Answer::Error(r) => write!(f, "ERROR {}", r.code()),
-        }
+        f.write_str(&self.line())
     }
 }
 
@@ -170,6 +212,74 @@ mod tests {
         for (answer, text) in cases {
             assert_eq!(answer.to_string(), text);
             assert!(text.len() <= MAX_ANSWER_LEN);
+        }
+    }
+
+    #[test]
+    fn every_answer_fits_its_line() {
+        // The longest possible line: every reason under both kinds, every LED duty.
+        let mut reasons = std::vec![
+            Reason::MissingScope,
+            Reason::WrongArgument,
+            Reason::Replayed,
+            Reason::ReplayCacheFull,
+            Reason::LifetimeTooLong,
+            Reason::TokenTooLarge,
+            Reason::LineTooLong,
+            Reason::EmptyLine,
+            Reason::UnknownCommand,
+            Reason::BadArgument,
+            Reason::MissingToken,
+            Reason::OutputFault,
+        ];
+        let token_errors = [
+            Error::KeyTooShort,
+            Error::BufferTooSmall,
+            Error::Malformed,
+            Error::InvalidBase64,
+            Error::InvalidUtf8,
+            Error::InvalidJson,
+            Error::TooDeep,
+            Error::TooManyMembers,
+            Error::DuplicateMember,
+            Error::NotAnObject,
+            Error::InvalidHeader,
+            Error::AlgorithmNone,
+            Error::WrongAlgorithm,
+            Error::UnsupportedAlgorithm,
+            Error::CriticalHeader,
+            Error::UnencodedPayload,
+            Error::WrongType,
+            Error::BadSignature,
+            Error::MissingClaim(latchkey_core::Claim::Exp),
+            Error::InvalidClaim(latchkey_core::Claim::Aud),
+            Error::Expired,
+            Error::NotYetValid,
+            Error::IssuedInFuture,
+            Error::WrongIssuer,
+            Error::WrongAudience,
+            Error::CustomClaims,
+        ];
+        reasons.extend(token_errors.map(Reason::Token));
+        for r in reasons {
+            for answer in [Answer::Denied(r), Answer::Error(r)] {
+                let expected = std::format!("{} {}", answer.kind(), r.code());
+                assert_eq!(answer.line().as_str(), expected);
+            }
+        }
+        for n in 0..=u8::MAX {
+            assert_eq!(
+                Answer::Ok(Outcome::Led(n)).line().as_str(),
+                std::format!("OK led={n}")
+            );
+            for open in [false, true] {
+                let door = if open { "open" } else { "closed" };
+                let answer = Answer::Ok(Outcome::Status { open, led: n });
+                assert_eq!(
+                    answer.line().as_str(),
+                    std::format!("OK door={door} led={n}")
+                );
+            }
         }
     }
 
