@@ -284,38 +284,14 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// An escape sequence, the cursor just after its backslash.
     #[cold]
     #[inline(never)]
     fn escape(&mut self) -> Result<(), Error> {
-        let c = self.peek().ok_or(Error::InvalidJson)?;
-        self.bump();
-        match c {
-            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
-            b'u' => {
-                let unit = self.hex4()?;
-                if (0xD800..0xDC00).contains(&unit) {
-                    self.expect(b'\\')?;
-                    self.expect(b'u')?;
-                    if !(0xDC00..0xE000).contains(&self.hex4()?) {
-                        return Err(Error::InvalidJson);
-                    }
-                } else if (0xDC00..0xE000).contains(&unit) {
-                    return Err(Error::InvalidJson);
-                }
-                Ok(())
-            }
-            _ => Err(Error::InvalidJson),
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, Error> {
-        let mut v = 0u32;
-        for _ in 0..4 {
-            let d = hex_digit(self.peek().ok_or(Error::InvalidJson)?).ok_or(Error::InvalidJson)?;
-            v = (v << 4) | d;
-            self.bump();
-        }
-        Ok(v)
+        let rest = self.b.get(self.pos..).unwrap_or(&[]);
+        let (_, n) = unescape(rest).ok_or(Error::InvalidJson)?;
+        self.pos = self.pos.saturating_add(n);
+        Ok(())
     }
 
     fn digits(&mut self) -> usize {
@@ -478,8 +454,50 @@ impl Parser<'_> {
     }
 }
 
-fn hex_digit(c: u8) -> Option<u32> {
-    char::from(c).to_digit(16)
+/// The character a string escape stands for and how many bytes it takes, `esc`
+/// starting just after the backslash; `None` for anything RFC 8259 does not
+/// allow: an unknown escape, a missing or non-hex digit, or a UTF-16 surrogate
+/// that is not half of a high-low pair. The one reading of escapes, shared by
+/// the validator and the decoders.
+fn unescape(esc: &[u8]) -> Option<(char, usize)> {
+    let (&first, rest) = esc.split_first()?;
+    let c = match first {
+        b'"' | b'\\' | b'/' => char::from(first),
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let hi = hex4(rest)?;
+            if !(0xD800..0xDC00).contains(&hi) {
+                // `from_u32` refuses a lone low surrogate (0xDC00-0xDFFF).
+                return Some((char::from_u32(hi)?, 5));
+            }
+            let Some([b'\\', b'u', low @ ..]) = rest.get(4..) else {
+                return None;
+            };
+            let lo = hex4(low)?;
+            if !(0xDC00..0xE000).contains(&lo) {
+                return None;
+            }
+            let c = 0x10000u32
+                .wrapping_add(hi.wrapping_sub(0xD800) << 10)
+                .wrapping_add(lo.wrapping_sub(0xDC00));
+            return Some((char::from_u32(c)?, 11));
+        }
+        _ => return None,
+    };
+    Some((c, 1))
+}
+
+/// The value of four hex digits at the start of `b`.
+fn hex4(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b.get(..4)? {
+        v = (v << 4) | char::from(c).to_digit(16)?;
+    }
+    Some(v)
 }
 
 /// Validates `input` as one JSON object (nesting at most `max_depth` levels, the
@@ -621,7 +639,17 @@ impl<'a> JsonStr<'a> {
         if self.raw == s.as_bytes() {
             return true;
         }
-        crate::scan::contains(self.raw, b'\\') && self.chars().eq(s.chars())
+        if !crate::scan::contains(self.raw, b'\\') {
+            return false;
+        }
+        let mut rest = s.as_bytes();
+        for c in self.chars() {
+            match rest.strip_prefix(c.encode_utf8(&mut [0u8; 4]).as_bytes()) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
     }
 
     /// Decodes the string into `buf` and returns it.
@@ -656,46 +684,20 @@ pub struct Chars<'a> {
 impl Iterator for Chars<'_> {
     type Item = char;
 
+    // One copy for `eq_str`, `decode_into` and callers (flash; escapes are rare).
+    #[inline(never)]
     fn next(&mut self) -> Option<char> {
         let mut it = self.rest.chars();
         let c = it.next()?;
-        let out = if c == '\\' {
-            match it.next()? {
-                'b' => '\u{8}',
-                'f' => '\u{c}',
-                'n' => '\n',
-                'r' => '\r',
-                't' => '\t',
-                'u' => {
-                    let hi = hex4(&mut it)?;
-                    if (0xD800..0xDC00).contains(&hi) {
-                        it.next()?;
-                        it.next()?;
-                        let lo = hex4(&mut it)?;
-                        let c = 0x10000u32
-                            .wrapping_add((hi.wrapping_sub(0xD800)) << 10)
-                            .wrapping_add(lo.wrapping_sub(0xDC00));
-                        char::from_u32(c)?
-                    } else {
-                        char::from_u32(hi)?
-                    }
-                }
-                other => other,
-            }
-        } else {
-            c
-        };
         self.rest = it.as_str();
-        Some(out)
+        if c != '\\' {
+            return Some(c);
+        }
+        // An escape is ASCII: `n` bytes on, `rest` is still at a char boundary.
+        let (c, n) = unescape(self.rest.as_bytes())?;
+        self.rest = self.rest.get(n..)?;
+        Some(c)
     }
-}
-
-fn hex4(it: &mut str::Chars<'_>) -> Option<u32> {
-    let mut v = 0u32;
-    for _ in 0..4 {
-        v = (v << 4) | it.next()?.to_digit(16)?;
-    }
-    Some(v)
 }
 
 /// A JSON value from a verified token, as written, borrowed from the caller's
@@ -921,6 +923,9 @@ impl<'a> Iterator for Elements<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    extern crate std;
+    use std::format;
+    use std::string::String;
 
     fn ok(s: &str) -> Object<'_> {
         parse_object(s.as_bytes(), 16).unwrap_or_else(|e| panic!("{s:?}: {e:?}"))
@@ -1139,6 +1144,75 @@ mod tests {
         }
         s.push('}').unwrap();
         assert_eq!(err(&s), Error::TooManyMembers);
+    }
+
+    /// Every escape the validator accepts decodes to what serde_json decodes it
+    /// to (through `decode_into`, `chars` and `eq_str`), and it accepts exactly the
+    /// escapes serde_json accepts.
+    #[test]
+    fn escapes_agree_with_serde_json() {
+        let snippets = [
+            r#"\""#,
+            r"\\",
+            r"\/",
+            r"\b",
+            r"\f",
+            r"\n",
+            r"\r",
+            r"\t",
+            r"\u0000",
+            r"\u001f",
+            r"\u0041",
+            r"\u00e9",
+            r"\u00E9",
+            r"\uFFFF",
+            r"\uD7FF",
+            r"\uE000",
+            r"\uD83D\uDE00",
+            r"\ud83d\ude00",
+            r"\uD800\uDC00",
+            r"\uDBFF\uDFFF",
+            r"x\u0041y\n",
+            r"\u0041\u0042",
+            // refused
+            r"\uD83D",
+            r"\uDE00",
+            r"\uD83Dx",
+            r"\uD83D\u0041",
+            r"\uD83D\uD83D",
+            r"\uD83D\n",
+            r"\uD83D\u",
+            r"\uD83D\uDE0",
+            r"\u12",
+            r"\u12G4",
+            r"\u",
+            r"\x",
+            r"\U0041",
+            r"\a",
+            r"\0",
+            r"\ ",
+            r"\",
+        ];
+        let mut accepted = 0;
+        for snippet in snippets {
+            let text = format!(r#"{{"s":"{snippet}"}}"#);
+            let want = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("s").and_then(|s| s.as_str().map(String::from)));
+            match (parse_object(text.as_bytes(), 8), want) {
+                (Ok(o), Some(want)) => {
+                    let s = o.get("s").unwrap().as_str().unwrap();
+                    let mut buf = [0u8; 16];
+                    assert_eq!(s.decode_into(&mut buf).unwrap(), want, "{snippet}");
+                    assert_eq!(s.chars().collect::<String>(), want, "{snippet}");
+                    assert!(s.eq_str(&want), "{snippet}");
+                    accepted += 1;
+                }
+                (Err(e), None) => assert_eq!(e, Error::InvalidJson, "{snippet}"),
+                (got, want) => panic!("{snippet}: ours {:?}, serde_json {want:?}", got.err()),
+            }
+        }
+        assert_eq!(accepted, 22);
     }
 
     #[test]
