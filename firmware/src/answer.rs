@@ -135,7 +135,7 @@ impl Answer {
     pub fn line(&self) -> Line {
         let mut line = Line::new();
         let mut put = |s: &str| {
-            // Every line fits (test `answers_render_as_one_line` checks the longest).
+            // Every line fits (test `every_answer_fits_its_line` writes them all).
             let _ = line.push_str(s);
         };
         match self {
