@@ -208,32 +208,62 @@ mod tests {
         assert_eq!(dec("Zm8").unwrap().1, 2);
     }
 
-    /// A foreign character anywhere (every position of the eight-character and
-    /// the four-character loops and of the tails) is refused, and the valid text
-    /// around it decodes as base64ct does.
+    /// Canonical texts of every length up to 36 characters (the eight-character
+    /// and four-character loops and both tails), from base64ct.
+    fn canonical_texts() -> impl Iterator<Item = ([u8; 64], usize)> {
+        (0..=27usize).map(|n| {
+            let raw: [u8; 27] = core::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0xa5);
+            let mut text = [0u8; 64];
+            let len = Base64UrlUnpadded::encode(&raw[..n], &mut text)
+                .unwrap()
+                .len();
+            // The valid text decodes to what was encoded.
+            let mut buf = [0u8; 64];
+            assert_eq!(decode(&text[..len], &mut buf).unwrap(), &raw[..n]);
+            (text, len)
+        })
+    }
+
+    const FOREIGN: [u8; 8] = [b'.', b'=', b'+', b'/', b' ', 0x80, 0xff, 0];
+
+    /// A foreign character anywhere in a canonical text (every position of the
+    /// eight- and four-character loops and of the tails) is refused.
     #[test]
     fn a_foreign_character_at_any_position_is_refused() {
-        let valid = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo";
-        for len in [8, 12, 16, 18, 19, 23, 24, 35] {
-            let text = &valid[..len];
-            let mut buf = [0u8; 64];
-            let mut theirs = [0u8; 64];
-            assert_eq!(
-                decode(text, &mut buf).map(<[u8]>::to_vec),
-                Base64UrlUnpadded::decode(text, &mut theirs)
-                    .map(<[u8]>::to_vec)
-                    .map_err(|_| Error::InvalidBase64),
-            );
+        let mut buf = [0u8; 64];
+        for (text, len) in canonical_texts() {
             for at in 0..len {
-                for foreign in [b'.', b'=', b'+', b'/', b' ', 0x80, 0xff, 0] {
-                    let mut bad = [0u8; 64];
-                    bad[..len].copy_from_slice(text);
+                for foreign in FOREIGN {
+                    let mut bad = text;
                     bad[at] = foreign;
                     assert_eq!(
                         decode(&bad[..len], &mut buf).err(),
                         Some(Error::InvalidBase64),
                         "{foreign:#x} at {at} of {len}"
                     );
+                }
+            }
+        }
+    }
+
+    /// Two foreign characters are refused wherever they are: their all-ones
+    /// sextets must not cancel out when a group's sextets are combined.
+    #[test]
+    fn two_foreign_characters_are_refused() {
+        let mut buf = [0u8; 64];
+        for (text, len) in canonical_texts() {
+            for i in 0..len {
+                for j in i + 1..len {
+                    for (x, y) in [(b'.', b'.'), (0xff, b'='), (0x80, 0)] {
+                        let mut bad = text;
+                        bad[i] = x;
+                        bad[j] = y;
+                        assert_eq!(
+                            decode(&bad[..len], &mut buf).err(),
+                            Some(Error::InvalidBase64),
+                            "{x:#x} at {i} and {y:#x} at {j} of {len}"
+                        );
+                    }
                 }
             }
         }
