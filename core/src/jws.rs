@@ -713,12 +713,52 @@ mod tests {
 
     #[test]
     fn typ_comparison() {
+        extern crate std;
         let t = |raw: &'static str| JsonStr::from_raw(raw.as_bytes());
         assert!(typ_matches(t("JWT"), "jwt"));
         assert!(typ_matches(t("application/at+jwt"), "at+jwt"));
         assert!(typ_matches(t("at+JWT"), "Application/at+jwt"));
         assert!(!typ_matches(t("rt+jwt"), "at+jwt"));
         assert!(!typ_matches(t("JWT"), "at+jwt"));
+        // Only `application/` is optional, not any twelve characters.
+        assert!(!typ_matches(t("xxxxxxxxxxxxJWT"), "JWT"));
+        assert!(!typ_matches(t("JWT"), "xxxxxxxxxxxxJWT"));
+        assert!(typ_matches(t("xxxxxxxxxxxxJWT"), "XXXXXXXXXXXXjwt"));
+        // Up to 128 bytes, with or without escapes; longer never matches.
+        for (len, matches) in [(128, true), (129, false)] {
+            let plain = "t".repeat(len);
+            let escaped = std::format!("\\u0074{}", "t".repeat(len - 1));
+            for raw in [&plain, &escaped] {
+                let actual = JsonStr::from_raw(raw.as_bytes());
+                assert_eq!(typ_matches(actual, &plain), matches, "{len} {raw}");
+            }
+        }
+    }
+
+    /// Every header member the accessors hand out, from both header readers.
+    #[test]
+    fn header_accessors() {
+        let full = br#"{"alg":"HS256","typ":"JWT","kid":"k1","cty":"lk"}"#;
+        let h = check_header(full, Algorithm::Hs256, Some("JWT"), 16).unwrap();
+        assert_eq!(h.alg(), Algorithm::Hs256);
+        assert_eq!(h.typ().map(JsonStr::raw), Some("JWT"));
+        assert_eq!(h.kid().map(JsonStr::raw), Some("k1"));
+        assert_eq!(h.cty().map(JsonStr::raw), Some("lk"));
+        let bare = check_header(br#"{"alg":"HS256"}"#, Algorithm::Hs256, None, 16).unwrap();
+        assert!(bare.typ().is_none() && bare.kid().is_none() && bare.cty().is_none());
+
+        let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
+        let mut out = [0u8; 256];
+        let hp = HeaderParams {
+            typ: Some("at+jwt"),
+            kid: Some("k2"),
+        };
+        let token = key.sign(&hp, b"{}", &mut out).unwrap();
+        let mut scratch = [0u8; 128];
+        let u = untrusted_header(token.as_bytes(), &mut scratch).unwrap();
+        assert_eq!(u.alg().map(JsonStr::raw), Some("HS256"));
+        assert_eq!(u.typ().map(JsonStr::raw), Some("at+jwt"));
+        assert_eq!(u.kid().map(JsonStr::raw), Some("k2"));
     }
 
     #[test]
