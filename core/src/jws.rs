@@ -735,6 +735,22 @@ mod tests {
         }
     }
 
+    /// A token of exactly the maximum length is verified; one byte less of limit
+    /// refuses it before anything else is looked at.
+    #[test]
+    fn maximum_length_is_inclusive() {
+        let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
+        let mut out = [0u8; 256];
+        let token = key.sign(&HeaderParams::default(), b"{}", &mut out).unwrap();
+        let n = token.len();
+        let mut scratch = [0u8; 256];
+        assert!(verify(&key, token.as_bytes(), None, n, 16, &mut scratch).is_ok());
+        assert_eq!(
+            verify(&key, token.as_bytes(), None, n - 1, 16, &mut scratch).err(),
+            Some(Error::TokenTooLarge)
+        );
+    }
+
     /// Every header member the accessors hand out, from both header readers.
     #[test]
     fn header_accessors() {
