@@ -793,6 +793,19 @@ mod tests {
             h.kid().unwrap().decode_into(&mut buf).unwrap(),
             "a\"b\\c\u{1}"
         );
+
+        // Only what JSON requires is escaped: a space or `/` is written as is.
+        let hp = HeaderParams {
+            typ: None,
+            kid: Some(" a/b\u{1f}"),
+        };
+        let token = key.sign(&hp, b"{}", &mut out).unwrap();
+        let (header, _) = token.split_once('.').unwrap();
+        let mut json = [0u8; 64];
+        assert_eq!(
+            b64::decode(header.as_bytes(), &mut json).unwrap(),
+            br#"{"alg":"HS256","kid":" a/b\u001f"}"#
+        );
     }
 
     #[test]

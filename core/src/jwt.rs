@@ -564,6 +564,50 @@ mod tests {
         s
     }
 
+    /// Each claim, required alone, is enough to refuse a token without it, and
+    /// only that claim's absence is reported.
+    #[test]
+    fn every_claim_can_be_required() {
+        let members = [
+            (Claim::Exp, r#""exp":9999999999"#),
+            (Claim::Nbf, r#""nbf":1"#),
+            (Claim::Iat, r#""iat":1"#),
+            (Claim::Iss, r#""iss":"i""#),
+            (Claim::Aud, r#""aud":"a""#),
+            (Claim::Sub, r#""sub":"s""#),
+            (Claim::Jti, r#""jti":"j""#),
+        ];
+        let object = |skip: Option<Claim>| {
+            let mut s = heapless::String::<256>::new();
+            let _ = s.push('{');
+            for (_, text) in members.iter().filter(|(c, _)| Some(*c) != skip) {
+                if s.len() > 1 {
+                    let _ = s.push(',');
+                }
+                let _ = s.push_str(text);
+            }
+            let _ = s.push('}');
+            s
+        };
+        for (claim, _) in members {
+            let v = Validation {
+                required: ClaimSet::of(claim),
+                // A configured audience would report a missing `aud` by itself.
+                audience: (claim != Claim::Aud).then_some("a"),
+                ..Validation::new()
+            };
+            assert_eq!(
+                check(&object(Some(claim)), v),
+                Err(Error::MissingClaim(claim))
+            );
+            let with_aud = Validation {
+                audience: Some("a"),
+                ..v
+            };
+            assert_eq!(check(&object(None), with_aud), Ok(()));
+        }
+    }
+
     #[test]
     fn claim_types_are_checked_never_ignored() {
         let v = Validation::new();
