@@ -564,6 +564,34 @@ mod tests {
         s
     }
 
+    #[test]
+    fn claim_sets() {
+        let all = [
+            Claim::Exp,
+            Claim::Nbf,
+            Claim::Iat,
+            Claim::Iss,
+            Claim::Aud,
+            Claim::Sub,
+            Claim::Jti,
+        ];
+        let mut union = ClaimSet::NONE;
+        for (i, &a) in all.iter().enumerate() {
+            assert_ne!(ClaimSet::of(a), ClaimSet::NONE, "{a:?}");
+            for &b in &all[i + 1..] {
+                assert!(!ClaimSet::of(a).contains(ClaimSet::of(b)), "{a:?} {b:?}");
+            }
+            union = union.union(ClaimSet::of(a));
+        }
+        for a in all {
+            assert!(union.contains(ClaimSet::of(a)));
+            // A union with a member already in the set changes nothing.
+            assert_eq!(union.union(ClaimSet::of(a)), union);
+        }
+        assert!(ClaimSet::EXP.contains(ClaimSet::NONE));
+        assert!(!ClaimSet::NONE.contains(ClaimSet::EXP));
+    }
+
     /// Each claim, required alone, is enough to refuse a token without it, and
     /// only that claim's absence is reported.
     #[test]
