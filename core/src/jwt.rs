@@ -564,6 +564,47 @@ mod tests {
         s
     }
 
+    /// What a verified token's claims hand out, claim by claim.
+    #[test]
+    fn claims_accessors() {
+        extern crate std;
+        use std::vec::Vec;
+        let text = r#"{"exp":9999999999,"nbf":1600000000.5,"iat":1650000000,"iss":"i\u0073s","sub":"s","jti":"j1","aud":["x","a"],"scope":"open"}"#;
+        let mut out = [0u8; 1024];
+        let t = token(text, &mut out);
+        let mut scratch = [0u8; 1024];
+        let v = Validation {
+            audience: Some("a"),
+            ..Validation::new()
+        };
+        let verifier = Verifier::new(key(), v);
+        let c = verifier.verify(t.as_bytes(), NOW, &mut scratch).unwrap();
+        assert_eq!(c.payload(), text.as_bytes());
+        assert_eq!(c.header().alg(), Algorithm::Hs256);
+        assert_eq!(c.exp(), Some(9_999_999_999));
+        assert_eq!(c.nbf(), Some(1_600_000_000));
+        assert_eq!(c.iat(), Some(1_650_000_000));
+        assert_eq!(c.iss().map(JsonStr::raw), Some(r"i\u0073s"));
+        assert!(c.iss().is_some_and(|i| i.eq_str("iss")));
+        assert_eq!(c.sub().map(JsonStr::raw), Some("s"));
+        assert_eq!(c.jti().map(JsonStr::raw), Some("j1"));
+        let aud = c.aud().unwrap();
+        assert_eq!(aud.iter().map(JsonStr::raw).collect::<Vec<_>>(), ["x", "a"]);
+        assert!(aud.contains("x") && aud.contains("a") && !aud.contains("y"));
+        assert_eq!(
+            c.get("scope").and_then(Value::as_str).map(JsonStr::raw),
+            Some("open")
+        );
+        assert_eq!(c.iter().count(), 8);
+        // Absent claims are absent.
+        let mut out = [0u8; 1024];
+        let t = token(r#"{"exp":9999999999}"#, &mut out);
+        let verifier = Verifier::new(key(), Validation::new());
+        let c = verifier.verify(t.as_bytes(), NOW, &mut scratch).unwrap();
+        assert!(c.nbf().is_none() && c.iat().is_none() && c.iss().is_none());
+        assert!(c.sub().is_none() && c.jti().is_none() && c.aud().is_none());
+    }
+
     #[test]
     fn claim_sets() {
         let all = [
