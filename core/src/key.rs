@@ -167,6 +167,19 @@ impl fmt::Debug for Key {
 mod tests {
     use super::*;
 
+    /// Algorithms print as their JOSE names; a key prints its algorithm and
+    /// never its secret.
+    #[test]
+    fn display_and_debug() {
+        extern crate std;
+        use std::format;
+        assert_eq!(format!("{}", Algorithm::Hs256), "HS256");
+        let key = Key::new(Algorithm::Hs256, b"secret-secret-secret-secret-32b!").unwrap();
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "Key { alg: Hs256, .. }");
+        assert!(!shown.contains("secret"));
+    }
+
     #[test]
     fn short_keys_are_refused() {
         assert_eq!(
