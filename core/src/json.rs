@@ -956,6 +956,15 @@ mod tests {
         let o = ok(r#"{"\u0073ub":"x"}"#);
         assert_eq!(o.get("sub").unwrap().as_str().unwrap().raw(), "x");
         assert_eq!(err(r#"{"sub":1,"\u0073ub":2}"#), Error::DuplicateMember);
+        // The escaped spelling first, or both escaped, with members between.
+        for text in [
+            r#"{"\u0073ub":1,"sub":2}"#,
+            r#"{"\u0073ub":1,"x":0,"y":0,"sub":2}"#,
+            r#"{"\u0073ub":1,"s\u0075b":2}"#,
+            r#"{"x":0,"su\u0062":1,"y":0,"sub":2}"#,
+        ] {
+            assert_eq!(err(text), Error::DuplicateMember, "{text}");
+        }
         assert_eq!(err(r#"{"a":1,"a":1}"#), Error::DuplicateMember);
         // Nested duplicates are not the header's or the claims' business.
         ok(r#"{"a":{"b":1,"c":1}}"#);
