@@ -951,6 +951,35 @@ mod tests {
         assert_eq!(ok("{}").members().count(), 0);
     }
 
+    /// The longest text the member table can address is accepted; one byte more
+    /// is refused as too large before anything is parsed.
+    #[test]
+    fn longest_text() {
+        extern crate std;
+        let mut text = std::string::String::from(r#"{"a":""#);
+        while text.len() < MAX_TEXT_LEN - 2 {
+            text.push('x');
+        }
+        text.push_str("\"}");
+        assert_eq!(text.len(), MAX_TEXT_LEN);
+        let o = ok(&text);
+        assert_eq!(o.get("a").unwrap().raw().len(), MAX_TEXT_LEN - 6);
+        text.insert(1, ' ');
+        assert_eq!(err(&text), Error::TokenTooLarge);
+    }
+
+    #[test]
+    fn json_str_views() {
+        extern crate std;
+        let plain = JsonStr::from_raw(b"a b");
+        assert_eq!(plain.as_str(), Some("a b"));
+        assert_eq!(std::format!("{plain:?}"), r#"JsonStr("a b")"#);
+        let escaped = JsonStr::from_raw(br"a\u0020b");
+        assert_eq!(escaped.as_str(), None);
+        assert_eq!(escaped.raw(), r"a\u0020b");
+        assert!(escaped.eq_str("a b") && plain.eq_str("a b"));
+    }
+
     #[test]
     fn escaped_names_are_found_and_duplicates_rejected() {
         let o = ok(r#"{"\u0073ub":"x"}"#);
@@ -1001,6 +1030,12 @@ mod tests {
             "{\"a\":\"x}",
             "{\"a\" 1}",
             "{\"a\":[}",
+            // A nested value closed with the other kind of bracket.
+            "{\"a\":[1}}",
+            "{\"a\":[1}]}",
+            "{\"a\":{\"b\":1]}",
+            "{\"a\":{\"b\":1]}}",
+            "{\"a\":[[1],{\"b\":[2}]]}",
             "{\"a\":{]}",
             // Found by the verify_signed fuzz target: a foreign byte where a
             // value starts, before a container, must not pass as one.
