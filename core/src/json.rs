@@ -978,6 +978,12 @@ mod tests {
         assert_eq!(escaped.as_str(), None);
         assert_eq!(escaped.raw(), r"a\u0020b");
         assert!(escaped.eq_str("a b") && plain.eq_str("a b"));
+        let null = Value { raw: b"null" };
+        assert!(null.is_null());
+        assert_eq!(std::format!("{null:?}"), r#"Value("null")"#);
+        for raw in [&b"0"[..], b"false", b"\"null\"", b"[]"] {
+            assert!(!Value { raw }.is_null());
+        }
     }
 
     #[test]
