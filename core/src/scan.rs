@@ -222,6 +222,14 @@ mod tests {
             hay[i] = b'.';
             assert!(contains(&hay, b'.'));
             assert!(!contains(&hay[..i], b'.'));
+            // A second hit anywhere (also in the same byte of the other word of
+            // a pair) never hides the first.
+            for j in i + 1..40 {
+                let mut two = hay;
+                two[j] = b'.';
+                assert!(contains(&two, b'.'), "{i} {j}");
+                assert!(contains(&two[..j], b'.'), "{i} {j}");
+            }
         }
     }
 }
