@@ -113,7 +113,7 @@ impl<'a> Object<'a> {
 
     fn is_named(&self, m: &Member, name: &str) -> bool {
         if m.escaped() {
-            self.key(m).chars().eq(name.chars())
+            self.key(m).eq_str(name)
         } else {
             self.key(m).raw == name.as_bytes()
         }
