@@ -141,8 +141,8 @@ impl<'a> Object<'a> {
         for m in &self.members {
             let mut buf = [0u8; 8];
             let name = if m.escaped() {
-                match self.key(m).decode_into(&mut buf) {
-                    Ok(name) => name.as_bytes(),
+                match self.key(m).decode_bytes(&mut buf) {
+                    Ok(name) => name,
                     Err(_) => continue,
                 }
             } else {
@@ -169,6 +169,21 @@ impl<'a> Object<'a> {
         })
     }
 
+    /// Whether a member already recorded has `member`'s name. Out of line: the
+    /// filter in [`Object::push`] makes it rare, and at opt-level 3 LLVM would
+    /// unroll the loop there.
+    #[inline(never)]
+    fn has(&self, member: &Member) -> bool {
+        let raw = self.key_bytes(member);
+        self.members.iter().any(|m| {
+            if m.escaped() || member.escaped() {
+                self.key(m).same_text(self.key(member))
+            } else {
+                m.fp == member.fp && self.key_bytes(m) == raw
+            }
+        })
+    }
+
     fn push(&mut self, seen: &mut Seen, key: Span, value: (usize, usize)) -> Result<(), Error> {
         // Offsets are at most the text's length, which `parse_into` has checked
         // is at most MAX_TEXT_LEN: they fit 15 bits, and the casts are exact.
@@ -183,17 +198,8 @@ impl<'a> Object<'a> {
         // Without escapes on either side, equal names have equal fingerprints, so
         // a fingerprint the filter has not seen cannot be a duplicate.
         let may_repeat = key.escaped || seen.escaped || seen.filter & bit != 0;
-        if may_repeat {
-            let same = |m: &Member| {
-                if m.escaped() || member.escaped() {
-                    self.key(m).chars().eq(self.key(&member).chars())
-                } else {
-                    m.fp == member.fp && self.key_bytes(m) == raw
-                }
-            };
-            if self.members.iter().any(same) {
-                return Err(Error::DuplicateMember);
-            }
+        if may_repeat && self.has(&member) {
+            return Err(Error::DuplicateMember);
         }
         self.members
             .push(member)
@@ -278,8 +284,9 @@ impl Parser<'_> {
     fn non_ascii(&mut self) -> Result<(), Error> {
         let rest = self.b.get(self.pos..).unwrap_or(&[]);
         let n = rest.iter().position(u8::is_ascii).unwrap_or(rest.len());
-        let run = rest.get(..n).unwrap_or(&[]);
-        str::from_utf8(run).map_err(|_| Error::InvalidUtf8)?;
+        if !is_utf8(rest.get(..n).unwrap_or(&[])) {
+            return Err(Error::InvalidUtf8);
+        }
         self.pos = self.pos.saturating_add(n);
         Ok(())
     }
@@ -530,9 +537,12 @@ pub(crate) fn parse_into<'a>(
     // Invalid UTF-8 is the error whatever else is wrong. Strings are checked as
     // they are read; anywhere else a non-ASCII byte fails the parse, and then the
     // whole text is looked at (only on failure, as the error's cause).
-    parse_members(input, max_depth, obj).map_err(|e| match str::from_utf8(input) {
-        Ok(_) => e,
-        Err(_) => Error::InvalidUtf8,
+    parse_members(input, max_depth, obj).map_err(|e| {
+        if is_utf8(input) {
+            e
+        } else {
+            Error::InvalidUtf8
+        }
     })
 }
 
@@ -616,6 +626,13 @@ impl<'a> JsonStr<'a> {
         utf8(self.raw)
     }
 
+    /// [`JsonStr::raw`] as bytes: no `&str` made, so no UTF-8 check is linked
+    /// (a replay cache keyed by `jti` needs no more).
+    #[must_use]
+    pub fn raw_bytes(self) -> &'a [u8] {
+        self.raw
+    }
+
     /// The string itself when it has no escapes (the common case); `None` when it
     /// has, in which case use [`JsonStr::decode_into`].
     #[must_use]
@@ -630,7 +647,7 @@ impl<'a> JsonStr<'a> {
     /// The decoded characters.
     #[must_use]
     pub fn chars(self) -> Chars<'a> {
-        Chars { rest: self.raw() }
+        Chars { rest: self.raw }
     }
 
     /// Whether the decoded string equals `s`.
@@ -639,12 +656,12 @@ impl<'a> JsonStr<'a> {
         if self.raw == s.as_bytes() {
             return true;
         }
-        if !crate::scan::contains(self.raw, b'\\') {
+        if self.plain().is_some() {
             return false;
         }
         let mut rest = s.as_bytes();
         for c in self.chars() {
-            match rest.strip_prefix(c.encode_utf8(&mut [0u8; 4]).as_bytes()) {
+            match rest.strip_prefix(encode_utf8(c, &mut [0u8; 4])) {
                 Some(r) => rest = r,
                 None => return false,
             }
@@ -652,21 +669,123 @@ impl<'a> JsonStr<'a> {
         rest.is_empty()
     }
 
+    /// Whether two strings decode to the same characters. Out of line: escaped
+    /// names are rare, and inlined into the parser this comparison is unrolled.
+    #[inline(never)]
+    fn same_text(self, other: JsonStr<'_>) -> bool {
+        self.chars().eq(other.chars())
+    }
+
     /// Decodes the string into `buf` and returns it.
     ///
     /// # Errors
     /// [`Error::BufferTooSmall`] when `buf` cannot hold the decoded string.
     pub fn decode_into(self, buf: &mut [u8]) -> Result<&str, Error> {
-        let mut n = 0usize;
-        for c in self.chars() {
-            let end = n.saturating_add(c.len_utf8());
-            let dst = buf.get_mut(n..end).ok_or(Error::BufferTooSmall)?;
-            c.encode_utf8(dst);
-            n = end;
-        }
-        let out = buf.get(..n).ok_or(Error::BufferTooSmall)?;
+        let out = self.decode_bytes(buf)?;
         str::from_utf8(out).map_err(|_| Error::InvalidUtf8)
     }
+
+    /// [`JsonStr::decode_into`] as bytes (valid UTF-8, not checked again).
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`] when `buf` cannot hold the decoded string.
+    #[inline(never)]
+    pub(crate) fn decode_bytes(self, buf: &mut [u8]) -> Result<&[u8], Error> {
+        let mut n = 0usize;
+        for c in self.chars() {
+            let mut enc = [0u8; 4];
+            let utf8 = encode_utf8(c, &mut enc);
+            let end = n.saturating_add(utf8.len());
+            buf.get_mut(n..end)
+                .ok_or(Error::BufferTooSmall)?
+                .copy_from_slice(utf8);
+            n = end;
+        }
+        buf.get(..n).ok_or(Error::BufferTooSmall)
+    }
+
+    /// The raw text when it has no escapes (then it is the decoded string).
+    pub(crate) fn plain(self) -> Option<&'a [u8]> {
+        (!crate::scan::contains(self.raw, b'\\')).then_some(self.raw)
+    }
+}
+
+/// The first character of raw string text (valid: the parser checked it) and
+/// the raw bytes it took: an escape decoded, any other character as written.
+/// `None` for empty text or a bad escape.
+#[inline(never)]
+fn first_char(raw: &[u8]) -> Option<(char, usize)> {
+    let (&lead, rest) = raw.split_first()?;
+    // Continuation bytes, and the lead's value bits.
+    let (n, bits) = match lead {
+        b'\\' => {
+            let (c, n) = unescape(rest)?;
+            return Some((c, n.saturating_add(1)));
+        }
+        0x00..=0x7f => return Some((char::from(lead), 1)),
+        0x80..=0xdf => (1, lead & 0x1f),
+        0xe0..=0xef => (2, lead & 0x0f),
+        _ => (3, lead & 0x07),
+    };
+    let mut c = u32::from(bits);
+    for &t in rest.get(..n)? {
+        c = (c << 6) | u32::from(t & 0x3f);
+    }
+    Some((char::from_u32(c)?, n.saturating_add(1)))
+}
+
+/// The UTF-8 of `c`, written into `buf`.
+fn encode_utf8(c: char, buf: &mut [u8; 4]) -> &[u8] {
+    let c = u32::from(c);
+    // Length, and the lead byte's marker bits.
+    let (len, lead) = match c {
+        0..0x80 => (1, 0x00),
+        0x80..0x800 => (2, 0xc0),
+        0x800..0x1_0000 => (3, 0xe0),
+        _ => (4, 0xf0),
+    };
+    let mut v = c;
+    for i in (1..len).rev() {
+        if let Some(b) = buf.get_mut(i) {
+            *b = 0x80 | (v & 0x3f) as u8;
+        }
+        v >>= 6;
+    }
+    buf[0] = lead | v as u8;
+    buf.get(..len).unwrap_or(&[])
+}
+
+/// Whether `b` is valid UTF-8 (RFC 3629): no overlong forms, no surrogates,
+/// nothing above U+10FFFF. The validator's own check: `str::from_utf8` and its
+/// 256-byte table would be the only users of them on a device.
+#[inline(never)]
+fn is_utf8(mut b: &[u8]) -> bool {
+    while let Some((&lead, rest)) = b.split_first() {
+        // Continuation bytes, and the smallest value that needs them.
+        let (n, min) = match lead {
+            0x00..=0x7f => (0, 0),
+            0xc2..=0xdf => (1, 0x80),
+            0xe0..=0xef => (2, 0x800),
+            0xf0..=0xf4 => (3, 0x1_0000),
+            _ => return false,
+        };
+        let Some(tail) = rest.get(..n) else {
+            return false;
+        };
+        // The lead's value bits (the bit above them is 0 in every range above).
+        let mut c = u32::from(lead) & (0x7f >> n);
+        for &t in tail {
+            if t & 0xc0 != 0x80 {
+                return false;
+            }
+            c = (c << 6) | u32::from(t & 0x3f);
+        }
+        if c < min || char::from_u32(c).is_none() {
+            return false;
+        }
+        b = rest.get(n..).unwrap_or(&[]);
+    }
+    true
 }
 
 /// Validated JSON text as `&str`. The parser checked every string as UTF-8, and
@@ -678,7 +797,8 @@ fn utf8(b: &[u8]) -> &str {
 /// The decoded characters of a [`JsonStr`].
 #[derive(Clone, Debug)]
 pub struct Chars<'a> {
-    rest: &'a str,
+    /// Raw string text (escapes intact) not yet read.
+    rest: &'a [u8],
 }
 
 impl Iterator for Chars<'_> {
@@ -687,14 +807,7 @@ impl Iterator for Chars<'_> {
     // One copy for `eq_str`, `decode_into` and callers (flash; escapes are rare).
     #[inline(never)]
     fn next(&mut self) -> Option<char> {
-        let mut it = self.rest.chars();
-        let c = it.next()?;
-        self.rest = it.as_str();
-        if c != '\\' {
-            return Some(c);
-        }
-        // An escape is ASCII: `n` bytes on, `rest` is still at a char boundary.
-        let (c, n) = unescape(self.rest.as_bytes())?;
+        let (c, n) = first_char(self.rest)?;
         self.rest = self.rest.get(n..)?;
         Some(c)
     }
@@ -732,7 +845,28 @@ impl<'a> Value<'a> {
     /// no exponent).
     #[must_use]
     pub fn as_i64(self) -> Option<i64> {
-        self.raw().parse().ok()
+        let (neg, digits) = match self.raw {
+            [b'-', rest @ ..] => (true, rest),
+            raw => (false, raw),
+        };
+        if digits.is_empty() {
+            return None;
+        }
+        // Accumulated toward the sign, so `i64::MIN` fits.
+        let mut v = 0i64;
+        for &c in digits {
+            let d = i64::from(c.wrapping_sub(b'0'));
+            if !(0..=9).contains(&d) {
+                return None;
+            }
+            v = v.checked_mul(10)?;
+            v = if neg {
+                v.checked_sub(d)?
+            } else {
+                v.checked_add(d)?
+            };
+        }
+        Some(v)
     }
 
     /// The boolean, when the value is one.
@@ -966,6 +1100,52 @@ mod tests {
         assert_eq!(o.get("a").unwrap().raw().len(), MAX_TEXT_LEN - 6);
         text.insert(1, ' ');
         assert_eq!(err(&text), Error::TokenTooLarge);
+    }
+
+    #[test]
+    fn as_i64_agrees_with_str_parse_on_json_values() {
+        extern crate std;
+        use std::string::ToString;
+        let mut raws: std::vec::Vec<std::string::String> = [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "10",
+            "-10",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999",
+            "1.0",
+            "1e3",
+            "-1E3",
+            "0.5",
+            "\"1\"",
+            "true",
+            "null",
+            "[1]",
+            "{}",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        for p in 0..19 {
+            let n = 10i64.pow(p);
+            for v in [n - 1, n, n + 1, -n - 1, -n, -n + 1] {
+                raws.push(v.to_string());
+            }
+        }
+        for v in [i64::MAX, i64::MAX - 1, i64::MIN, i64::MIN + 1] {
+            raws.push(v.to_string());
+        }
+        for raw in &raws {
+            let text = std::format!("{{\"n\":{raw}}}");
+            let o = ok(&text);
+            let v = o.get("n").unwrap();
+            assert_eq!(v.as_i64(), raw.parse::<i64>().ok(), "{raw}");
+        }
     }
 
     #[test]
@@ -1263,6 +1443,101 @@ mod tests {
             }
         }
         assert_eq!(accepted, 22);
+    }
+
+    #[test]
+    fn is_utf8_agrees_with_core_str() {
+        // Every 1- and 2-byte text, every 3-byte text with a multi-byte lead, and
+        // 4-byte texts around every boundary of the second to fourth bytes.
+        for a in 0..=255u8 {
+            assert_eq!(is_utf8(&[a]), str::from_utf8(&[a]).is_ok(), "{a:02x}");
+            for b in 0..=255u8 {
+                let t = [a, b];
+                assert_eq!(is_utf8(&t), str::from_utf8(&t).is_ok(), "{t:02x?}");
+                if a < 0xc0 {
+                    continue;
+                }
+                for c in 0..=255u8 {
+                    let t = [a, b, c];
+                    assert_eq!(is_utf8(&t), str::from_utf8(&t).is_ok(), "{t:02x?}");
+                }
+            }
+        }
+        let edges = [0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff];
+        for a in 0xf0..=0xff {
+            for b in edges {
+                for c in edges {
+                    for d in edges {
+                        let t = [a, b, c, d];
+                        assert_eq!(is_utf8(&t), str::from_utf8(&t).is_ok(), "{t:02x?}");
+                    }
+                }
+            }
+        }
+        assert!(is_utf8("a\u{e9}\u{20ac}\u{1d11e}\u{10ffff}".as_bytes()));
+        assert!(!is_utf8(b"abc\xc3"));
+    }
+
+    #[test]
+    fn utf8_encodes_and_decodes_as_char_does() {
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            let mut want = [0u8; 4];
+            let want = c.encode_utf8(&mut want).as_bytes();
+            assert_eq!(encode_utf8(c, &mut [0u8; 4]), want, "{c:?}");
+            // Written raw (not `"` or `\\`), a character reads back as itself.
+            if c != '"' && c != '\\' {
+                assert_eq!(first_char(want), Some((c, want.len())), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn escaped_and_literal_characters_compare_equal() {
+        // The same characters written raw and as escapes, in every mix.
+        let pairs: [(&str, &str); 6] = [
+            ("\u{e9}", r"\u00e9"),
+            ("\u{e9}", r"\u00E9"),
+            ("\u{20ac}x", r"\u20acx"),
+            ("\u{1f600}", r"\ud83d\ude00"),
+            ("a\u{e9}\u{1f600}b", r"a\u00e9\ud83d\ude00b"),
+            ("sub", r"\u0073ub"),
+        ];
+        for (literal, escaped) in pairs {
+            let lit = JsonStr::from_raw(literal.as_bytes());
+            let esc = JsonStr::from_raw(escaped.as_bytes());
+            assert!(
+                lit.chars().eq(esc.chars()) && esc.chars().eq(lit.chars()),
+                "{literal:?} {escaped:?}"
+            );
+            assert!(esc.eq_str(literal) && lit.eq_str(literal), "{escaped:?}");
+            assert!(esc.chars().eq(literal.chars()), "{escaped:?}");
+            let mut buf = [0u8; 16];
+            assert_eq!(esc.decode_bytes(&mut buf).unwrap(), literal.as_bytes());
+        }
+        // Differences anywhere: a character, a missing or extra one at the end.
+        let differ: [(&str, &str); 6] = [
+            ("\u{e8}", r"\u00e9"),
+            ("\u{e9}", r"\u00e9x"),
+            ("\u{e9}x", r"\u00e9"),
+            ("\u{1f601}", r"\ud83d\ude00"),
+            ("", r"\u0000"),
+            ("a", r"\u0062"),
+        ];
+        for (literal, escaped) in differ {
+            let lit = JsonStr::from_raw(literal.as_bytes());
+            let esc = JsonStr::from_raw(escaped.as_bytes());
+            assert!(
+                !lit.chars().eq(esc.chars()) && !esc.chars().eq(lit.chars()),
+                "{literal:?} {escaped:?}"
+            );
+            assert!(!esc.eq_str(literal), "{escaped:?}");
+        }
+        // A duplicate spelled with a raw non-ASCII name and an escaped one.
+        assert_eq!(
+            parse_object("{\"\u{e9}t\u{e9}\":1,\"\\u00e9t\\u00e9\":2}".as_bytes(), 4).unwrap_err(),
+            Error::DuplicateMember
+        );
+        assert!(parse_object("{\"\u{e9}t\u{e9}\":1,\"\\u00e9t\\u00e8\":2}".as_bytes(), 4).is_ok());
     }
 
     #[test]

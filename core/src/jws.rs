@@ -177,19 +177,19 @@ fn string_member<'a>(obj: &Object<'a>, name: &str) -> Result<Option<JsonStr<'a>>
 fn typ_matches(actual: JsonStr<'_>, expected: &str) -> bool {
     let mut buf = [0u8; 128];
     // Without escapes the raw text is the decoded one (same length limit).
-    let actual = match actual.as_str() {
+    let actual = match actual.plain() {
         Some(s) if s.len() <= buf.len() => s,
-        _ => match actual.decode_into(&mut buf) {
+        _ => match actual.decode_bytes(&mut buf) {
             Ok(s) => s,
             Err(_) => return false,
         },
     };
-    strip_application(actual).eq_ignore_ascii_case(strip_application(expected))
+    strip_application(actual).eq_ignore_ascii_case(strip_application(expected.as_bytes()))
 }
 
-fn strip_application(s: &str) -> &str {
-    match s.get(..12) {
-        Some(p) if p.eq_ignore_ascii_case("application/") => s.get(12..).unwrap_or(s),
+fn strip_application(s: &[u8]) -> &[u8] {
+    match s.split_at_checked(12) {
+        Some((p, rest)) if p.eq_ignore_ascii_case(b"application/") => rest,
         _ => s,
     }
 }
@@ -223,10 +223,10 @@ fn check_header<'a>(
     let alg = string(alg)?.ok_or(Error::InvalidHeader)?;
     let mut name = [0u8; 16];
     // Without escapes the raw text is the name (too long a name is wrong either way).
-    let alg = match alg.as_str() {
-        Some(name) => Algorithm::from_name(name)?,
-        None => match alg.decode_into(&mut name) {
-            Ok(name) => Algorithm::from_name(name)?,
+    let alg = match alg.plain() {
+        Some(name) => Algorithm::from_name_bytes(name)?,
+        None => match alg.decode_bytes(&mut name) {
+            Ok(name) => Algorithm::from_name_bytes(name)?,
             Err(_) => return Err(Error::WrongAlgorithm),
         },
     };

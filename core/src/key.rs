@@ -52,11 +52,16 @@ impl Algorithm {
     /// [`Error::AlgorithmNone`] for `none` in any letter case, [`Error::WrongAlgorithm`]
     /// for any other unsupported name.
     pub fn from_name(name: &str) -> Result<Self, Error> {
+        Self::from_name_bytes(name.as_bytes())
+    }
+
+    /// [`Algorithm::from_name`] on the name's bytes.
+    pub(crate) fn from_name_bytes(name: &[u8]) -> Result<Self, Error> {
         match name {
-            "HS256" => Ok(Algorithm::Hs256),
-            "HS384" => Ok(Algorithm::Hs384),
-            "HS512" => Ok(Algorithm::Hs512),
-            n if n.eq_ignore_ascii_case("none") => Err(Error::AlgorithmNone),
+            b"HS256" => Ok(Algorithm::Hs256),
+            b"HS384" => Ok(Algorithm::Hs384),
+            b"HS512" => Ok(Algorithm::Hs512),
+            n if n.eq_ignore_ascii_case(b"none") => Err(Error::AlgorithmNone),
             _ => Err(Error::WrongAlgorithm),
         }
     }
