@@ -927,26 +927,22 @@ impl<'a> Value<'a> {
             .iter()
             .position(|&c| c == b'.')
             .unwrap_or(mantissa.len());
-        // Position of the decimal point within the mantissa's digits.
-        let point = i64::try_from(int_len)
+        // Digits left of the decimal point once the exponent is applied: the
+        // mantissa's digits, then zeros, until the point (one loop, one multiply).
+        let mut left = i64::try_from(int_len)
             .unwrap_or(i64::MAX)
             .saturating_add(exp);
+        let mut digits = mantissa.iter().filter(|&&c| c != b'.');
         let mut v = 0i64;
-        let mut taken = 0i64;
-        for &d in mantissa {
-            if taken >= point {
-                break;
-            }
-            if d != b'.' {
-                v = v
-                    .saturating_mul(10)
-                    .saturating_add(i64::from(d.wrapping_sub(b'0')));
-                taken = taken.saturating_add(1);
-            }
-        }
-        while taken < point && v != 0 && v != i64::MAX {
-            v = v.saturating_mul(10);
-            taken = taken.saturating_add(1);
+        while left > 0 && v != i64::MAX {
+            let d = match digits.next() {
+                Some(&c) => i64::from(c.wrapping_sub(b'0')),
+                // Past the mantissa: zeros, which leave 0 as it is.
+                None if v == 0 => break,
+                None => 0,
+            };
+            v = v.saturating_mul(10).saturating_add(d);
+            left = left.saturating_sub(1);
         }
         Some(if neg { v.saturating_neg() } else { v })
     }
@@ -1580,6 +1576,15 @@ mod tests {
         assert_eq!(v("0e999"), Some(0));
         assert_eq!(v("1e18"), Some(1_000_000_000_000_000_000));
         assert_eq!(v("1e19"), Some(i64::MAX));
+        // The point moved across the saturation bound, and zeros past the digits.
+        assert_eq!(v("922337203685477580.7e1"), Some(i64::MAX));
+        assert_eq!(v("92233720368547758.06e2"), Some(i64::MAX - 1));
+        assert_eq!(v("92233720368547758.08e2"), Some(i64::MAX));
+        assert_eq!(v("0.0000000000000000001e19"), Some(1));
+        assert_eq!(v("100e-2"), Some(1));
+        assert_eq!(v("0.000e5"), Some(0));
+        assert_eq!(v("0.5e99999999999999999999"), Some(i64::MAX));
+        assert_eq!(v("5e-99999999999999999999"), Some(0));
         // Magnitudes saturate at i64::MAX on either side, so the most negative
         // i64 reads as -i64::MAX.
         assert_eq!(v("-9223372036854775807"), Some(-i64::MAX));
