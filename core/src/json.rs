@@ -637,11 +637,7 @@ impl<'a> JsonStr<'a> {
     /// has, in which case use [`JsonStr::decode_into`].
     #[must_use]
     pub fn as_str(self) -> Option<&'a str> {
-        if crate::scan::contains(self.raw, b'\\') {
-            None
-        } else {
-            Some(self.raw())
-        }
+        self.plain().map(utf8)
     }
 
     /// The decoded characters.
@@ -710,28 +706,18 @@ impl<'a> JsonStr<'a> {
     }
 }
 
-/// The first character of raw string text (valid: the parser checked it) and
-/// the raw bytes it took: an escape decoded, any other character as written.
-/// `None` for empty text or a bad escape.
+/// The first character of raw string text and the raw bytes it took: an escape
+/// decoded, any other character as written. `None` for empty text, a bad escape
+/// or invalid UTF-8 (the parser refused both, so never for its strings).
 #[inline(never)]
 fn first_char(raw: &[u8]) -> Option<(char, usize)> {
-    let (&lead, rest) = raw.split_first()?;
-    // Continuation bytes, and the lead's value bits.
-    let (n, bits) = match lead {
-        b'\\' => {
+    match raw.split_first()? {
+        (b'\\', rest) => {
             let (c, n) = unescape(rest)?;
-            return Some((c, n.saturating_add(1)));
+            Some((c, n.saturating_add(1)))
         }
-        0x00..=0x7f => return Some((char::from(lead), 1)),
-        0x80..=0xdf => (1, lead & 0x1f),
-        0xe0..=0xef => (2, lead & 0x0f),
-        _ => (3, lead & 0x07),
-    };
-    let mut c = u32::from(bits);
-    for &t in rest.get(..n)? {
-        c = (c << 6) | u32::from(t & 0x3f);
+        _ => utf8_char(raw),
     }
-    Some((char::from_u32(c)?, n.saturating_add(1)))
 }
 
 /// The UTF-8 of `c`, written into `buf`.
@@ -755,35 +741,43 @@ fn encode_utf8(c: char, buf: &mut [u8; 4]) -> &[u8] {
     buf.get(..len).unwrap_or(&[])
 }
 
-/// Whether `b` is valid UTF-8 (RFC 3629): no overlong forms, no surrogates,
-/// nothing above U+10FFFF. The validator's own check: `str::from_utf8` and its
-/// 256-byte table would be the only users of them on a device.
+/// The character `b` starts with and its length in bytes, when `b` starts with
+/// valid UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+/// U+10FFFF. The one UTF-8 decoder: the validator's check and [`Chars`] use it.
+#[inline(never)]
+fn utf8_char(b: &[u8]) -> Option<(char, usize)> {
+    let (&lead, rest) = b.split_first()?;
+    // Continuation bytes, and the smallest value that needs them.
+    let (n, min) = match lead {
+        0x00..=0x7f => return Some((char::from(lead), 1)),
+        0xc2..=0xdf => (1, 0x80),
+        0xe0..=0xef => (2, 0x800),
+        0xf0..=0xf4 => (3, 0x1_0000),
+        _ => return None,
+    };
+    // The lead's value bits (the bit above them is 0 in every range above).
+    let mut c = u32::from(lead) & (0x7f >> n);
+    for &t in rest.get(..n)? {
+        if t & 0xc0 != 0x80 {
+            return None;
+        }
+        c = (c << 6) | u32::from(t & 0x3f);
+    }
+    if c < min {
+        return None;
+    }
+    Some((char::from_u32(c)?, n.saturating_add(1)))
+}
+
+/// Whether `b` is valid UTF-8: the validator's own check (`str::from_utf8` and
+/// its 256-byte table would be the only users of them on a device).
 #[inline(never)]
 fn is_utf8(mut b: &[u8]) -> bool {
-    while let Some((&lead, rest)) = b.split_first() {
-        // Continuation bytes, and the smallest value that needs them.
-        let (n, min) = match lead {
-            0x00..=0x7f => (0, 0),
-            0xc2..=0xdf => (1, 0x80),
-            0xe0..=0xef => (2, 0x800),
-            0xf0..=0xf4 => (3, 0x1_0000),
-            _ => return false,
-        };
-        let Some(tail) = rest.get(..n) else {
+    while !b.is_empty() {
+        let Some((_, n)) = utf8_char(b) else {
             return false;
         };
-        // The lead's value bits (the bit above them is 0 in every range above).
-        let mut c = u32::from(lead) & (0x7f >> n);
-        for &t in tail {
-            if t & 0xc0 != 0x80 {
-                return false;
-            }
-            c = (c << 6) | u32::from(t & 0x3f);
-        }
-        if c < min || char::from_u32(c).is_none() {
-            return false;
-        }
-        b = rest.get(n..).unwrap_or(&[]);
+        b = b.get(n..).unwrap_or(&[]);
     }
     true
 }
