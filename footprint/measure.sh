@@ -7,15 +7,16 @@
 # opt-level "z", latchkey-core at 3, fat LTO) and `firmware-small` (all "z"), each
 # with sha2's default (unrolled) software backend and with
 # `--cfg sha2_backend_soft="compact"`, and prints one Markdown table row each:
-#   flash   = .vector_table + .text + .rodata + .data (what is programmed)
+#   flash   = .vector_table + .text + .rodata + .data (what is programmed) of the
+#             plain build, which only verifies and exits (status 0: verified)
 #   RAM     = .data + .bss + .uninit (static RAM; the rest of RAM is stack)
 #   stack   = peak stack of one Verifier::verify call (stack painted, then scanned;
-#             reported by the probe over semihosting)
+#             reported over semihosting by the build with --features measure)
 #   verify / HMAC instructions = guest instructions QEMU executes between the marker
 #             functions (-singlestep -d exec,nochain: one log line per instruction),
 #             for the full verification and for a bare pre-keyed HMAC-SHA256 over the
-#             same signing input (built with --features hmac-peer; sizes are from the
-#             build without it).
+#             same signing input (the --features measure build; its measurement
+#             code runs outside the markers)
 # Heap: the probe links no allocator; the script checks that no `__rust_alloc` exists.
 #
 # Builds go to target/footprint/<backend>/ so their RUSTFLAGS (which replace the
@@ -54,8 +55,8 @@ for backend in unrolled compact; do
             --target "$TARGET" --profile "$profile"
         cp "$elf" "$dir/$profile.elf"
         RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" cargo build --quiet -p latchkey-footprint \
-            --target "$TARGET" --profile "$profile" --features hmac-peer
-        cp "$elf" "$dir/$profile.peer.elf"
+            --target "$TARGET" --profile "$profile" --features measure
+        cp "$elf" "$dir/$profile.measure.elf"
 
         plain="$dir/$profile.elf"
         if llvm-nm "$plain" | grep -q __rust_alloc; then
@@ -66,12 +67,13 @@ for backend in unrolled compact; do
             $1 == ".vector_table" { vt = $2 } $1 == ".text" { t = $2 } $1 == ".rodata" { r = $2 }
             $1 == ".data" { d = $2 } $1 == ".bss" { b = $2 } $1 == ".uninit" { u = $2 }
             END { print vt + 0, t + 0, r + 0, d + 0, b + 0, u + 0 }')
-        out="$(qemu "$plain")"
-        echo "$out" | grep -q "^verified: 1$" || { echo "error: $plain did not verify: $out" >&2; exit 1; }
+        qemu "$plain" || { echo "error: $plain did not verify (exit status $?)" >&2; exit 1; }
+        out="$(qemu "$dir/$profile.measure.elf")"
+        echo "$out" | grep -q "^verified: 1$" || { echo "error: the measure build did not verify: $out" >&2; exit 1; }
         stack="$(echo "$out" | awk -F': ' '/one verification/ { print $2 }')"
 
         log="$dir/$profile.exec.log"
-        qemu "$dir/$profile.peer.elf" -singlestep -d exec,nochain -D "$log" >/dev/null
+        qemu "$dir/$profile.measure.elf" -singlestep -d exec,nochain -D "$log" >/dev/null
         v="$(between "$log" mark_verify_start mark_verify_end)"
         h="$(between "$log" mark_hmac_start mark_hmac_end)"
         rm -f "$log"

@@ -12,7 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PROFILE="${1:-firmware}"
 BACKEND="${2:-unrolled}"
 TOP="${3:-25}"
-ELF="$ROOT/target/footprint/$BACKEND/$PROFILE.peer.elf"
+ELF="$ROOT/target/footprint/$BACKEND/$PROFILE.measure.elf"
 [ -f "$ELF" ] || { echo "no $ELF: run footprint/measure.sh first" >&2; exit 1; }
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT

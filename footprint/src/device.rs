@@ -1,12 +1,13 @@
-//! The Cortex-M3 side: paint the stack, verify once between two marker calls
-//! (for instruction counting under QEMU), measure the stack, report over
-//! semihosting and exit QEMU with `SYS_EXIT_EXTENDED`.
+//! The Cortex-M3 side: verify once between two marker calls (for instruction
+//! counting under QEMU) and exit QEMU with `SYS_EXIT_EXTENDED`: 0 when the token
+//! verified. That is all the binary whose flash is reported does; with the
+//! `measure` feature it also paints the stack, measures the verification's peak,
+//! runs the bare-HMAC peer and reports over semihosting.
 
 use core::hint::black_box;
 use core::panic::PanicInfo;
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};
-use semihosting::io::Write as _;
 
 use crate::{SCRATCH_LEN, verifier, verify_once};
 
@@ -29,18 +30,6 @@ unsafe extern "C" {
     fn DefaultHandler();
 }
 
-/// cortex-m-rt's paint value (`STACK_PAINT_VALUE`, feature `paint-stack`).
-const PAINT: u32 = 0xcccc_cccc;
-
-// SAFETY: the linker script defines both symbols; only their addresses are used.
-#[allow(unsafe_code)]
-unsafe extern "C" {
-    /// Lowest stack address (cortex-m-rt's `link.x`).
-    static _stack_end: u32;
-    /// Initial stack pointer, the top of the stack (cortex-m-rt's `link.x`).
-    static _stack_start: u32;
-}
-
 /// Start of a measured region: `footprint/measure.sh` counts the instructions QEMU
 /// executes from here to [`mark_verify_end`]. Never inlined, distinct bodies, so
 /// each has its own address.
@@ -55,96 +44,148 @@ fn mark_verify_end() {
     black_box(0x454e_4430u32);
 }
 
-/// Paints the free stack below this function's frame, so the scan after the
-/// verification sees only what the verification touched.
-#[inline(never)]
-fn repaint_free_stack() {
-    let bottom = core::ptr::addr_of!(_stack_end) as usize;
-    let sp = cortex_m::register::msp::read() as usize;
-    let mut p = bottom;
-    while p < sp {
-        // SAFETY: [bottom, sp) is the unused part of the stack (below the current
-        // stack pointer, above the statics), word-aligned, and nothing else runs.
-        #[allow(unsafe_code)]
-        unsafe {
-            core::ptr::write_volatile(p as *mut u32, PAINT);
-        }
-        p += 4;
-    }
-}
-
-/// The lowest stack address written since the last paint (the deepest point).
-fn lowest_touched() -> usize {
-    let bottom = core::ptr::addr_of!(_stack_end) as usize;
-    let top = core::ptr::addr_of!(_stack_start) as usize;
-    let mut p = bottom;
-    while p < top {
-        // SAFETY: [bottom, top) is the stack region cortex-m-rt reserves; reads only.
-        #[allow(unsafe_code)]
-        let word = unsafe { core::ptr::read_volatile(p as *const u32) };
-        if word != PAINT {
-            break;
-        }
-        p += 4;
-    }
-    p
-}
-
-/// Writes `label` and `n` in decimal on the semihosting console (no `core::fmt`,
-/// which would dwarf the code being measured).
-fn report(label: &[u8], n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if let Ok(mut out) = semihosting::io::stdout() {
-        let _ = out.write_all(label);
-        let _ = out.write_all(&digits[i..]);
-        let _ = out.write_all(b"\n");
-    }
-}
-
-#[cfg(feature = "hmac-peer")]
-mod peer {
-    //! The on-device peer: HMAC-SHA256 over the same signing input from a pre-keyed
-    //! state (clone, update, finalize), between its own markers.
+#[cfg(feature = "measure")]
+mod measure {
+    //! Measurement, not part of the measured binary: the stack paint and scan,
+    //! the bare-HMAC peer, and the semihosting report.
     use core::hint::black_box;
 
-    use hmac::{Hmac, KeyInit, Mac};
-    use sha2::Sha256;
+    use semihosting::io::Write as _;
 
-    /// Start of the measured bare HMAC.
-    #[inline(never)]
-    pub fn mark_hmac_start() {
-        black_box(0x484d_4153u32);
+    use crate::SCRATCH_LEN;
+
+    /// cortex-m-rt's paint value (`STACK_PAINT_VALUE`, feature `paint-stack`).
+    const PAINT: u32 = 0xcccc_cccc;
+
+    // SAFETY: the linker script defines both symbols; only their addresses are used.
+    #[allow(unsafe_code)]
+    unsafe extern "C" {
+        /// Lowest stack address (cortex-m-rt's `link.x`).
+        static _stack_end: u32;
+        /// Initial stack pointer, the top of the stack (cortex-m-rt's `link.x`).
+        static _stack_start: u32;
     }
 
-    /// End of the measured bare HMAC.
+    /// Paints the free stack below this function's frame, so the scan after the
+    /// verification sees only what the verification touched.
     #[inline(never)]
-    pub fn mark_hmac_end() {
-        black_box(0x484d_4145u32);
+    fn repaint_free_stack() {
+        let bottom = core::ptr::addr_of!(_stack_end) as usize;
+        let sp = cortex_m::register::msp::read() as usize;
+        let mut p = bottom;
+        while p < sp {
+            // SAFETY: [bottom, sp) is the unused part of the stack (below the current
+            // stack pointer, above the statics), word-aligned, and nothing else runs.
+            #[allow(unsafe_code)]
+            unsafe {
+                core::ptr::write_volatile(p as *mut u32, PAINT);
+            }
+            p += 4;
+        }
     }
 
-    /// The keyed state, as a verifier keeps it.
-    pub fn keyed() -> Option<Hmac<Sha256>> {
-        <Hmac<Sha256> as KeyInit>::new_from_slice(crate::SECRET).ok()
+    /// The lowest stack address written since the last paint (the deepest point).
+    fn lowest_touched() -> usize {
+        let bottom = core::ptr::addr_of!(_stack_end) as usize;
+        let top = core::ptr::addr_of!(_stack_start) as usize;
+        let mut p = bottom;
+        while p < top {
+            // SAFETY: [bottom, top) is the stack region cortex-m-rt reserves; reads only.
+            #[allow(unsafe_code)]
+            let word = unsafe { core::ptr::read_volatile(p as *const u32) };
+            if word != PAINT {
+                break;
+            }
+            p += 4;
+        }
+        p
     }
 
-    /// One pre-keyed HMAC over the token's signing input.
-    #[inline(never)]
-    pub fn mac_once(keyed: &Hmac<Sha256>) -> u8 {
-        let token = black_box(crate::TOKEN);
-        let end = token.iter().rposition(|&b| b == b'.').unwrap_or(0);
-        let input = token.get(..end).unwrap_or(&[]);
-        let tag = keyed.clone().chain_update(input).finalize().into_bytes();
-        tag.first().copied().unwrap_or(0)
+    /// Writes `label` and `n` in decimal on the semihosting console (no `core::fmt`,
+    /// which would dwarf the code being measured).
+    fn report(label: &[u8], n: usize) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if let Ok(mut out) = semihosting::io::stdout() {
+            let _ = out.write_all(label);
+            let _ = out.write_all(&digits[i..]);
+            let _ = out.write_all(b"\n");
+        }
+    }
+
+    mod peer {
+        //! The on-device peer: HMAC-SHA256 over the same signing input from a pre-keyed
+        //! state (clone, update, finalize), between its own markers.
+        use core::hint::black_box;
+
+        use hmac::{Hmac, KeyInit, Mac};
+        use sha2::Sha256;
+
+        /// Start of the measured bare HMAC.
+        #[inline(never)]
+        pub fn mark_hmac_start() {
+            black_box(0x484d_4153u32);
+        }
+
+        /// End of the measured bare HMAC.
+        #[inline(never)]
+        pub fn mark_hmac_end() {
+            black_box(0x484d_4145u32);
+        }
+
+        /// The keyed state, as a verifier keeps it.
+        pub fn keyed() -> Option<Hmac<Sha256>> {
+            <Hmac<Sha256> as KeyInit>::new_from_slice(crate::SECRET).ok()
+        }
+
+        /// One pre-keyed HMAC over the token's signing input.
+        #[inline(never)]
+        pub fn mac_once(keyed: &Hmac<Sha256>) -> u8 {
+            let token = black_box(crate::TOKEN);
+            let end = token.iter().rposition(|&b| b == b'.').unwrap_or(0);
+            let input = token.get(..end).unwrap_or(&[]);
+            let tag = keyed.clone().chain_update(input).finalize().into_bytes();
+            tag.first().copied().unwrap_or(0)
+        }
+    }
+
+    /// Paints the free stack and returns the stack pointer the verification
+    /// starts from (inlined: the caller's own stack pointer).
+    #[inline(always)]
+    pub fn before() -> usize {
+        repaint_free_stack();
+        cortex_m::register::msp::read() as usize
+    }
+
+    /// After the verification: the stack it used, the peer's run, the report.
+    pub fn after(sp: usize, ok: bool, verifier_bytes: usize) {
+        let lowest = lowest_touched();
+        let top = core::ptr::addr_of!(_stack_start) as usize;
+        if let Some(keyed) = peer::keyed() {
+            peer::mark_hmac_start();
+            black_box(peer::mac_once(&keyed));
+            peer::mark_hmac_end();
+        }
+        report(b"verified: ", usize::from(ok));
+        report(
+            b"stack bytes, one verification: ",
+            sp.saturating_sub(lowest),
+        );
+        report(
+            b"stack bytes, whole program at that peak: ",
+            top.saturating_sub(lowest),
+        );
+        report(b"scratch bytes (in main's frame): ", SCRATCH_LEN);
+        report(b"verifier bytes (in main's frame): ", verifier_bytes);
     }
 }
 
@@ -154,36 +195,13 @@ fn main() -> ! {
         semihosting::process::exit(2)
     };
     let mut scratch = [0u8; SCRATCH_LEN];
-
-    repaint_free_stack();
-    let sp = cortex_m::register::msp::read() as usize;
+    #[cfg(feature = "measure")]
+    let sp = measure::before();
     mark_verify_start();
     let ok = verify_once(&verifier, &mut scratch);
     mark_verify_end();
-    let lowest = lowest_touched();
-    let top = core::ptr::addr_of!(_stack_start) as usize;
-
-    #[cfg(feature = "hmac-peer")]
-    if let Some(keyed) = peer::keyed() {
-        peer::mark_hmac_start();
-        black_box(peer::mac_once(&keyed));
-        peer::mark_hmac_end();
-    }
-
-    report(b"verified: ", usize::from(ok));
-    report(
-        b"stack bytes, one verification: ",
-        sp.saturating_sub(lowest),
-    );
-    report(
-        b"stack bytes, whole program at that peak: ",
-        top.saturating_sub(lowest),
-    );
-    report(b"scratch bytes (in main's frame): ", SCRATCH_LEN);
-    report(
-        b"verifier bytes (in main's frame): ",
-        core::mem::size_of_val(&verifier),
-    );
+    #[cfg(feature = "measure")]
+    measure::after(sp, ok, core::mem::size_of_val(&verifier));
     semihosting::process::exit(if ok { 0 } else { 1 })
 }
 
