@@ -246,8 +246,10 @@ impl Parser<'_> {
         }
     }
 
-    /// A string at the cursor; returns the span between the quotes.
-    #[inline(always)]
+    /// A string at the cursor; returns the span between the quotes. Inlined on
+    /// the host (every string of a token passes here); one copy on the device.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn string(&mut self) -> Result<Span, Error> {
         self.expect(b'"')?;
         let start = self.pos;
@@ -943,9 +945,30 @@ impl<'a> Value<'a> {
 }
 
 /// The value of 1 to 18 ASCII digits (no sign), or `None` if any byte is not a
-/// digit. Eight digits a step, as one little-endian word.
+/// digit. On 64-bit targets eight digits a step, as one little-endian word; the
+/// device, without 64-bit words, takes one digit a step.
 #[inline(always)]
 fn plain_digits(b: &[u8]) -> Option<i64> {
+    #[cfg(target_pointer_width = "64")]
+    let (b, mut v) = eight_digits(b)?;
+    #[cfg(not(target_pointer_width = "64"))]
+    let mut v = 0u64;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+    }
+    // At most 18 digits: below 10^18 < i64::MAX.
+    i64::try_from(v).ok()
+}
+
+/// The value of the leading digits of `b` taken eight at a time, and the digits
+/// left (fewer than eight); `None` if any of those eights is not all digits.
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+fn eight_digits(b: &[u8]) -> Option<(&[u8], u64)> {
     const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0xf0; 8]);
     const SIX: u64 = u64::from_ne_bytes([6; 8]);
@@ -964,15 +987,7 @@ fn plain_digits(b: &[u8]) -> Option<i64> {
         let d = d.wrapping_mul(10_000).wrapping_add(d >> 32) & 0xffff_ffff;
         v = v.wrapping_mul(100_000_000).wrapping_add(d);
     }
-    for &c in chunks.remainder() {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-    }
-    // At most 18 digits: below 10^18 < i64::MAX.
-    i64::try_from(v).ok()
+    Some((chunks.remainder(), v))
 }
 
 fn parse_exponent(s: &[u8]) -> i64 {

@@ -101,30 +101,18 @@ pub(crate) fn string_end(hay: &[u8]) -> usize {
 #[inline(always)]
 fn bytewise_string_end(hay: &[u8]) -> usize {
     hay.iter()
-        .position(|&c| STRING_STOP.get(usize::from(c)) != Some(&false))
+        .position(|&c| is_string_stop(c))
         .unwrap_or(hay.len())
 }
 
-/// Bytes that end a run of plain string characters: `"`, `\`, controls and
-/// non-ASCII bytes.
-// Evaluated at compile time: an out-of-bounds index here fails the build.
-#[allow(clippy::indexing_slicing)]
-static STRING_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    let mut i = 0x80;
-    while i < 0x100 {
-        t[i] = true;
-        i += 1;
-    }
-    t
-};
+/// Whether `c` ends a run of plain string characters: `"`, `\`, a control
+/// character (below 0x20) or a non-ASCII byte (0x80 and up). Plain bytes are
+/// 0x20..=0x7f but those two; subtracting 0x20 (wrapping) puts the controls and
+/// the non-ASCII bytes alike at 0x60 or above, so one comparison finds both.
+#[inline(always)]
+const fn is_string_stop(c: u8) -> bool {
+    c.wrapping_sub(0x20) >= 0x60 || c == b'"' || c == b'\\'
+}
 
 /// Whether `hay` contains the byte `b`.
 #[inline]
@@ -164,6 +152,20 @@ mod tests {
                 }
             }
             assert_eq!(string_end(&[filler; 3 * W + 3]), 3 * W + 3);
+        }
+    }
+
+    /// The byte test the device scans with (and the host for a string's last
+    /// bytes), for every byte, and the byte-at-a-time scan with it.
+    #[test]
+    fn string_stops_are_quote_backslash_controls_and_non_ascii() {
+        for c in 0..=255u8 {
+            let stop = c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
+            assert_eq!(is_string_stop(c), stop, "{c:#x}");
+            assert_eq!(
+                bytewise_string_end(&[b'a', c, b'"']),
+                if stop { 1 } else { 2 }
+            );
         }
     }
 
