@@ -925,8 +925,9 @@ impl<'a> Value<'a> {
             .unwrap_or(mantissa.len());
         // Digits left of the decimal point once the exponent is applied: the
         // mantissa's digits, then zeros, until the point (one loop, one multiply).
-        let mut left = i64::try_from(int_len)
-            .unwrap_or(i64::MAX)
+        // `int_len` is at most the text's length, which `MAX_TEXT_LEN` bounds.
+        let mut left = i32::try_from(int_len)
+            .unwrap_or(i32::MAX)
             .saturating_add(exp);
         let mut digits = mantissa.iter().filter(|&&c| c != b'.');
         let mut v = 0i64;
@@ -990,21 +991,23 @@ fn eight_digits(b: &[u8]) -> Option<(&[u8], u64)> {
     Some((chunks.remainder(), v))
 }
 
-fn parse_exponent(s: &[u8]) -> i64 {
+/// An exponent's value, clamped to ±10,000: past 10^4 every i64 saturates (or
+/// truncates to 0) anyway. In `i32`, which the device computes in one register.
+fn parse_exponent(s: &[u8]) -> i32 {
     let (neg, digits) = match s {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
         _ => (false, s),
     };
-    let mut v = 0i64;
+    let mut v = 0i32;
     for &d in digits {
-        // Anything past 10^4 saturates every i64 anyway.
+        // v <= 10,000 before, so v * 10 + 9 cannot overflow.
         v = v
-            .saturating_mul(10)
-            .saturating_add(i64::from(d.wrapping_sub(b'0')))
+            .wrapping_mul(10)
+            .wrapping_add(i32::from(d.wrapping_sub(b'0')))
             .min(10_000);
     }
-    if neg { v.saturating_neg() } else { v }
+    if neg { v.wrapping_neg() } else { v }
 }
 
 /// The elements of a JSON array [`Value`].
