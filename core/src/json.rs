@@ -248,8 +248,8 @@ impl Parser<'_> {
 
     /// A string at the cursor; returns the span between the quotes. Inlined on
     /// the host (every string of a token passes here); one copy on the device.
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    #[cfg_attr(latchkey_word64, inline(always))]
+    #[cfg_attr(not(latchkey_word64), inline(never))]
     fn string(&mut self) -> Result<Span, Error> {
         self.expect(b'"')?;
         let start = self.pos;
@@ -314,7 +314,7 @@ impl Parser<'_> {
         n
     }
 
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(latchkey_word64, inline(always))]
     fn number(&mut self) -> Result<(), Error> {
         if self.peek() == Some(b'-') {
             self.bump();
@@ -365,8 +365,8 @@ impl Parser<'_> {
 
     /// A scalar value at the cursor, or `false` if there is none (an array, an
     /// object, or not a value at all).
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
+    #[cfg_attr(latchkey_word64, inline(always))]
+    #[cfg_attr(not(latchkey_word64), inline)]
     fn scalar(&mut self) -> Result<bool, Error> {
         match self.peek() {
             Some(b'"') => self.string().map(|_| ()),
@@ -946,13 +946,13 @@ impl<'a> Value<'a> {
 }
 
 /// The value of 1 to 18 ASCII digits (no sign), or `None` if any byte is not a
-/// digit. On 64-bit targets eight digits a step, as one little-endian word; the
-/// device, without 64-bit words, takes one digit a step.
+/// digit. On 64-bit targets (`latchkey_word64`) eight digits a step, as one
+/// word; the device, without 64-bit words, takes one digit a step.
 #[inline(always)]
 fn plain_digits(b: &[u8]) -> Option<i64> {
-    #[cfg(target_pointer_width = "64")]
+    #[cfg(latchkey_word64)]
     let (b, mut v) = eight_digits(b)?;
-    #[cfg(not(target_pointer_width = "64"))]
+    #[cfg(not(latchkey_word64))]
     let mut v = 0u64;
     for &c in b {
         let d = c.wrapping_sub(b'0');
@@ -967,7 +967,7 @@ fn plain_digits(b: &[u8]) -> Option<i64> {
 
 /// The value of the leading digits of `b` taken eight at a time, and the digits
 /// left (fewer than eight); `None` if any of those eights is not all digits.
-#[cfg(target_pointer_width = "64")]
+#[cfg(latchkey_word64)]
 #[inline(always)]
 fn eight_digits(b: &[u8]) -> Option<(&[u8], u64)> {
     const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
