@@ -115,9 +115,10 @@ pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Erro
 
 /// On 64-bit targets (`latchkey_word64`, see build.rs), decodes eight characters
 /// a step into six bytes (one word built, one copy out) while at least eight
-/// remain; returns the characters and output left for the four-character loop, and whether all characters so far
-/// were valid. Sign-extended sextets work as in the quad loop: an invalid one
-/// leaves bit 63 set, which a valid 48-bit octet never has.
+/// remain; returns the characters and output left for the four-character loop,
+/// and whether all characters so far were valid. Sign-extended sextets work as in
+/// the quad loop: an invalid one leaves bit 63 set, which a valid 48-bit octet
+/// never has.
 #[cfg(latchkey_word64)]
 #[inline(always)]
 fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], bool) {
