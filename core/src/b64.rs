@@ -61,8 +61,8 @@ pub(crate) const fn decoded_len(n: usize) -> Option<usize> {
 /// impossible length, or non-zero trailing bits; [`Error::BufferTooSmall`] when
 /// `dst` cannot hold the result.
 // Inlined into its call sites on the host; one copy on the device (flash).
-#[cfg_attr(latchkey_word64, inline(always))]
-#[cfg_attr(not(latchkey_word64), inline(never))]
+#[cfg_attr(latchkey_fast, inline(always))]
+#[cfg_attr(not(latchkey_fast), inline(never))]
 pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Error> {
     let len = decoded_len(src.len()).ok_or(Error::InvalidBase64)?;
     let whole = dst.get_mut(..len).ok_or(Error::BufferTooSmall)?;
@@ -113,13 +113,13 @@ pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Erro
     Ok(whole)
 }
 
-/// On 64-bit targets (`latchkey_word64`, see build.rs), decodes eight characters
+/// On 64-bit targets (`latchkey_fast`, see build.rs), decodes eight characters
 /// a step into six bytes (one word built, one copy out) while at least eight
 /// remain; returns the characters and output left for the four-character loop,
 /// and whether all characters so far were valid. Sign-extended sextets work as in
 /// the quad loop: an invalid one leaves bit 63 set, which a valid 48-bit octet
 /// never has.
-#[cfg(latchkey_word64)]
+#[cfg(latchkey_fast)]
 #[inline(always)]
 fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], bool) {
     let chunks = src.chunks_exact(8);
@@ -145,7 +145,7 @@ fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], 
 }
 
 /// Elsewhere the four-character loop does all of it.
-#[cfg(not(latchkey_word64))]
+#[cfg(not(latchkey_fast))]
 #[inline(always)]
 fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], bool) {
     (src, out, true)

@@ -248,8 +248,8 @@ impl Parser<'_> {
 
     /// A string at the cursor; returns the span between the quotes. Inlined on
     /// the host (every string of a token passes here); one copy on the device.
-    #[cfg_attr(latchkey_word64, inline(always))]
-    #[cfg_attr(not(latchkey_word64), inline(never))]
+    #[cfg_attr(latchkey_fast, inline(always))]
+    #[cfg_attr(not(latchkey_fast), inline(never))]
     fn string(&mut self) -> Result<Span, Error> {
         self.expect(b'"')?;
         let start = self.pos;
@@ -314,7 +314,7 @@ impl Parser<'_> {
         n
     }
 
-    #[cfg_attr(latchkey_word64, inline(always))]
+    #[cfg_attr(latchkey_fast, inline(always))]
     fn number(&mut self) -> Result<(), Error> {
         if self.peek() == Some(b'-') {
             self.bump();
@@ -365,8 +365,8 @@ impl Parser<'_> {
 
     /// A scalar value at the cursor, or `false` if there is none (an array, an
     /// object, or not a value at all).
-    #[cfg_attr(latchkey_word64, inline(always))]
-    #[cfg_attr(not(latchkey_word64), inline)]
+    #[cfg_attr(latchkey_fast, inline(always))]
+    #[cfg_attr(not(latchkey_fast), inline)]
     fn scalar(&mut self) -> Result<bool, Error> {
         match self.peek() {
             Some(b'"') => self.string().map(|_| ()),
@@ -618,6 +618,7 @@ impl core::fmt::Debug for JsonStr<'_> {
 impl<'a> JsonStr<'a> {
     /// A string whose raw text (between the quotes) is `raw`, which the caller
     /// has checked is valid JSON string content.
+    #[cfg(any(test, latchkey_fast))]
     pub(crate) fn from_raw(raw: &'a [u8]) -> Self {
         JsonStr { raw }
     }
@@ -946,13 +947,13 @@ impl<'a> Value<'a> {
 }
 
 /// The value of 1 to 18 ASCII digits (no sign), or `None` if any byte is not a
-/// digit. On 64-bit targets (`latchkey_word64`) eight digits a step, as one
+/// digit. On 64-bit targets (`latchkey_fast`) eight digits a step, as one
 /// word; the device, without 64-bit words, takes one digit a step.
 #[inline(always)]
 fn plain_digits(b: &[u8]) -> Option<i64> {
-    #[cfg(latchkey_word64)]
+    #[cfg(latchkey_fast)]
     let (b, mut v) = eight_digits(b)?;
-    #[cfg(not(latchkey_word64))]
+    #[cfg(not(latchkey_fast))]
     let mut v = 0u64;
     for &c in b {
         let d = c.wrapping_sub(b'0');
@@ -967,7 +968,7 @@ fn plain_digits(b: &[u8]) -> Option<i64> {
 
 /// The value of the leading digits of `b` taken eight at a time, and the digits
 /// left (fewer than eight); `None` if any of those eights is not all digits.
-#[cfg(latchkey_word64)]
+#[cfg(latchkey_fast)]
 #[inline(always)]
 fn eight_digits(b: &[u8]) -> Option<(&[u8], u64)> {
     const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);

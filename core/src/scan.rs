@@ -64,7 +64,7 @@ pub(crate) fn rposition(hay: &[u8], b: u8) -> Option<usize> {
 /// high bit (lowest set bit: the borrow tricks can flag bytes only above a real
 /// stop), so a short string costs one word and one predictable branch, not a
 /// branch per byte. The last bytes of `hay`, short of a word, one at a time.
-#[cfg(latchkey_word64)]
+#[cfg(latchkey_fast)]
 #[inline(always)]
 pub(crate) fn string_end(hay: &[u8]) -> usize {
     let mut at = 0usize;
@@ -91,7 +91,7 @@ pub(crate) fn string_end(hay: &[u8]) -> usize {
 
 /// Narrower targets (the device) scan one byte at a time: a four-byte word saves
 /// less there than the word code costs in flash at each inlined call site.
-#[cfg(not(latchkey_word64))]
+#[cfg(not(latchkey_fast))]
 #[inline]
 pub(crate) fn string_end(hay: &[u8]) -> usize {
     bytewise_string_end(hay)

@@ -18,7 +18,7 @@ need a failed build are skipped):
   fmt             cargo fmt --all --check
   clippy          cargo clippy --workspace --all-targets -- -D warnings
   host-tests      cargo test --workspace
-  core-narrow     LATCHKEY_CORE_NARROW=1 cargo test -p latchkey-core  (the device's
+  core-small     LATCHKEY_CORE_SMALL=1 cargo test -p latchkey-core  (the device's
                   byte-at-a-time code paths, on the host)
   core-hs256      cargo test -p latchkey-core --no-default-features --lib
   core-no-std     cargo build -p latchkey-core --target thumbv7m-none-eabi
@@ -191,9 +191,9 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
     // The whole core suite again on the device's code paths (byte-at-a-time
     // scans and digits, no 64-bit words; see core/build.rs).
     report.step(
-        "core-narrow",
+        "core-small",
         &[],
-        cargo(project, &["test", "-p", "latchkey-core"]).env("LATCHKEY_CORE_NARROW", "1"),
+        cargo(project, &["test", "-p", "latchkey-core"]).env("LATCHKEY_CORE_SMALL", "1"),
     );
     // The HS256-only build that devices get (no `sha512` feature): its own unit tests.
     report.step(
