@@ -15,7 +15,8 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(latchkey_fast)");
     println!("cargo::rerun-if-env-changed=LATCHKEY_CORE_SMALL");
     let wide = env::var("CARGO_CFG_TARGET_POINTER_WIDTH").is_ok_and(|w| w == "64");
-    if wide && env::var_os("LATCHKEY_CORE_SMALL").is_none() {
+    let small = env::var_os("LATCHKEY_CORE_SMALL").is_some_and(|v| !v.is_empty());
+    if wide && !small {
         println!("cargo::rustc-cfg=latchkey_fast");
     }
 }

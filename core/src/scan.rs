@@ -1,16 +1,23 @@
-//! Word-at-a-time byte searches for the hot loops: finding the segment dots and
-//! the end of JSON strings. Plain integer arithmetic, no `unsafe`, any word size.
+//! The byte searches of the hot loops: finding the segment dots and the end of
+//! JSON strings. With `latchkey_fast` (the host, see build.rs) a word at a time,
+//! plain integer arithmetic, no `unsafe`; on the device a byte at a time, which
+//! is smaller there.
 
+#[cfg(any(test, latchkey_fast))]
 const W: usize = core::mem::size_of::<usize>();
+#[cfg(latchkey_fast)]
 const LO: usize = usize::from_ne_bytes([0x01; W]);
+#[cfg(latchkey_fast)]
 const HI: usize = usize::from_ne_bytes([0x80; W]);
 
 /// `b` in every byte of a word.
+#[cfg(latchkey_fast)]
 #[inline(always)]
 const fn splat(b: u8) -> usize {
     LO.wrapping_mul(b as usize)
 }
 
+#[cfg(latchkey_fast)]
 #[inline(always)]
 fn word(chunk: &[u8]) -> usize {
     // Callers pass exactly `W` bytes, which always convert; a zero word is
@@ -19,6 +26,7 @@ fn word(chunk: &[u8]) -> usize {
 }
 
 /// Whether any byte of `w` is zero (exact for the word as a whole).
+#[cfg(latchkey_fast)]
 #[inline(always)]
 const fn has_zero(w: usize) -> bool {
     w.wrapping_sub(LO) & !w & HI != 0
@@ -27,6 +35,7 @@ const fn has_zero(w: usize) -> bool {
 /// Index of the first `b` in `hay`: a word at a time, the byte found from the
 /// lowest set bit of the word's zero-byte mask (exact: a borrow can flag only
 /// bytes above a real match), read in memory order.
+#[cfg(latchkey_fast)]
 #[inline]
 pub(crate) fn position(hay: &[u8], b: u8) -> Option<usize> {
     let mut at = 0usize;
@@ -45,6 +54,7 @@ pub(crate) fn position(hay: &[u8], b: u8) -> Option<usize> {
 
 /// Index of the last `b` in `hay`: a word at a time from the end to the word
 /// holding it.
+#[cfg(latchkey_fast)]
 #[inline]
 pub(crate) fn rposition(hay: &[u8], b: u8) -> Option<usize> {
     let mut end = hay.len();
@@ -115,6 +125,7 @@ const fn is_string_stop(c: u8) -> bool {
 }
 
 /// Whether `hay` contains the byte `b`.
+#[cfg(latchkey_fast)]
 #[inline]
 pub(crate) fn contains(hay: &[u8], b: u8) -> bool {
     // Two words a step; the zero-byte test is exact for "any byte", so a hit
@@ -132,6 +143,26 @@ pub(crate) fn contains(hay: &[u8], b: u8) -> bool {
     // at most 2W - 1 bytes.
     #[allow(clippy::manual_contains)]
     pairs.remainder().iter().any(|&c| c == b)
+}
+
+/// [`position`] on the device, a byte at a time (smaller).
+#[cfg(not(latchkey_fast))]
+pub(crate) fn position(hay: &[u8], b: u8) -> Option<usize> {
+    hay.iter().position(|&c| c == b)
+}
+
+/// [`rposition`] on the device, a byte at a time (smaller).
+#[cfg(not(latchkey_fast))]
+pub(crate) fn rposition(hay: &[u8], b: u8) -> Option<usize> {
+    hay.iter().rposition(|&c| c == b)
+}
+
+/// [`contains`] on the device, a byte at a time (smaller).
+#[cfg(not(latchkey_fast))]
+pub(crate) fn contains(hay: &[u8], b: u8) -> bool {
+    // Not `<[u8]>::contains`, which links `memchr` (172 bytes on the device).
+    #[allow(clippy::manual_contains)]
+    hay.iter().any(|&c| c == b)
 }
 
 #[cfg(test)]
