@@ -226,7 +226,8 @@ impl Parser<'_> {
         self.pos = self.pos.saturating_add(1);
     }
 
-    #[inline(always)]
+    #[cfg_attr(latchkey_fast, inline(always))]
+    #[cfg_attr(not(latchkey_fast), inline(never))]
     fn ws(&mut self) {
         // Tokens rarely hold whitespace: one test for anything above a space.
         while let Some(c) = self.peek()
