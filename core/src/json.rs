@@ -135,9 +135,17 @@ impl<'a> Object<'a> {
     #[inline(always)]
     pub(crate) fn pick<const N: usize>(
         &self,
-        slot: impl Fn(&[u8]) -> Option<usize>,
+        slot: fn(&[u8]) -> Option<usize>,
     ) -> [Option<Value<'a>>; N] {
         let mut out = [None; N];
+        self.pick_into(slot, &mut out);
+        out
+    }
+
+    /// [`Object::pick`] into `out`. Not generic, so the device carries one copy
+    /// for the header and the claims (the host inlines it, `slot` and all).
+    #[cfg_attr(latchkey_fast, inline(always))]
+    fn pick_into(&self, slot: fn(&[u8]) -> Option<usize>, out: &mut [Option<Value<'a>>]) {
         for m in &self.members {
             let mut buf = [0u8; 8];
             let name = if m.escaped() {
@@ -154,7 +162,6 @@ impl<'a> Object<'a> {
                 });
             }
         }
-        out
     }
 
     /// Every top-level member, in document order.
