@@ -1028,46 +1028,29 @@ pub struct Elements<'a> {
 impl<'a> Iterator for Elements<'a> {
     type Item = Value<'a>;
 
+    /// The next element, read by the validator's own readers: the array was
+    /// validated with the text it is part of, so each element is a scalar or a
+    /// nested value within the depth bound, and a separator or the end follows.
     fn next(&mut self) -> Option<Value<'a>> {
-        let skip = self
-            .rest
-            .iter()
-            .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b','))
-            .unwrap_or(self.rest.len());
-        let s = self.rest.get(skip..).unwrap_or(&[]);
-        let b = s;
-        let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escaped = false;
-        let mut end = b.len();
-        for (i, &c) in b.iter().enumerate() {
-            if in_string {
-                match (escaped, c) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match c {
-                b'"' => in_string = true,
-                b'[' | b'{' => depth = depth.saturating_add(1),
-                b']' | b'}' => depth = depth.saturating_sub(1),
-                b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
-                    end = i;
-                    break;
-                }
-                _ => {}
+        let mut p = Parser {
+            b: self.rest,
+            pos: 0,
+        };
+        p.ws();
+        if p.peek() == Some(b',') {
+            p.bump();
+            p.ws();
+        }
+        let start = p.pos;
+        if !p.scalar().ok()? {
+            match p.peek() {
+                Some(b'{' | b'[') => p.nested(MAX_DEPTH_LIMIT).ok()?,
+                _ => return None,
             }
         }
-        let (item, rest) = s.split_at_checked(end)?;
-        self.rest = rest;
-        if item.is_empty() {
-            None
-        } else {
-            Some(Value { raw: item })
-        }
+        let item = self.rest.get(start..p.pos)?;
+        self.rest = self.rest.get(p.pos..)?;
+        Some(Value { raw: item })
     }
 }
 
