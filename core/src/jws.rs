@@ -221,18 +221,24 @@ fn check_header<'a>(
         Some(v) => v.as_str().map(Some).ok_or(Error::InvalidHeader),
     };
     let alg = string(alg)?.ok_or(Error::InvalidHeader)?;
-    let mut name = [0u8; 16];
+    let mut buf = [0u8; 16];
     // Without escapes the raw text is the name (too long a name is wrong either way).
-    let alg = match alg.plain() {
-        Some(name) => Algorithm::from_name_bytes(name)?,
-        None => match alg.decode_bytes(&mut name) {
-            Ok(name) => Algorithm::from_name_bytes(name)?,
-            Err(_) => return Err(Error::WrongAlgorithm),
-        },
+    let name = match alg.plain() {
+        Some(name) => name,
+        None => alg
+            .decode_bytes(&mut buf)
+            .map_err(|_| Error::WrongAlgorithm)?,
     };
-    if alg != key_alg {
-        return Err(Error::WrongAlgorithm);
+    // The key fixes the algorithm: the header's is only compared with it, and
+    // `none`, in any letter case, has its own error.
+    if name != key_alg.name().as_bytes() {
+        return Err(if name.eq_ignore_ascii_case(b"none") {
+            Error::AlgorithmNone
+        } else {
+            Error::WrongAlgorithm
+        });
     }
+    let alg = key_alg;
     if let Some(b64) = b64 {
         match b64.as_bool() {
             Some(true) => {}
