@@ -129,25 +129,22 @@ impl<'a> Object<'a> {
             })
     }
 
-    /// The values of the members that `slot` places, in one pass over the
-    /// members: `slot` maps a decoded name (at most 8 bytes are decoded) to its
-    /// index in the result, or `None` for names not wanted.
+    /// The values of the members whose [`name_key`]s are `keys`, in one pass
+    /// over the members (names with escapes decoded first).
     #[inline(always)]
-    pub(crate) fn pick<const N: usize>(
-        &self,
-        slot: fn(&[u8]) -> Option<usize>,
-    ) -> [Option<Value<'a>>; N] {
+    pub(crate) fn pick<const N: usize>(&self, keys: &[u32; N]) -> [Option<Value<'a>>; N] {
         let mut out = [None; N];
-        self.pick_into(slot, &mut out);
+        self.pick_into(keys, &mut out);
         out
     }
 
     /// [`Object::pick`] into `out`. Not generic, so the device carries one copy
-    /// for the header and the claims (the host inlines it, `slot` and all).
+    /// for the header and the claims (the host inlines it).
     #[cfg_attr(latchkey_fast, inline(always))]
-    fn pick_into(&self, slot: fn(&[u8]) -> Option<usize>, out: &mut [Option<Value<'a>>]) {
+    fn pick_into(&self, keys: &[u32], out: &mut [Option<Value<'a>>]) {
         for m in &self.members {
-            let mut buf = [0u8; 8];
+            // Longer names have no key: four bytes decode every one that has.
+            let mut buf = [0u8; 4];
             let name = if m.escaped() {
                 match self.key(m).decode_bytes(&mut buf) {
                     Ok(name) => name,
@@ -156,7 +153,14 @@ impl<'a> Object<'a> {
             } else {
                 self.key_bytes(m)
             };
-            if let Some(v) = slot(name).and_then(|i| out.get_mut(i)) {
+            let Some(key) = name_key(name) else {
+                continue;
+            };
+            if let Some(v) = keys
+                .iter()
+                .position(|&k| k == key)
+                .and_then(|i| out.get_mut(i))
+            {
                 *v = Some(Value {
                     raw: self.slice(m.value),
                 });
@@ -214,6 +218,25 @@ impl<'a> Object<'a> {
         seen.filter |= bit;
         seen.escaped |= key.escaped;
         Ok(())
+    }
+}
+
+/// A member name of three or four bytes as one number, for [`Object::pick`]; a
+/// three-byte name ends in `0xff`, which UTF-8 never holds, so it differs from
+/// every four-byte name. `None` for any other length.
+pub(crate) const fn name_key(name: &[u8]) -> Option<u32> {
+    match *name {
+        [a, b, c] => Some(u32::from_le_bytes([a, b, c, 0xff])),
+        [a, b, c, d] => Some(u32::from_le_bytes([a, b, c, d])),
+        _ => None,
+    }
+}
+
+/// [`name_key`] of a name the caller knows is three or four bytes long.
+pub(crate) const fn key_of(name: &[u8]) -> u32 {
+    match name_key(name) {
+        Some(key) => key,
+        None => 0,
     }
 }
 
@@ -1644,6 +1667,29 @@ mod tests {
             Some(999_999_999_999_999_999)
         );
         assert_eq!(plain_digits(b"4000000000"), Some(4_000_000_000));
+    }
+
+    #[test]
+    fn picked_names_match_exactly() {
+        let o = ok(r#"{"exp\u0000":1,"ex":2,"expx":3,"\u0065xp":4,"crit":5,"cri":6}"#);
+        let [exp, crit, cri, ex] = o.pick(&[
+            key_of(b"exp"),
+            key_of(b"crit"),
+            key_of(b"cri"),
+            key_of(b"ex"),
+        ]);
+        assert_eq!(exp.map(Value::raw), Some("4"));
+        assert_eq!(crit.map(Value::raw), Some("5"));
+        assert_eq!(cri.map(Value::raw), Some("6"));
+        // Only three- and four-byte names have keys.
+        assert_eq!(ex, None);
+        assert_eq!(name_key(b"ex"), None);
+        assert_eq!(name_key(b"abcde"), None);
+        // A three-byte name's key differs from every four-byte name's (real names
+        // are UTF-8, which never holds the 0xff that ends a three-byte key).
+        for c in 0..0xff {
+            assert_ne!(name_key(&[b'e', b'x', b'p', c]), name_key(b"exp"), "{c:#x}");
+        }
     }
 
     #[test]

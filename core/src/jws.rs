@@ -194,18 +194,15 @@ fn strip_application(s: &[u8]) -> &[u8] {
     }
 }
 
-/// Where [`check_header`] wants a header member: alg, b64, crit, typ, kid, cty.
-fn header_slot(name: &[u8]) -> Option<usize> {
-    match name {
-        b"alg" => Some(0),
-        b"b64" => Some(1),
-        b"crit" => Some(2),
-        b"typ" => Some(3),
-        b"kid" => Some(4),
-        b"cty" => Some(5),
-        _ => None,
-    }
-}
+/// The header members [`check_header`] reads: alg, b64, crit, typ, kid, cty.
+const HEADER_MEMBERS: [u32; 6] = [
+    json::key_of(b"alg"),
+    json::key_of(b"b64"),
+    json::key_of(b"crit"),
+    json::key_of(b"typ"),
+    json::key_of(b"kid"),
+    json::key_of(b"cty"),
+];
 
 fn check_header<'a>(
     bytes: &'a [u8],
@@ -215,7 +212,7 @@ fn check_header<'a>(
 ) -> Result<Header<'a>, Error> {
     let mut obj = Object::empty();
     json::parse_into(bytes, max_depth, &mut obj)?;
-    let [alg, b64, crit, typ_member, kid, cty] = obj.pick(header_slot);
+    let [alg, b64, crit, typ_member, kid, cty] = obj.pick(&HEADER_MEMBERS);
     let string = |v: Option<json::Value<'a>>| match v {
         None => Ok(None),
         Some(v) => v.as_str().map(Some).ok_or(Error::InvalidHeader),

@@ -178,20 +178,16 @@ fn string(v: Option<Value<'_>>, claim: Claim) -> Result<Option<JsonStr<'_>>, Err
         .transpose()
 }
 
-/// Where [`Claims::parse`] wants a registered claim: exp, nbf, iat, iss, sub,
-/// jti, aud.
-fn claim_slot(name: &[u8]) -> Option<usize> {
-    match name {
-        b"exp" => Some(0),
-        b"nbf" => Some(1),
-        b"iat" => Some(2),
-        b"iss" => Some(3),
-        b"sub" => Some(4),
-        b"jti" => Some(5),
-        b"aud" => Some(6),
-        _ => None,
-    }
-}
+/// The registered claims [`Claims::parse`] reads: exp, nbf, iat, iss, sub, jti, aud.
+const REGISTERED: [u32; 7] = [
+    json::key_of(b"exp"),
+    json::key_of(b"nbf"),
+    json::key_of(b"iat"),
+    json::key_of(b"iss"),
+    json::key_of(b"sub"),
+    json::key_of(b"jti"),
+    json::key_of(b"aud"),
+];
 
 impl<'a> Claims<'a> {
     /// A verified JWS's claims, not yet read: fill them with [`Claims::parse`].
@@ -214,7 +210,7 @@ impl<'a> Claims<'a> {
     /// Reads the registered claims of the verified payload (types only, no policy).
     fn parse(&mut self, max_depth: u8) -> Result<(), Error> {
         json::parse_into(self.payload, max_depth, &mut self.object)?;
-        let [exp, nbf, iat, iss, sub, jti, aud] = self.object.pick(claim_slot);
+        let [exp, nbf, iat, iss, sub, jti, aud] = self.object.pick(&REGISTERED);
         self.aud = match aud {
             None => None,
             Some(v) => {
