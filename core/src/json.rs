@@ -686,24 +686,15 @@ impl<'a> JsonStr<'a> {
         if self.raw == s.as_bytes() {
             return true;
         }
-        if self.plain().is_some() {
-            return false;
-        }
-        let mut rest = s.as_bytes();
-        for c in self.chars() {
-            match rest.strip_prefix(encode_utf8(c, &mut [0u8; 4])) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        }
-        rest.is_empty()
+        // Without escapes the raw text is the decoded one, and it differs.
+        self.plain().is_none() && self.bytes().eq(s.bytes())
     }
 
     /// Whether two strings decode to the same characters. Out of line: escaped
     /// names are rare, and inlined into the parser this comparison is unrolled.
     #[inline(never)]
     fn same_text(self, other: JsonStr<'_>) -> bool {
-        self.chars().eq(other.chars())
+        self.bytes().eq(other.bytes())
     }
 
     /// Decodes the string into `buf` and returns it.
@@ -722,21 +713,65 @@ impl<'a> JsonStr<'a> {
     #[inline(never)]
     pub(crate) fn decode_bytes(self, buf: &mut [u8]) -> Result<&[u8], Error> {
         let mut n = 0usize;
-        for c in self.chars() {
-            let mut enc = [0u8; 4];
-            let utf8 = encode_utf8(c, &mut enc);
-            let end = n.saturating_add(utf8.len());
-            buf.get_mut(n..end)
-                .ok_or(Error::BufferTooSmall)?
-                .copy_from_slice(utf8);
-            n = end;
+        for b in self.bytes() {
+            *buf.get_mut(n).ok_or(Error::BufferTooSmall)? = b;
+            n = n.saturating_add(1);
         }
         buf.get(..n).ok_or(Error::BufferTooSmall)
+    }
+
+    /// The decoded string's UTF-8, a byte at a time: what the comparisons and
+    /// the decoders read.
+    fn bytes(self) -> Bytes<'a> {
+        Bytes {
+            raw: self.raw,
+            pending: [0; 4],
+            at: 0,
+            len: 0,
+        }
     }
 
     /// The raw text when it has no escapes (then it is the decoded string).
     pub(crate) fn plain(self) -> Option<&'a [u8]> {
         (!crate::scan::contains(self.raw, b'\\')).then_some(self.raw)
+    }
+}
+
+/// The UTF-8 bytes of a decoded string, from its raw text: a byte outside an
+/// escape is its own decoding (the parser checked the text), and an escape's
+/// character is encoded and handed out byte by byte.
+struct Bytes<'a> {
+    raw: &'a [u8],
+    /// The encoded escape, handed out from `at` up to `len`.
+    pending: [u8; 4],
+    at: u8,
+    len: u8,
+}
+
+impl Iterator for Bytes<'_> {
+    type Item = u8;
+
+    // Out of line: at opt-level 3 each comparison would carry its own unrolled
+    // copy (escaped strings are rare).
+    #[inline(never)]
+    fn next(&mut self) -> Option<u8> {
+        if self.at < self.len {
+            let b = self.pending.get(usize::from(self.at)).copied();
+            self.at = self.at.saturating_add(1);
+            return b;
+        }
+        let (&first, rest) = self.raw.split_first()?;
+        if first != b'\\' {
+            self.raw = rest;
+            return Some(first);
+        }
+        // The parser refused bad escapes, so this never ends the string early.
+        let (c, n) = unescape(rest)?;
+        self.raw = rest.get(n..).unwrap_or(&[]);
+        // 1 to 4 bytes: the cast is exact.
+        self.len = encode_utf8(c, &mut self.pending).len() as u8;
+        self.at = 1;
+        self.pending.first().copied()
     }
 }
 
