@@ -165,6 +165,8 @@ pub struct Claims<'a> {
     sub: Option<JsonStr<'a>>,
     jti: Option<JsonStr<'a>>,
     aud: Option<Audience<'a>>,
+    /// The registered claims present (whatever their values).
+    present: ClaimSet,
     object: Object<'a>,
 }
 
@@ -178,15 +180,26 @@ fn string(v: Option<Value<'_>>, claim: Claim) -> Result<Option<JsonStr<'_>>, Err
         .transpose()
 }
 
-/// The registered claims [`Claims::parse`] reads: exp, nbf, iat, iss, sub, jti, aud.
-const REGISTERED: [u32; 7] = [
+/// The registered claims [`Claims::parse`] reads, in [`ClaimSet`]'s bit order.
+const REGISTERED: [Claim; 7] = [
+    Claim::Exp,
+    Claim::Nbf,
+    Claim::Iat,
+    Claim::Iss,
+    Claim::Aud,
+    Claim::Sub,
+    Claim::Jti,
+];
+
+/// [`REGISTERED`]'s names as [`json::key_of`] keys.
+const REGISTERED_KEYS: [u32; 7] = [
     json::key_of(b"exp"),
     json::key_of(b"nbf"),
     json::key_of(b"iat"),
     json::key_of(b"iss"),
+    json::key_of(b"aud"),
     json::key_of(b"sub"),
     json::key_of(b"jti"),
-    json::key_of(b"aud"),
 ];
 
 impl<'a> Claims<'a> {
@@ -204,13 +217,21 @@ impl<'a> Claims<'a> {
             sub: None,
             jti: None,
             aud: None,
+            present: ClaimSet::NONE,
         }
     }
 
     /// Reads the registered claims of the verified payload (types only, no policy).
     fn parse(&mut self, max_depth: u8) -> Result<(), Error> {
         json::parse_into(self.payload, max_depth, &mut self.object)?;
-        let [exp, nbf, iat, iss, sub, jti, aud] = self.object.pick(&REGISTERED);
+        let picked = self.object.pick(&REGISTERED_KEYS);
+        // Bit i of a `ClaimSet` is `REGISTERED[i]`.
+        for (i, v) in picked.iter().enumerate() {
+            if v.is_some() {
+                self.present = self.present.union(ClaimSet(1u8.wrapping_shl(i as u32)));
+            }
+        }
+        let [exp, nbf, iat, iss, aud, sub, jti] = picked;
         self.aud = match aud {
             None => None,
             Some(v) => {
@@ -234,30 +255,14 @@ impl<'a> Claims<'a> {
         Ok(())
     }
 
-    /// The registered claims this token carries.
-    fn present(&self) -> ClaimSet {
-        let bit = |has: bool, set: ClaimSet| if has { set } else { ClaimSet::NONE };
-        bit(self.exp.is_some(), ClaimSet::EXP)
-            .union(bit(self.nbf.is_some(), ClaimSet::NBF))
-            .union(bit(self.iat.is_some(), ClaimSet::IAT))
-            .union(bit(self.iss.is_some(), ClaimSet::ISS))
-            .union(bit(self.aud.is_some(), ClaimSet::AUD))
-            .union(bit(self.sub.is_some(), ClaimSet::SUB))
-            .union(bit(self.jti.is_some(), ClaimSet::JTI))
-    }
-
     /// Applies the policy at time `now` (seconds since the Unix epoch).
     fn check(&self, v: &Validation<'_>, now: u64) -> Result<(), Error> {
         use Claim::*;
-        let present = self.present();
-        if !present.contains(v.required) {
-            for claim in [Exp, Nbf, Iat, Iss, Aud, Sub, Jti] {
-                if v.required.contains(ClaimSet::of(claim))
-                    && !present.contains(ClaimSet::of(claim))
-                {
-                    return Err(Error::MissingClaim(claim));
-                }
-            }
+        // The first required claim missing, in `REGISTERED` order.
+        let missing = v.required.0 & !self.present.0;
+        if missing != 0 {
+            let first = REGISTERED.get(missing.trailing_zeros() as usize);
+            return Err(Error::MissingClaim(first.copied().unwrap_or(Exp)));
         }
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         let leeway = i64::try_from(v.leeway).unwrap_or(i64::MAX);
