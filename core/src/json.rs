@@ -22,11 +22,10 @@ pub const MAX_DEPTH_LIMIT: u8 = 64;
 #[derive(Clone, Copy, Debug)]
 struct Member {
     /// The name's span; the top bit of the start is set when the name has
-    /// escapes (names without, nearly all, compare as bytes). Ten bytes a member:
-    /// the table is copied with the claims, and its size is the verifier's stack.
+    /// escapes (names without, nearly all, compare as bytes). Eight bytes a
+    /// member: the table is copied with the claims, and its size is the
+    /// verifier's stack.
     key: (u16, u16),
-    /// [`fingerprint`] of the raw name: most comparisons end here.
-    fp: u16,
     value: (u16, u16),
 }
 
@@ -43,7 +42,8 @@ impl Member {
 }
 
 /// Length and first and last bytes of a name, folded into 16 bits: names that
-/// differ here differ, so only equal fingerprints need a byte comparison.
+/// differ here differ, so a name whose fingerprint the duplicate filter has not
+/// seen is new, and only the others are compared with the names before them.
 #[inline(always)]
 const fn fingerprint(name: &[u8]) -> u16 {
     // Missing bytes read as 0.
@@ -180,19 +180,13 @@ impl<'a> Object<'a> {
         })
     }
 
-    /// Whether a member already recorded has `member`'s name. Out of line: the
-    /// filter in [`Object::push`] makes it rare, and at opt-level 3 LLVM would
-    /// unroll the loop there.
+    /// Whether a member already recorded has `member`'s name (escapes decoded).
+    /// Out of line: the filter in [`Object::push`] makes it rare, and at
+    /// opt-level 3 LLVM would unroll the loop there.
     #[inline(never)]
     fn has(&self, member: &Member) -> bool {
-        let raw = self.key_bytes(member);
-        self.members.iter().any(|m| {
-            if m.escaped() || member.escaped() {
-                self.key(m).same_text(self.key(member))
-            } else {
-                m.fp == member.fp && self.key_bytes(m) == raw
-            }
-        })
+        let name = self.key(member);
+        self.members.iter().any(|m| self.key(m).same_text(name))
     }
 
     fn push(&mut self, seen: &mut Seen, key: Span, value: (usize, usize)) -> Result<(), Error> {
@@ -202,10 +196,9 @@ impl<'a> Object<'a> {
         let flag = if key.escaped { ESCAPED } else { 0 };
         let member = Member {
             key: (key.start as u16 | flag, key.end as u16),
-            fp: fingerprint(raw),
             value: (value.0 as u16, value.1 as u16),
         };
-        let bit = filter_bit(member.fp);
+        let bit = filter_bit(fingerprint(raw));
         // Without escapes on either side, equal names have equal fingerprints, so
         // a fingerprint the filter has not seen cannot be a duplicate.
         let may_repeat = key.escaped || seen.escaped || seen.filter & bit != 0;
