@@ -676,16 +676,10 @@ impl<'a> JsonStr<'a> {
     /// Whether the decoded string equals `s`.
     #[must_use]
     pub fn eq_str(self, s: &str) -> bool {
-        if self.raw == s.as_bytes() {
-            return true;
-        }
-        // Without escapes the raw text is the decoded one, and it differs.
-        self.plain().is_none() && self.bytes().eq(s.bytes())
+        self.bytes().eq(s.bytes())
     }
 
-    /// Whether two strings decode to the same characters. Out of line: escaped
-    /// names are rare, and inlined into the parser this comparison is unrolled.
-    #[inline(never)]
+    /// Whether two strings decode to the same characters.
     fn same_text(self, other: JsonStr<'_>) -> bool {
         self.bytes().eq(other.bytes())
     }
