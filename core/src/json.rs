@@ -887,8 +887,10 @@ impl<'a> Value<'a> {
     /// The string, when the value is one.
     #[must_use]
     pub fn as_str(self) -> Option<JsonStr<'a>> {
-        let raw = self.raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-        Some(JsonStr { raw })
+        match self.raw {
+            [b'"', raw @ .., b'"'] => Some(JsonStr { raw }),
+            _ => None,
+        }
     }
 
     /// The integer, when the value is an integer that fits an `i64` (no fraction,
@@ -938,8 +940,10 @@ impl<'a> Value<'a> {
     /// The elements, when the value is an array.
     #[must_use]
     pub fn as_array(self) -> Option<Elements<'a>> {
-        let inner = self.raw.strip_prefix(b"[")?.strip_suffix(b"]")?;
-        Some(Elements { rest: inner })
+        match self.raw {
+            [b'[', rest @ .., b']'] => Some(Elements { rest }),
+            _ => None,
+        }
     }
 
     /// A NumericDate (RFC 7519 section 2): any JSON number, fractions truncated
