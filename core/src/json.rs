@@ -370,7 +370,8 @@ impl Parser<'_> {
 
     fn literal(&mut self, word: &[u8]) -> Result<(), Error> {
         let end = self.pos.saturating_add(word.len());
-        if self.b.get(self.pos..end) == Some(word) {
+        // Byte by byte: `==` on slices would link `memcmp` for four bytes.
+        if self.b.get(self.pos..end).is_some_and(|s| s.iter().eq(word)) {
             self.pos = end;
             Ok(())
         } else {
