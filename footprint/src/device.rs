@@ -1,10 +1,10 @@
-//! The Cortex-M3 side: verify once between two marker calls (for instruction
-//! counting under QEMU) and exit QEMU with `SYS_EXIT_EXTENDED`: 0 when the token
-//! verified. That is all the binary whose flash is reported does; with the
-//! `measure` feature it also paints the stack, measures the verification's peak,
-//! runs the bare-HMAC peer and reports over semihosting.
+//! The Cortex-M3 side: verify once and exit QEMU with `SYS_EXIT_EXTENDED`: 0
+//! when the token verified. That is all the binary whose flash is reported does;
+//! with the `measure` feature it also calls marker functions around the
+//! verification (for instruction counting under QEMU), paints the stack and
+//! measures the verification's peak, runs the bare-HMAC peer between markers of
+//! its own, and reports over semihosting.
 
-use core::hint::black_box;
 use core::panic::PanicInfo;
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};
@@ -30,20 +30,6 @@ unsafe extern "C" {
     fn DefaultHandler();
 }
 
-/// Start of a measured region: `footprint/measure.sh` counts the instructions QEMU
-/// executes from here to [`mark_verify_end`]. Never inlined, distinct bodies, so
-/// each has its own address.
-#[inline(never)]
-fn mark_verify_start() {
-    black_box(0x5354_5254u32);
-}
-
-/// End of the measured verification.
-#[inline(never)]
-fn mark_verify_end() {
-    black_box(0x454e_4430u32);
-}
-
 #[cfg(feature = "measure")]
 mod measure {
     //! Measurement, not part of the measured binary: the stack paint and scan,
@@ -53,6 +39,20 @@ mod measure {
     use semihosting::io::Write as _;
 
     use crate::SCRATCH_LEN;
+
+    /// Start of a measured region: `footprint/measure.sh` counts the instructions QEMU
+    /// executes from here to [`mark_verify_end`]. Never inlined, distinct bodies, so
+    /// each has its own address.
+    #[inline(never)]
+    pub fn mark_verify_start() {
+        black_box(0x5354_5254u32);
+    }
+
+    /// End of the measured verification.
+    #[inline(never)]
+    pub fn mark_verify_end() {
+        black_box(0x454e_4430u32);
+    }
 
     /// cortex-m-rt's paint value (`STACK_PAINT_VALUE`, feature `paint-stack`).
     const PAINT: u32 = 0xcccc_cccc;
@@ -197,9 +197,11 @@ fn main() -> ! {
     let mut scratch = [0u8; SCRATCH_LEN];
     #[cfg(feature = "measure")]
     let sp = measure::before();
-    mark_verify_start();
+    #[cfg(feature = "measure")]
+    measure::mark_verify_start();
     let ok = verify_once(&verifier, &mut scratch);
-    mark_verify_end();
+    #[cfg(feature = "measure")]
+    measure::mark_verify_end();
     #[cfg(feature = "measure")]
     measure::after(sp, ok, core::mem::size_of_val(&verifier));
     semihosting::process::exit(if ok { 0 } else { 1 })
