@@ -135,7 +135,10 @@ impl<'a> Audience<'a> {
     /// Whether the audience names `who`.
     #[must_use]
     pub fn contains(&self, who: &str) -> bool {
-        self.iter().any(|a| a.eq_str(who))
+        match self {
+            Audience::One(s) => s.eq_str(who),
+            Audience::Many(e) => e.clone().any(|v| v.as_str().is_some_and(|s| s.eq_str(who))),
+        }
     }
 
     /// Every audience named.
