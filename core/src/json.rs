@@ -1069,6 +1069,13 @@ fn parse_exponent(s: &[u8]) -> i32 {
     if neg { v.wrapping_neg() } else { v }
 }
 
+/// The string in `v`, if there is a `v`: `Ok(None)` without one, `err` when it
+/// holds anything but a string. How the header and the claims read their
+/// string members.
+pub(crate) fn optional_str(v: Option<Value<'_>>, err: Error) -> Result<Option<JsonStr<'_>>, Error> {
+    v.map(|v| v.as_str().ok_or(err)).transpose()
+}
+
 /// The elements of a JSON array [`Value`].
 #[derive(Clone, Debug)]
 pub struct Elements<'a> {

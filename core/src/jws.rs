@@ -166,10 +166,7 @@ pub fn untrusted_header<'s>(
 }
 
 fn string_member<'a>(obj: &Object<'a>, name: &str) -> Result<Option<JsonStr<'a>>, Error> {
-    match obj.get(name) {
-        None => Ok(None),
-        Some(v) => v.as_str().map(Some).ok_or(Error::InvalidHeader),
-    }
+    json::optional_str(obj.get(name), Error::InvalidHeader)
 }
 
 /// Whether a `typ` value names the expected type: media types compare without
@@ -213,10 +210,7 @@ fn check_header<'a>(
     let mut obj = Object::empty();
     json::parse_into(bytes, max_depth, &mut obj)?;
     let [alg, b64, crit, typ_member, kid, cty] = obj.pick(&HEADER_MEMBERS);
-    let string = |v: Option<json::Value<'a>>| match v {
-        None => Ok(None),
-        Some(v) => v.as_str().map(Some).ok_or(Error::InvalidHeader),
-    };
+    let string = |v| json::optional_str(v, Error::InvalidHeader);
     let alg = string(alg)?.ok_or(Error::InvalidHeader)?;
     let mut buf = [0u8; 16];
     // Without escapes the raw text is the name (too long a name is wrong either way).

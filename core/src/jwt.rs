@@ -179,8 +179,7 @@ fn date(v: Option<Value<'_>>, claim: Claim) -> Result<Option<i64>, Error> {
 }
 
 fn string(v: Option<Value<'_>>, claim: Claim) -> Result<Option<JsonStr<'_>>, Error> {
-    v.map(|v| v.as_str().ok_or(Error::InvalidClaim(claim)))
-        .transpose()
+    json::optional_str(v, Error::InvalidClaim(claim))
 }
 
 /// The registered claims [`Claims::parse`] reads, in [`ClaimSet`]'s bit order.
