@@ -194,15 +194,17 @@ const REGISTERED: [Claim; 7] = [
 ];
 
 /// [`REGISTERED`]'s names as [`json::key_of`] keys.
-const REGISTERED_KEYS: [u32; 7] = [
-    json::key_of(b"exp"),
-    json::key_of(b"nbf"),
-    json::key_of(b"iat"),
-    json::key_of(b"iss"),
-    json::key_of(b"aud"),
-    json::key_of(b"sub"),
-    json::key_of(b"jti"),
-];
+// Evaluated at compile time: an out-of-bounds index here fails the build.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+const REGISTERED_KEYS: [u32; 7] = {
+    let mut keys = [0; 7];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = json::key_of(REGISTERED[i].name().as_bytes());
+        i += 1;
+    }
+    keys
+};
 
 impl<'a> Claims<'a> {
     /// A verified JWS's claims, not yet read: fill them with [`Claims::parse`].
