@@ -225,11 +225,13 @@ pub(crate) const fn name_key(name: &[u8]) -> Option<u32> {
     }
 }
 
-/// [`name_key`] of a name the caller knows is three or four bytes long.
+/// [`name_key`] of a name the caller knows is three or four bytes long; for any
+/// other, `u32::MAX`, which no name's key is (UTF-8 holds no 0xff), so it matches
+/// nothing.
 pub(crate) const fn key_of(name: &[u8]) -> u32 {
     match name_key(name) {
         Some(key) => key,
-        None => 0,
+        None => u32::MAX,
     }
 }
 
@@ -1715,10 +1717,13 @@ mod tests {
         assert_eq!(exp.map(Value::raw), Some("4"));
         assert_eq!(crit.map(Value::raw), Some("5"));
         assert_eq!(cri.map(Value::raw), Some("6"));
-        // Only three- and four-byte names have keys.
+        // Only three- and four-byte names have keys; a table entry for another
+        // length matches nothing, not even a four-byte name of 0xff-free bytes.
         assert_eq!(ex, None);
         assert_eq!(name_key(b"ex"), None);
         assert_eq!(name_key(b"abcde"), None);
+        assert_eq!(key_of(b"ex"), u32::MAX);
+        assert_ne!(name_key(&[0; 4]), Some(key_of(b"ex")));
         // A three-byte name's key differs from every four-byte name's (real names
         // are UTF-8, which never holds the 0xff that ends a three-byte key).
         for c in 0..0xff {
