@@ -612,15 +612,16 @@ mod tests {
 
     #[test]
     fn claim_sets() {
-        let all = [
-            Claim::Exp,
-            Claim::Nbf,
-            Claim::Iat,
-            Claim::Iss,
-            Claim::Aud,
-            Claim::Sub,
-            Claim::Jti,
-        ];
+        let all = REGISTERED;
+        // `Claims::parse` sets bit i for `REGISTERED[i]`: that is `ClaimSet::of`'s
+        // bit, and the keys are those claims' names.
+        for (i, &c) in all.iter().enumerate() {
+            assert_eq!(ClaimSet::of(c), ClaimSet(1 << i), "{c:?}");
+            assert_eq!(
+                Some(REGISTERED_KEYS[i]),
+                json::name_key(c.name().as_bytes())
+            );
+        }
         let mut union = ClaimSet::NONE;
         for (i, &a) in all.iter().enumerate() {
             assert_ne!(ClaimSet::of(a), ClaimSet::NONE, "{a:?}");
