@@ -1568,6 +1568,8 @@ mod tests {
                 lit.chars().eq(esc.chars()) && esc.chars().eq(lit.chars()),
                 "{literal:?} {escaped:?}"
             );
+            // The duplicate check's comparison, on decoded bytes.
+            assert!(lit.same_text(esc) && esc.same_text(lit), "{escaped:?}");
             assert!(esc.eq_str(literal) && lit.eq_str(literal), "{escaped:?}");
             assert!(esc.chars().eq(literal.chars()), "{escaped:?}");
             let mut buf = [0u8; 16];
@@ -1589,6 +1591,7 @@ mod tests {
                 !lit.chars().eq(esc.chars()) && !esc.chars().eq(lit.chars()),
                 "{literal:?} {escaped:?}"
             );
+            assert!(!lit.same_text(esc) && !esc.same_text(lit), "{escaped:?}");
             assert!(!esc.eq_str(literal), "{escaped:?}");
         }
         // A duplicate spelled with a raw non-ASCII name and an escaped one.
