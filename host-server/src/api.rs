@@ -1,4 +1,5 @@
-//! The HTTP API: routes, extractors, and handlers.
+//! The HTTP API: one function per route, picked by [`handle`] from a framed
+//! request ([`crate::wire`]); every answer is JSON.
 
 use crate::auth::{PasswordChecker, Throttle};
 use crate::bridge::Bridge;
@@ -6,19 +7,12 @@ use crate::error::Error;
 use crate::keys::random_id;
 use crate::store::{Grant, Rotation, Store};
 use crate::tokens::{Kind, TokenService, Verified, unix_now};
-use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State,
-};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use crate::wire::Request;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::net::{IpAddr, SocketAddr};
+use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Largest request body accepted, in bytes.
@@ -30,9 +24,8 @@ pub const MAX_PASSWORD: usize = 1024;
 /// The commands a device understands (team convention).
 pub const COMMANDS: [&str; 4] = ["open", "close", "status", "led"];
 
-/// Everything the handlers share, behind one `Arc`: axum clones the state for every
-/// request, and one reference count (not one per part) is what the HTTP threads
-/// then share and contend on.
+/// Everything the handlers share, behind one `Arc` (one reference count for the
+/// HTTP threads to share, not one per part).
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
@@ -75,20 +68,98 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The router with every route, the body limit, and JSON fallbacks.
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/login", post(login))
-        .route("/refresh", post(refresh))
-        .route("/logout", post(logout).delete(logout))
-        .route("/me", get(me))
-        .route("/devices/{id}/commands", post(command))
-        .route("/openapi.json", get(openapi))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state)
+/// An answer: the status, extra header fields, and the JSON body (every answer
+/// is `application/json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// Fields besides `Content-Type`, `Content-Length` and `Date`.
+    pub fields: Vec<(&'static str, String)>,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+/// Answers one request. `client` is the peer's address (for the login throttle).
+pub async fn handle(state: &AppState, req: &Request<'_>, client: Option<IpAddr>) -> Response {
+    match route(state, req, client).await {
+        Ok(body) => Response {
+            status: 200,
+            fields: Vec::new(),
+            body,
+        },
+        Err(e) => e.response(),
+    }
+}
+
+/// Picks the handler by path and method; `HEAD` is `GET` (the connection loop
+/// leaves the body out).
+async fn route(
+    state: &AppState,
+    req: &Request<'_>,
+    client: Option<IpAddr>,
+) -> Result<Vec<u8>, Error> {
+    const GET: &str = "GET, HEAD";
+    let get = matches!(req.method, "GET" | "HEAD");
+    let post = req.method == "POST";
+    match req.path {
+        "/healthz" if get => {
+            to_json(&json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+        }
+        "/me" if get => me(state, req),
+        "/openapi.json" if get => to_json(&crate::openapi::document()),
+        "/login" if post => login(state, req, client).await,
+        "/refresh" if post => refresh(state, req).await,
+        "/logout" if post || req.method == "DELETE" => logout(state, req).await,
+        "/healthz" | "/me" | "/openapi.json" => Err(Error::MethodNotAllowed(GET)),
+        "/login" | "/refresh" => Err(Error::MethodNotAllowed("POST")),
+        "/logout" => Err(Error::MethodNotAllowed("POST, DELETE")),
+        path => match device_segment(path) {
+            Some(device) if post => command(state, req, device).await,
+            Some(_) => Err(Error::MethodNotAllowed("POST")),
+            None => Err(Error::NotFound("no such route".into())),
+        },
+    }
+}
+
+/// The `{id}` of `/devices/{id}/commands`, as sent (still percent-encoded).
+fn device_segment(path: &str) -> Option<&str> {
+    let id = path.strip_prefix("/devices/")?.strip_suffix("/commands")?;
+    (!id.contains('/')).then_some(id)
+}
+
+/// A path segment with its percent-escapes decoded (an escape that is not two hex
+/// digits stays as it is).
+///
+/// # Errors
+/// [`Error::Malformed`] if the decoded bytes are not UTF-8.
+fn percent_decoded(segment: &str) -> Result<Cow<'_, str>, Error> {
+    if !segment.contains('%') {
+        return Ok(Cow::Borrowed(segment));
+    }
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .filter(|h| h.bytes().all(|d| d.is_ascii_hexdigit()))
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, escaped) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| Error::Malformed("the path is not UTF-8 once decoded".into()))
 }
 
 /// Whether `id` is a usable device id: 1-64 of `A-Z a-z 0-9 . _ -`.
@@ -106,71 +177,47 @@ pub fn valid_username(name: &str) -> bool {
     (1..=MAX_USERNAME).contains(&name.len()) && !name.chars().any(char::is_control)
 }
 
-// ---- extractors -------------------------------------------------------------
+// ---- what a request carries ---------------------------------------------------
 
-fn rejection(status: axum::http::StatusCode, text: String) -> Error {
-    match status.as_u16() {
-        413 => Error::BodyTooLarge,
-        415 => Error::UnsupportedMediaType,
-        _ => Error::Malformed(text),
-    }
+/// Whether a `Content-Type` value is JSON: `application/json` or
+/// `application/*+json`, any parameters after `;`.
+#[must_use]
+pub fn is_json(content_type: Option<&[u8]>) -> bool {
+    let Some(value) = content_type else {
+        return false;
+    };
+    let essence = value
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii()
+        .to_ascii_lowercase();
+    essence == b"application/json"
+        || (essence.starts_with(b"application/") && essence.ends_with(b"+json"))
 }
 
-/// `axum::Json` with rejections in the API's error shape.
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = Error;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(e @ JsonRejection::MissingJsonContentType(_)) => {
-                Err(rejection(e.status(), e.body_text()))
-            }
-            Err(e) => Err(rejection(e.status(), e.body_text())),
-        }
+/// The body as JSON of type `T`.
+///
+/// # Errors
+/// 415 unless the body is declared JSON; 413 over [`MAX_BODY`]; 400 if it does not
+/// parse as `T`.
+fn json_body<T: DeserializeOwned>(req: &Request<'_>) -> Result<T, Error> {
+    if !is_json(req.content_type) {
+        return Err(Error::UnsupportedMediaType);
     }
+    if req.body.len() > MAX_BODY {
+        return Err(Error::BodyTooLarge);
+    }
+    serde_json::from_slice(&req.body)
+        .map_err(|e| Error::Malformed(format!("invalid JSON body: {e}")))
 }
 
-/// The raw body with rejections in the API's error shape.
-struct RawBody(axum::body::Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for RawBody {
-    type Rejection = Error;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        axum::body::Bytes::from_request(req, state)
-            .await
-            .map(RawBody)
-            .map_err(|e: BytesRejection| rejection(e.status(), e.body_text()))
-    }
-}
-
-/// The client's IP address, when the server was started with connect info.
-struct ClientIp(Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
-}
-
-fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Error> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+/// The token of an `Authorization: Bearer` field, if there is one.
+fn bearer<'a>(req: &Request<'a>) -> Result<Option<&'a str>, Error> {
+    let Some(value) = req.authorization else {
         return Ok(None);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| Error::InvalidToken("malformed"))?;
+    let value = std::str::from_utf8(value).map_err(|_| Error::InvalidToken("malformed"))?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
             let token = token.trim();
@@ -184,48 +231,33 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Error> {
     }
 }
 
-/// A caller with a valid access token whose revocation is not yet checked
-/// (the handler checks it together with its own read).
-#[derive(Debug)]
-pub struct SignedCaller(pub Verified);
-
-impl FromRequestParts<AppState> for SignedCaller {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let token = bearer(&parts.headers)?.ok_or(Error::MissingToken)?;
-        Ok(SignedCaller(state.tokens.verify(
-            token,
-            Kind::Access,
-            unix_now(),
-        )?))
-    }
+/// The caller's access token, verified; whether it is revoked is not yet asked.
+fn signed_caller(state: &AppState, req: &Request<'_>) -> Result<Verified, Error> {
+    let token = bearer(req)?.ok_or(Error::MissingToken)?;
+    state.tokens.verify(token, Kind::Access, unix_now())
 }
 
-/// A caller with a valid, unrevoked access token, and the user's grants.
-#[derive(Debug)]
-pub struct Caller {
-    /// The verified access token.
-    pub who: Verified,
-    /// The user's grants, as the database holds them now.
-    pub grants: Arc<[Grant]>,
+/// The caller's access token, verified and not revoked, and the user's grants as
+/// the database holds them now.
+fn caller(state: &AppState, req: &Request<'_>) -> Result<(Verified, Arc<[Grant]>), Error> {
+    let who = signed_caller(state, req)?;
+    // Asked on every request, so a logout is seen at once by every worker and
+    // every server process sharing the database. A point read (in WAL mode readers
+    // never wait for the writer, and the store caches until the file changes), so
+    // it runs inline.
+    let grants = state
+        .store
+        .session(&who.jti, &who.fam, &who.sub)?
+        .ok_or(Error::InvalidToken("revoked"))?;
+    Ok((who, grants))
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let SignedCaller(who) = SignedCaller::from_request_parts(parts, state).await?;
-        // Asked on every request, so a logout is seen at once by every worker and
-        // every server process sharing the database. A point read (in WAL mode readers
-        // never wait for the writer, and the store caches until the file changes), so
-        // it runs inline.
-        let grants = state
-            .store
-            .session(&who.jti, &who.fam, &who.sub)?
-            .ok_or(Error::InvalidToken("revoked"))?;
-        Ok(Caller { who, grants })
-    }
+/// `value` as a JSON body, in a buffer sized for a typical answer at once.
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+    let mut body = Vec::with_capacity(512);
+    serde_json::to_writer(&mut body, value)
+        .map_err(|e| Error::Internal(format!("serializing the answer: {e}")))?;
+    Ok(body)
 }
 
 /// Runs a store write on a blocking thread (writes may wait for the write lock).
@@ -240,22 +272,6 @@ async fn write<T: Send + 'static>(
 }
 
 // ---- handlers ---------------------------------------------------------------
-
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
-}
-
-async fn openapi() -> Json<Value> {
-    Json(crate::openapi::document())
-}
-
-async fn not_found() -> Error {
-    Error::NotFound("no such route".into())
-}
-
-async fn method_not_allowed() -> Error {
-    Error::MethodNotAllowed
-}
 
 #[derive(Deserialize)]
 struct LoginRequest {
@@ -276,11 +292,8 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
-async fn login(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiJson(req): ApiJson<LoginRequest>,
-) -> Result<Json<TokenPair>, Error> {
+async fn login(state: &AppState, req: &Request<'_>, ip: Option<IpAddr>) -> Result<Vec<u8>, Error> {
+    let req: LoginRequest = json_body(req)?;
     if !valid_username(&req.username) || req.password.len() > MAX_PASSWORD {
         return Err(Error::Malformed(format!(
             "username must be 1-{MAX_USERNAME} bytes without control characters; \
@@ -302,13 +315,13 @@ async fn login(
         .issue_access(&req.username, &family, true, now)?;
     let refresh = state.tokens.issue_refresh(&req.username, &family, now)?;
     let (user, jti, exp) = (req.username, refresh.jti.clone(), refresh.exp);
-    write(&state, move |s| s.create_family(&family, &user, &jti, exp)).await?;
-    Ok(Json(TokenPair {
+    write(state, move |s| s.create_family(&family, &user, &jti, exp)).await?;
+    to_json(&TokenPair {
         access_token: access.token,
         refresh_token: refresh.token,
         token_type: "Bearer".into(),
         expires_in: access.exp.saturating_sub(now),
-    }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -316,26 +329,14 @@ struct RefreshRequest {
     refresh_token: String,
 }
 
-async fn refresh(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> Result<Json<TokenPair>, Error> {
+async fn refresh(state: &AppState, req: &Request<'_>) -> Result<Vec<u8>, Error> {
     let from_body;
-    let token = match bearer(&headers)? {
+    let token = match bearer(req)? {
         Some(t) => t,
-        None if body.is_empty() => return Err(Error::MissingToken),
+        None if req.body.is_empty() => return Err(Error::MissingToken),
         None => {
-            let is_json = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/json"));
-            if !is_json {
-                return Err(Error::UnsupportedMediaType);
-            }
-            let req: RefreshRequest = serde_json::from_slice(&body)
-                .map_err(|e| Error::Malformed(format!("invalid JSON body: {e}")))?;
-            from_body = req.refresh_token;
+            let body: RefreshRequest = json_body(req)?;
+            from_body = body.refresh_token;
             from_body.as_str()
         }
     };
@@ -349,13 +350,13 @@ async fn refresh(
         refresh.jti.clone(),
         refresh.exp,
     );
-    match write(&state, move |s| s.rotate(&fam, &jti, &new_jti, exp)).await? {
-        Rotation::Rotated => Ok(Json(TokenPair {
+    match write(state, move |s| s.rotate(&fam, &jti, &new_jti, exp)).await? {
+        Rotation::Rotated => to_json(&TokenPair {
             access_token: access.token,
             refresh_token: refresh.token,
             token_type: "Bearer".into(),
             expires_in: access.exp.saturating_sub(now),
-        })),
+        }),
         Rotation::Reused => {
             tracing::warn!(user = %old.sub.escape_debug(), family = %old.fam, "refresh token reused: family revoked");
             Err(Error::InvalidToken("refresh-reused"))
@@ -364,13 +365,11 @@ async fn refresh(
     }
 }
 
-async fn logout(
-    State(state): State<AppState>,
-    Caller { who, .. }: Caller,
-) -> Result<Json<Value>, Error> {
+async fn logout(state: &AppState, req: &Request<'_>) -> Result<Vec<u8>, Error> {
+    let (who, _) = caller(state, req)?;
     let (fam, jti, exp) = (who.fam, who.jti, who.exp);
-    write(&state, move |s| s.logout(&fam, &jti, exp)).await?;
-    Ok(Json(json!({ "logged_out": true })))
+    write(state, move |s| s.logout(&fam, &jti, exp)).await?;
+    to_json(&json!({ "logged_out": true }))
 }
 
 /// Answer of `GET /me`.
@@ -389,8 +388,9 @@ struct MeToken<'a> {
     fresh: bool,
 }
 
-async fn me(Caller { who, grants }: Caller) -> Result<Response, Error> {
-    json_response(&Me {
+fn me(state: &AppState, req: &Request<'_>) -> Result<Vec<u8>, Error> {
+    let (who, grants) = caller(state, req)?;
+    to_json(&Me {
         username: &who.sub,
         grants: &grants,
         token: MeToken {
@@ -400,22 +400,6 @@ async fn me(Caller { who, grants }: Caller) -> Result<Response, Error> {
             fresh: who.fresh,
         },
     })
-}
-
-/// `Json(value)`, serialized into a buffer sized for a typical answer at once
-/// (axum's starts at 128 bytes and grows).
-fn json_response<T: Serialize>(value: &T) -> Result<Response, Error> {
-    let mut body = Vec::with_capacity(512);
-    serde_json::to_writer(&mut body, value)
-        .map_err(|e| Error::Internal(format!("serializing the answer: {e}")))?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -455,13 +439,10 @@ fn command_args(command: &str, args: Option<&Value>) -> Result<Option<String>, E
     }
 }
 
-async fn command(
-    State(state): State<AppState>,
-    Caller { who, grants }: Caller,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    ApiJson(req): ApiJson<CommandRequest>,
-) -> Result<Json<Value>, Error> {
-    let Path(device) = path.map_err(|e| Error::Malformed(e.body_text()))?;
+async fn command(state: &AppState, req: &Request<'_>, segment: &str) -> Result<Vec<u8>, Error> {
+    let (who, grants) = caller(state, req)?;
+    let device = percent_decoded(segment)?;
+    let req: CommandRequest = json_body(req)?;
     if !valid_device_id(&device) {
         return Err(Error::NotFound(format!(
             "no device {:?}",
@@ -501,7 +482,7 @@ async fn command(
         let verdict = state.bridge.send(&device, &line).await?;
         body["device_verdict"] = Value::String(verdict);
     }
-    Ok(Json(body))
+    to_json(&body)
 }
 
 #[cfg(test)]

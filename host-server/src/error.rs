@@ -1,8 +1,6 @@
 //! The crate's one error type: HTTP answers, configuration and storage failures.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use crate::api::Response;
 use serde::Serialize;
 use std::fmt;
 
@@ -18,6 +16,10 @@ pub enum Error {
     UnsupportedMediaType,
     /// The body is larger than the route accepts (413 `body-too-large`).
     BodyTooLarge,
+    /// The request head is over the server's limits (431 `headers-too-large`).
+    HeadersTooLarge,
+    /// The request uses an HTTP feature the server does not (501 `not-implemented`).
+    NotImplemented(String),
     /// Wrong username or password (401 `bad-credentials`).
     BadCredentials,
     /// No bearer token in the request (401 `missing-token`).
@@ -29,8 +31,9 @@ pub enum Error {
     Forbidden(String),
     /// No such route, user or device (404 `not-found`).
     NotFound(String),
-    /// The route exists but not with this method (405 `method-not-allowed`).
-    MethodNotAllowed,
+    /// The route exists but not with this method (405 `method-not-allowed`); the
+    /// methods it has, for `Allow`.
+    MethodNotAllowed(&'static str),
     /// The thing already exists (409 `conflict`).
     Conflict(String),
     /// Too many failed logins or a saturated hashing queue (429 `throttled`).
@@ -51,23 +54,21 @@ pub enum Error {
 impl Error {
     /// The HTTP status this error is answered with.
     #[must_use]
-    pub fn status(&self) -> StatusCode {
+    pub fn status(&self) -> u16 {
         match self {
-            Error::Malformed(_) => StatusCode::BAD_REQUEST,
-            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::BadCredentials | Error::MissingToken | Error::InvalidToken(_) => {
-                StatusCode::UNAUTHORIZED
-            }
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::DeviceUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Config(_) | Error::Store(_) | Error::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::Malformed(_) => 400,
+            Error::UnsupportedMediaType => 415,
+            Error::BodyTooLarge => 413,
+            Error::HeadersTooLarge => 431,
+            Error::NotImplemented(_) => 501,
+            Error::BadCredentials | Error::MissingToken | Error::InvalidToken(_) => 401,
+            Error::Forbidden(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::MethodNotAllowed(_) => 405,
+            Error::Conflict(_) => 409,
+            Error::Throttled { .. } => 429,
+            Error::DeviceUnreachable(_) => 503,
+            Error::Config(_) | Error::Store(_) | Error::Internal(_) => 500,
         }
     }
 
@@ -78,12 +79,14 @@ impl Error {
             Error::Malformed(_) => "malformed",
             Error::UnsupportedMediaType => "unsupported-media-type",
             Error::BodyTooLarge => "body-too-large",
+            Error::HeadersTooLarge => "headers-too-large",
+            Error::NotImplemented(_) => "not-implemented",
             Error::BadCredentials => "bad-credentials",
             Error::MissingToken => "missing-token",
             Error::InvalidToken(_) => "invalid-token",
             Error::Forbidden(_) => "not-granted",
             Error::NotFound(_) => "not-found",
-            Error::MethodNotAllowed => "method-not-allowed",
+            Error::MethodNotAllowed(_) => "method-not-allowed",
             Error::Conflict(_) => "conflict",
             Error::Throttled { .. } => "throttled",
             Error::DeviceUnreachable(_) => "device-unreachable",
@@ -101,12 +104,14 @@ impl fmt::Display for Error {
             | Error::NotFound(m)
             | Error::Conflict(m)
             | Error::DeviceUnreachable(m)
+            | Error::NotImplemented(m)
             | Error::Config(m) => f.write_str(m),
             Error::UnsupportedMediaType => {
                 f.write_str("expected a body with content type application/json")
             }
             Error::BodyTooLarge => f.write_str("request body too large"),
-            Error::MethodNotAllowed => f.write_str("method not allowed on this route"),
+            Error::HeadersTooLarge => f.write_str("request header fields too large"),
+            Error::MethodNotAllowed(_) => f.write_str("method not allowed on this route"),
             Error::BadCredentials => f.write_str("bad username or password"),
             Error::MissingToken => f.write_str("missing bearer token"),
             Error::InvalidToken(code) => write!(f, "token rejected: {code}"),
@@ -133,44 +138,40 @@ struct Body<'a> {
     message: String,
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
+impl Error {
+    /// The answer to send: the status, the JSON body, and `WWW-Authenticate`,
+    /// `Retry-After` or `Allow` where the error calls for one. A server error's
+    /// detail is logged here and never sent.
+    #[must_use]
+    pub fn response(&self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() && !matches!(self, Error::DeviceUnreachable(_)) {
+        let message = if status >= 500 && !matches!(self, Error::DeviceUnreachable(_)) {
             // The detail may name files or SQL; it goes to the log only.
             tracing::error!(error = %self, "internal error");
             "internal error".to_owned()
         } else {
             self.to_string()
         };
-        let mut response = (
+        let body = serde_json::to_vec(&Body {
+            error: self.code(),
+            message,
+        })
+        .unwrap_or_default();
+        let field = match self {
+            Error::MissingToken => Some(("www-authenticate", "Bearer realm=\"latchkey\"".into())),
+            Error::InvalidToken(code) => Some((
+                "www-authenticate",
+                format!("Bearer error=\"invalid_token\", error_description=\"{code}\""),
+            )),
+            Error::Throttled { retry_after } => Some(("retry-after", retry_after.to_string())),
+            Error::MethodNotAllowed(allow) => Some(("allow", (*allow).to_owned())),
+            _ => None,
+        };
+        Response {
             status,
-            Json(Body {
-                error: self.code(),
-                message,
-            }),
-        )
-            .into_response();
-        let headers = response.headers_mut();
-        match &self {
-            Error::MissingToken => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"latchkey\""),
-                );
-            }
-            Error::InvalidToken(code) => {
-                let value = format!("Bearer error=\"invalid_token\", error_description=\"{code}\"");
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    headers.insert(header::WWW_AUTHENTICATE, v);
-                }
-            }
-            Error::Throttled { retry_after } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-            }
-            _ => {}
+            fields: field.into_iter().collect(),
+            body,
         }
-        response
     }
 }
 
@@ -180,25 +181,36 @@ mod tests {
 
     #[test]
     fn server_errors_hide_their_detail() {
-        let response = Error::Store("no such table: users at /secret/path".into()).into_response();
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let response = Error::Store("no such table: users at /secret/path".into()).response();
+        assert_eq!(response.status, 500);
+        assert_eq!(
+            response.body,
+            br#"{"error":"internal","message":"internal error"}"#
+        );
     }
 
     #[test]
     fn invalid_token_names_the_reason_in_www_authenticate() {
-        let response = Error::InvalidToken("expired").into_response();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        let value = response.headers()[header::WWW_AUTHENTICATE]
-            .to_str()
-            .unwrap();
-        assert!(value.contains("error=\"invalid_token\""), "{value}");
-        assert!(value.contains("error_description=\"expired\""), "{value}");
+        let response = Error::InvalidToken("expired").response();
+        assert_eq!(response.status, 401);
+        assert_eq!(
+            response.fields,
+            [(
+                "www-authenticate",
+                "Bearer error=\"invalid_token\", error_description=\"expired\"".to_owned()
+            )]
+        );
     }
 
     #[test]
     fn throttled_sets_retry_after() {
-        let response = Error::Throttled { retry_after: 7 }.into_response();
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+        let response = Error::Throttled { retry_after: 7 }.response();
+        assert_eq!(response.status, 429);
+        assert_eq!(response.fields, [("retry-after", "7".to_owned())]);
+        let response = Error::MethodNotAllowed("GET, HEAD").response();
+        assert_eq!(
+            (response.status, response.fields),
+            (405, vec![("allow", "GET, HEAD".to_owned())])
+        );
     }
 }

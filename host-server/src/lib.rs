@@ -5,7 +5,7 @@
 //! devices (`POST /devices/{id}/commands`), signed with the device's own key.
 //! Every token is signed and verified with `latchkey-core`.
 //!
-//! [`app`] builds the router from an [`AppState`]; [`serve`] runs it.
+//! [`handle`] answers one request with an [`AppState`]; [`serve`] runs the server.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), latchkey_server::Error> {
@@ -25,8 +25,9 @@ pub mod keys;
 pub mod openapi;
 pub mod store;
 pub mod tokens;
+pub mod wire;
 
-pub use api::{AppState, Shared, app};
+pub use api::{AppState, Shared, handle};
 pub use error::Error;
 
 use std::net::SocketAddr;
@@ -60,6 +61,9 @@ pub struct Config {
     pub throttle: auth::ThrottleLimits,
     /// Threads serving HTTP connections (each its own single-threaded runtime).
     pub http_threads: usize,
+    /// How long a client has to send a whole request or take an answer; also how
+    /// long an idle keep-alive connection stays open.
+    pub request_timeout: Duration,
 }
 
 impl Default for Config {
@@ -75,6 +79,7 @@ impl Default for Config {
             hash_queue_timeout: Duration::from_secs(10),
             throttle: auth::ThrottleLimits::default(),
             http_threads: default_http_threads(),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -156,7 +161,7 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<
             tokio::time::sleep(PRUNE_EVERY).await;
         }
     });
-    let mut lanes = http::Lanes::start(&app(state), config.http_threads)?;
+    let mut lanes = http::Lanes::start(&state, config.http_threads, config.request_timeout)?;
     on_bound(addr);
     tracing::info!(%addr, threads = config.http_threads, "serving");
     let stop = shutdown();

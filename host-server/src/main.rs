@@ -79,6 +79,10 @@ struct ServeArgs {
     /// Seconds a login may wait for a hashing slot before it is refused with 429.
     #[arg(long, default_value_t = 10)]
     hash_queue_timeout: u64,
+    /// Seconds a client has to send a whole request or take an answer; also how
+    /// long an idle keep-alive connection stays open.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: u64,
     /// Failed logins allowed per username per minute.
     #[arg(long, default_value_t = 5)]
     max_failures_per_user: u32,
@@ -296,6 +300,7 @@ fn serve(
             .hash_concurrency
             .unwrap_or_else(latchkey_server::default_hash_concurrency),
         hash_queue_timeout: Duration::from_secs(args.hash_queue_timeout),
+        request_timeout: Duration::from_secs(args.request_timeout),
         http_threads: args
             .http_threads
             .map_or_else(latchkey_server::default_http_threads, usize::from),

@@ -1,21 +1,22 @@
-//! Route tests in process (`tower::ServiceExt::oneshot`): every answer's status,
-//! headers and exact JSON body.
+//! Route tests in process: each request is written as HTTP/1.1 bytes, framed by
+//! `wire::next` and answered by `handle`, as the connection loop does; every
+//! answer's status, header fields and exact JSON body are checked.
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use latchkey_server::keys::{KeySet, SigningKey};
 use latchkey_server::store::{SqliteStore, Store};
 use latchkey_server::tokens::{Lifetimes, TokenService, unix_now};
-use latchkey_server::{AppState, Config, app, auth};
+use latchkey_server::wire::{self, Frame};
+use latchkey_server::{AppState, Config, auth, handle};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
 struct Harness {
-    router: Router,
+    state: AppState,
     store: Arc<SqliteStore>,
 }
 
@@ -35,10 +36,7 @@ fn harness(name: &str) -> Harness {
     };
     let dyn_store: Arc<dyn Store> = store.clone();
     let state = AppState::new(dyn_store, &KeySet::development(), &config).unwrap();
-    Harness {
-        router: app(state),
-        store,
-    }
+    Harness { state, store }
 }
 
 fn add_user(h: &Harness, name: &str, password: &str) {
@@ -48,18 +46,62 @@ fn add_user(h: &Harness, name: &str, password: &str) {
 }
 
 struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
+    status: u16,
+    headers: HashMap<String, String>,
     body: Value,
 }
 
-async fn call(h: &Harness, req: Request<Body>) -> Reply {
-    let response = h.router.clone().oneshot(req).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
+/// A request written out as HTTP/1.1 bytes.
+struct Request {
+    head: String,
+}
+
+impl Request {
+    fn new(method: &str, uri: &str) -> Request {
+        Request {
+            head: format!("{method} {uri} HTTP/1.1\r\nHost: test\r\n"),
+        }
+    }
+
+    fn post(uri: &str) -> Request {
+        Request::new("POST", uri)
+    }
+
+    fn get(uri: &str) -> Request {
+        Request::new("GET", uri)
+    }
+
+    fn header(mut self, name: &str, value: impl Display) -> Request {
+        self.head.push_str(&format!("{name}: {value}\r\n"));
+        self
+    }
+
+    fn body(self, body: impl Into<Vec<u8>>) -> Vec<u8> {
+        let body = body.into();
+        let mut bytes = self.header("Content-Length", body.len()).head.into_bytes();
+        bytes.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(&body);
+        bytes
+    }
+}
+
+async fn call(h: &Harness, bytes: Vec<u8>) -> Reply {
+    let client = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let response = match wire::next(&bytes, latchkey_server::api::MAX_BODY) {
+        Ok(Frame::Complete { request, len }) => {
+            assert_eq!(len, bytes.len(), "one whole request");
+            handle(&h.state, &request, client).await
+        }
+        Ok(Frame::Incomplete { .. }) => panic!("incomplete request"),
+        Err(refused) => refused.response(),
+    };
+    let status = response.status;
+    let headers = response
+        .fields
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+    let bytes = response.body;
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| panic!("not JSON ({status}): {:?}", String::from_utf8_lossy(&bytes)));
     Reply {
@@ -69,20 +111,20 @@ async fn call(h: &Harness, req: Request<Body>) -> Reply {
     }
 }
 
-fn post_json(uri: &str, body: &Value, token: Option<&str>) -> Request<Body> {
-    let mut b = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+fn post_json(uri: &str, body: &Value, token: Option<&str>) -> Vec<u8> {
+    let mut b = Request::post(uri).header("content-type", "application/json");
     if let Some(t) = token {
-        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        b = b.header("authorization", format!("Bearer {t}"));
     }
-    b.body(Body::from(body.to_string())).unwrap()
+    b.body(body.to_string())
 }
 
-fn get(uri: &str, token: Option<&str>) -> Request<Body> {
+fn get(uri: &str, token: Option<&str>) -> Vec<u8> {
     let mut b = Request::get(uri);
     if let Some(t) = token {
-        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        b = b.header("authorization", format!("Bearer {t}"));
     }
-    b.body(Body::empty()).unwrap()
+    b.body(Vec::new())
 }
 
 async fn login(h: &Harness, user: &str, password: &str) -> Reply {
@@ -102,10 +144,10 @@ fn token_error(code: &str) -> Value {
 }
 
 fn assert_invalid_token(r: &Reply, code: &str) {
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    assert_eq!(r.status, 401, "{:?}", r.body);
     assert_eq!(r.body, token_error(code));
     assert_eq!(
-        r.headers[header::WWW_AUTHENTICATE],
+        r.headers["www-authenticate"],
         format!("Bearer error=\"invalid_token\", error_description=\"{code}\"")
     );
 }
@@ -114,16 +156,16 @@ fn assert_invalid_token(r: &Reply, code: &str) {
 async fn healthz_and_unknown_routes() {
     let h = harness("health");
     let r = call(&h, get("/healthz", None)).await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, 200);
     assert_eq!(r.body["status"], "ok");
     let r = call(&h, get("/nope", None)).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.status, 404);
     assert_eq!(
         r.body,
         json!({ "error": "not-found", "message": "no such route" })
     );
     let r = call(&h, get("/login", None)).await;
-    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.status, 405);
     assert_eq!(
         r.body,
         json!({ "error": "method-not-allowed", "message": "method not allowed on this route" })
@@ -136,14 +178,14 @@ async fn login_me_refresh_logout() {
     add_user(&h, "alice", "correct horse");
     h.store.grant("alice", "door-*", &["open".into()]).unwrap();
     let r = login(&h, "alice", "correct horse").await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["token_type"], "Bearer");
     assert_eq!(r.body["expires_in"], 900);
     let access = r.body["access_token"].as_str().unwrap().to_owned();
     let refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
 
     let me = call(&h, get("/me", Some(&access))).await;
-    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.status, 200);
     assert_eq!(me.body["username"], "alice");
     assert_eq!(
         me.body["grants"],
@@ -153,7 +195,7 @@ async fn login_me_refresh_logout() {
 
     // Rotation: the new pair works, the new access token is not fresh.
     let r2 = call(&h, post_json("/refresh", &json!({}), Some(&refresh))).await;
-    assert_eq!(r2.status, StatusCode::OK, "{:?}", r2.body);
+    assert_eq!(r2.status, 200, "{:?}", r2.body);
     let access2 = r2.body["access_token"].as_str().unwrap().to_owned();
     let refresh2 = r2.body["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(refresh2, refresh);
@@ -167,12 +209,12 @@ async fn login_me_refresh_logout() {
         post_json("/refresh", &json!({ "refresh_token": refresh2 }), None),
     )
     .await;
-    assert_eq!(r3.status, StatusCode::OK, "{:?}", r3.body);
+    assert_eq!(r3.status, 200, "{:?}", r3.body);
     let access3 = r3.body["access_token"].as_str().unwrap().to_owned();
 
     // Logout revokes this access token and the family (older access tokens too).
     let out = call(&h, post_json("/logout", &json!({}), Some(&access3))).await;
-    assert_eq!(out.status, StatusCode::OK);
+    assert_eq!(out.status, 200);
     assert_eq!(out.body, json!({ "logged_out": true }));
     assert_invalid_token(&call(&h, get("/me", Some(&access3))).await, "revoked");
     assert_invalid_token(&call(&h, get("/me", Some(&access))).await, "revoked");
@@ -190,7 +232,7 @@ async fn reused_refresh_token_revokes_the_family() {
     let r = login(&h, "alice", "pw").await;
     let refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
     let rotated = call(&h, post_json("/refresh", &json!({}), Some(&refresh))).await;
-    assert_eq!(rotated.status, StatusCode::OK);
+    assert_eq!(rotated.status, 200);
     let stolen = call(&h, post_json("/refresh", &json!({}), Some(&refresh))).await;
     assert_invalid_token(&stolen, "refresh-reused");
     // The legitimate holder's newer tokens die with the family.
@@ -202,7 +244,7 @@ async fn reused_refresh_token_revokes_the_family() {
     );
     assert_invalid_token(&call(&h, get("/me", Some(newer_access))).await, "revoked");
     // Another login (another family) is unaffected.
-    assert_eq!(login(&h, "alice", "pw").await.status, StatusCode::OK);
+    assert_eq!(login(&h, "alice", "pw").await.status, 200);
 }
 
 #[tokio::test]
@@ -212,31 +254,24 @@ async fn wrong_user_and_wrong_password_look_the_same_and_get_throttled() {
     let expected = json!({ "error": "bad-credentials", "message": "bad username or password" });
     let a = login(&h, "alice", "wrong").await;
     let b = login(&h, "mallory", "pw").await;
-    assert_eq!((a.status, &a.body), (StatusCode::UNAUTHORIZED, &expected));
-    assert_eq!((b.status, &b.body), (StatusCode::UNAUTHORIZED, &expected));
+    assert_eq!((a.status, &a.body), (401, &expected));
+    assert_eq!((b.status, &b.body), (401, &expected));
     assert_eq!(
-        a.headers.get(header::WWW_AUTHENTICATE),
-        b.headers.get(header::WWW_AUTHENTICATE)
+        a.headers.get("www-authenticate"),
+        b.headers.get("www-authenticate")
     );
     for _ in 0..2 {
-        assert_eq!(
-            login(&h, "alice", "wrong").await.status,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(login(&h, "alice", "wrong").await.status, 401);
     }
     // Limit 3 reached: even the right password is refused until the window ends.
     let t = login(&h, "alice", "pw").await;
-    assert_eq!(t.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(t.status, 429);
     assert_eq!(t.body["error"], "throttled");
-    let retry: u64 = t.headers[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = t.headers["retry-after"].parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     // Other users are not affected by alice's throttle.
     add_user(&h, "bob", "pw2");
-    assert_eq!(login(&h, "bob", "pw2").await.status, StatusCode::OK);
+    assert_eq!(login(&h, "bob", "pw2").await.status, 200);
 }
 
 #[tokio::test]
@@ -245,21 +280,21 @@ async fn hostile_bodies() {
     let raw = |ct: Option<&str>, body: Vec<u8>| {
         let mut b = Request::post("/login");
         if let Some(ct) = ct {
-            b = b.header(header::CONTENT_TYPE, ct);
+            b = b.header("content-type", ct);
         }
-        b.body(Body::from(body)).unwrap()
+        b.body(body)
     };
     let r = call(
         &h,
         raw(Some("application/json"), b"{\"username\": \"a\", ".to_vec()),
     )
     .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, 400);
     assert_eq!(r.body["error"], "malformed");
     let r = call(&h, raw(Some("application/json"), b"[1,2]".to_vec())).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("malformed"))
+        (400, Some("malformed"))
     );
     let r = call(
         &h,
@@ -271,7 +306,7 @@ async fn hostile_bodies() {
     .await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("malformed"))
+        (400, Some("malformed"))
     );
     let r = call(
         &h,
@@ -281,7 +316,7 @@ async fn hostile_bodies() {
         ),
     )
     .await;
-    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(r.status, 415);
     assert_eq!(
         r.body,
         json!({ "error": "unsupported-media-type", "message": "expected a body with content type application/json" })
@@ -291,16 +326,16 @@ async fn hostile_bodies() {
         raw(None, br#"{"username":"a","password":"b"}"#.to_vec()),
     )
     .await;
-    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(r.status, 415);
     let huge = format!(r#"{{"username":"a","password":"{}"}}"#, "x".repeat(1 << 20));
     let r = call(&h, raw(Some("application/json"), huge.into_bytes())).await;
-    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.status, 413);
     assert_eq!(
         r.body,
         json!({ "error": "body-too-large", "message": "request body too large" })
     );
     let r = call(&h, raw(Some("application/json"), vec![0xff, 0xfe, b'{'])).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, 400);
     let r = call(
         &h,
         raw(
@@ -309,7 +344,7 @@ async fn hostile_bodies() {
         ),
     )
     .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, 400);
     let r = call(
         &h,
         raw(
@@ -318,11 +353,11 @@ async fn hostile_bodies() {
         ),
     )
     .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, 400);
     // Deeply nested JSON is a 400, not a crash.
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     let r = call(&h, raw(Some("application/json"), deep.into_bytes())).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, 400);
 }
 
 #[tokio::test]
@@ -337,14 +372,14 @@ async fn odd_usernames_are_just_names() {
     ] {
         add_user(&h, name, "pw");
         let r = login(&h, name, "pw").await;
-        assert_eq!(r.status, StatusCode::OK, "{name}: {:?}", r.body);
+        assert_eq!(r.status, 200, "{name}: {:?}", r.body);
         let token = r.body["access_token"].as_str().unwrap();
         let me = call(&h, get("/me", Some(token))).await;
         assert_eq!(me.body["username"], name);
     }
     assert_eq!(h.store.list_users().unwrap().len(), 5);
     let r = login(&h, "' OR '1'='1' --", "pw").await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, 401);
 }
 
 fn b64(s: &str) -> String {
@@ -361,15 +396,12 @@ async fn hostile_tokens() {
 
     // Missing token: 401 without error= in the challenge.
     let m = call(&h, get("/me", None)).await;
-    assert_eq!(m.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(m.status, 401);
     assert_eq!(
         m.body,
         json!({ "error": "missing-token", "message": "missing bearer token" })
     );
-    assert_eq!(
-        m.headers[header::WWW_AUTHENTICATE],
-        "Bearer realm=\"latchkey\""
-    );
+    assert_eq!(m.headers["www-authenticate"], "Bearer realm=\"latchkey\"");
 
     // A refresh token is not an access token, and vice versa.
     assert_invalid_token(&call(&h, get("/me", Some(&refresh))).await, "wrong-type");
@@ -464,7 +496,7 @@ async fn command_tokens() {
     };
 
     let r = call(&h, send("door-1", json!({ "command": "open" }))).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["scope"], "open");
     assert_eq!(r.body["expires_in"], 60);
     assert!(r.body.get("device_verdict").is_none());
@@ -509,20 +541,17 @@ async fn command_tokens() {
         send("door-1", json!({ "command": "led", "args": [200] })),
     )
     .await;
-    assert_eq!(
-        (r.status, &r.body["scope"]),
-        (StatusCode::OK, &json!("led"))
-    );
+    assert_eq!((r.status, &r.body["scope"]), (200, &json!("led")));
     let r = call(&h, send("door-1", json!({ "command": "close" }))).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.status, 403);
     assert_eq!(
         r.body,
         json!({ "error": "not-granted", "message": "alice is not granted \"close\" on \"door-1\"" })
     );
     let r = call(&h, send("gate-1", json!({ "command": "open" }))).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.status, 403);
     let r = call(&h, send("door-9", json!({ "command": "open" }))).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.status, 404);
     assert_eq!(
         r.body,
         json!({ "error": "not-found", "message": "no device \"door-9\"" })
@@ -530,7 +559,7 @@ async fn command_tokens() {
     let r = call(&h, send("door-1", json!({ "command": "reboot" }))).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("malformed"))
+        (400, Some("malformed"))
     );
     let r = call(
         &h,
@@ -542,7 +571,7 @@ async fn command_tokens() {
         json!({ "error": "malformed", "message": "led takes one argument, 0-255" })
     );
     let r = call(&h, send("door%201", json!({ "command": "open" }))).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.status, 404);
     let r = call(
         &h,
         post_json(
@@ -552,31 +581,27 @@ async fn command_tokens() {
         ),
     )
     .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, 401);
 }
 
 #[tokio::test]
 async fn openapi_lists_exactly_the_routed_paths() {
     let h = harness("openapi");
     let doc = call(&h, get("/openapi.json", None)).await;
-    assert_eq!(doc.status, StatusCode::OK);
+    assert_eq!(doc.status, 200);
     let paths = doc.body["paths"].as_object().unwrap();
     let mut listed = Vec::new();
     for (path, methods) in paths {
         for method in methods.as_object().unwrap().keys() {
             let uri = path.replace("{id}", "door-1");
-            let req = Request::builder()
-                .method(method.to_uppercase().as_str())
-                .uri(&uri)
-                .body(Body::empty())
-                .unwrap();
+            let req = Request::new(&method.to_uppercase(), &uri).body(Vec::new());
             let r = call(&h, req).await;
             assert!(
                 r.body["error"] != "not-found",
                 "{method} {path} is documented but not routed: {:?}",
                 r.body
             );
-            assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_ne!(r.status, 405, "{method} {path}");
             listed.push(format!("{} {path}", method.to_uppercase()));
         }
     }

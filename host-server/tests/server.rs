@@ -499,3 +499,205 @@ fn sigterm_lets_requests_in_flight_finish_and_exits_cleanly() {
     };
     assert_eq!(exit.code(), Some(0));
 }
+
+/// One answer read off a connection: status, header fields (names lowercased),
+/// body. `head_only`: the answer to HEAD (no body follows, whatever its length).
+fn read_answer(
+    r: &mut BufReader<TcpStream>,
+    head_only: bool,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut status_line = String::new();
+    r.read_line(&mut status_line).unwrap();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no status line: {status_line:?}"))
+        .parse()
+        .unwrap();
+    let mut fields = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let line = line.trim_end_matches("\r\n");
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(": ").unwrap();
+        fields.push((name.to_ascii_lowercase(), value.to_owned()));
+    }
+    let length: usize = fields
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = vec![0; if head_only { 0 } else { length }];
+    r.read_exact(&mut body).unwrap();
+    (status, fields, body)
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether the server closes `stream` (EOF) within `within`, reading nothing else.
+fn closed_within(stream: &mut impl Read, within: Duration) -> bool {
+    let start = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let eof = stream.read_to_end(&mut rest).is_ok();
+    eof && rest.is_empty() && start.elapsed() < within
+}
+
+/// HTTP/1.1 on a real socket: pipelined requests answered in order, HEAD,
+/// chunked bodies, `Expect: 100-continue`, HTTP/1.0, and an idle connection
+/// closed after `--request-timeout`.
+#[test]
+fn keep_alive_pipelining_chunked_and_continue() {
+    let dir = temp_dir("framing");
+    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
+    let s = Server::start(&dir, &["--dev-keys", "--request-timeout", "2"]);
+    let mut stream = TcpStream::connect(s.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+
+    // Two requests in one write: two answers, in order; HEAD has GET's length.
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nHEAD /healthz?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (status, fields, body) = read_answer(&mut reader, false);
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["status"],
+        "ok"
+    );
+    assert_eq!(field(&fields, "content-type"), Some("application/json"));
+    assert!(field(&fields, "date").is_some_and(|d| d.ends_with(" GMT")));
+    let (status, fields, _) = read_answer(&mut reader, true);
+    assert_eq!(status, 200);
+    assert_eq!(
+        field(&fields, "content-length"),
+        Some(body.len().to_string().as_str())
+    );
+
+    // A chunked login body, in three chunks with an extension and a trailer.
+    let login = json!({ "username": "alice", "password": "pw" }).to_string();
+    let (a, rest) = login.split_at(5);
+    let (b, c) = rest.split_at(7);
+    write!(
+        stream,
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x};note=1\r\n{b}\r\n{:x}\r\n{c}\r\n0\r\nX-T: 1\r\n\r\n",
+        a.len(),
+        b.len(),
+        c.len()
+    )
+    .unwrap();
+    let (status, _, body) = read_answer(&mut reader, false);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let access = serde_json::from_slice::<Value>(&body).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Expect: 100-continue: the server asks for the body before it is sent.
+    write!(
+        stream,
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        login.len()
+    )
+    .unwrap();
+    let mut interim = String::new();
+    reader.read_line(&mut interim).unwrap();
+    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n");
+    let mut blank = String::new();
+    reader.read_line(&mut blank).unwrap();
+    assert_eq!(blank, "\r\n");
+    stream.write_all(login.as_bytes()).unwrap();
+    assert_eq!(read_answer(&mut reader, false).0, 200);
+
+    // The same connection still answers a token check.
+    write!(
+        stream,
+        "GET /me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {access}\r\n\r\n"
+    )
+    .unwrap();
+    let (status, _, body) = read_answer(&mut reader, false);
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["username"],
+        "alice"
+    );
+
+    // Idle past --request-timeout: the server closes the connection.
+    assert!(closed_within(&mut reader, Duration::from_secs(20)));
+
+    // HTTP/1.0 without keep-alive: one answer, marked, then the end.
+    let mut old = TcpStream::connect(s.addr).unwrap();
+    old.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    old.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(old);
+    let (status, fields, _) = read_answer(&mut reader, false);
+    assert_eq!((status, field(&fields, "connection")), (200, Some("close")));
+    assert!(closed_within(&mut reader, Duration::from_secs(20)));
+}
+
+/// Requests that cannot be framed get an answer the client can read, then the
+/// connection ends; a client that stops halfway is cut off at the time limit.
+#[test]
+fn unframeable_requests_are_answered_then_closed() {
+    let dir = temp_dir("refused");
+    let s = Server::start(&dir, &["--dev-keys", "--request-timeout", "2"]);
+    let exchange = |bytes: &[u8]| {
+        let mut stream = TcpStream::connect(s.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        // The client may still be writing when the server answers and closes.
+        let _ = stream.write_all(bytes);
+        let mut reader = BufReader::new(stream);
+        let (status, fields, body) = read_answer(&mut reader, false);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(field(&fields, "connection"), Some("close"));
+        assert!(closed_within(&mut reader, Duration::from_secs(20)));
+        (status, body["error"].as_str().unwrap().to_owned())
+    };
+    // A body announced far over the limit: refused before it is sent.
+    assert_eq!(
+        exchange(b"POST /login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n"),
+        (413, "body-too-large".to_owned())
+    );
+    // ... and while 100 KiB of it is on its way.
+    let mut big = b"POST /login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n".to_vec();
+    big.resize(big.len() + 100 * 1024, b'x');
+    assert_eq!(exchange(&big), (413, "body-too-large".to_owned()));
+    assert_eq!(
+        exchange(
+            b"GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ),
+        (400, "malformed".to_owned())
+    );
+    assert_eq!(
+        exchange(b"POST /login HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
+        (501, "not-implemented".to_owned())
+    );
+    assert_eq!(
+        exchange(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"),
+        (400, "malformed".to_owned())
+    );
+    let mut long = b"GET /healthz HTTP/1.1\r\nX-Long: ".to_vec();
+    long.resize(long.len() + 20 * 1024, b'a');
+    assert_eq!(exchange(&long), (431, "headers-too-large".to_owned()));
+
+    // Half a head, then silence: cut off after --request-timeout, no answer.
+    let mut slow = TcpStream::connect(s.addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost:").unwrap();
+    assert!(closed_within(&mut slow, Duration::from_secs(20)));
+    // The server is fine afterwards.
+    assert_eq!(s.request("GET", "/healthz", None, None).0, 200);
+}
