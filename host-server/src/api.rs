@@ -509,6 +509,43 @@ mod tests {
     }
 
     #[test]
+    fn device_paths_and_their_escapes() {
+        assert_eq!(device_segment("/devices/door-1/commands"), Some("door-1"));
+        assert_eq!(device_segment("/devices//commands"), Some(""));
+        assert_eq!(device_segment("/devices/a/b/commands"), None);
+        assert_eq!(device_segment("/devices/commands"), None);
+        assert_eq!(device_segment("/devices/a/commands/"), None);
+        assert_eq!(percent_decoded("door%2D1").unwrap(), "door-1");
+        assert_eq!(percent_decoded("a%2fb%20").unwrap(), "a/b ");
+        assert_eq!(percent_decoded("100%").unwrap(), "100%");
+        assert_eq!(percent_decoded("%zz%4").unwrap(), "%zz%4");
+        assert_eq!(percent_decoded("%C3%A9").unwrap(), "\u{e9}");
+        assert!(matches!(percent_decoded("%ff"), Err(Error::Malformed(_))));
+    }
+
+    #[test]
+    fn json_content_types() {
+        for yes in [
+            &b"application/json"[..],
+            b"Application/JSON; charset=utf-8",
+            b" application/json ",
+            b"application/problem+json",
+        ] {
+            assert!(is_json(Some(yes)), "{yes:?}");
+        }
+        for no in [
+            &b"text/plain"[..],
+            b"application/jsonx",
+            b"text/json",
+            b"application/json-seq",
+            b"",
+        ] {
+            assert!(!is_json(Some(no)), "{no:?}");
+        }
+        assert!(!is_json(None));
+    }
+
+    #[test]
     fn ids_and_names() {
         assert!(valid_device_id("door-1.a_b"));
         assert!(!valid_device_id("door 1"));

@@ -174,11 +174,13 @@ pub fn next(buf: &[u8], max_body: usize) -> Result<Frame<'_>, Error> {
 /// The path of a request target: origin-form (`/p?q`) or absolute-form
 /// (`http://host/p?q`); anything else is returned whole (and routes nowhere).
 fn origin_path(target: &str) -> &str {
-    let path = match target.split_once("://") {
-        Some((_, rest)) if !target.starts_with('/') => {
-            rest.find('/').map_or("/", |i| rest.get(i..).unwrap_or("/"))
+    let path = if target.starts_with('/') {
+        target
+    } else {
+        match target.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |i| rest.get(i..).unwrap_or("/")),
+            None => target,
         }
-        _ => target,
     };
     path.split_once('?').map_or(path, |(path, _)| path)
 }
