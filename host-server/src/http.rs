@@ -225,6 +225,7 @@ async fn connection(
                     date: date.now(),
                     head_only: request.method == "HEAD",
                     close,
+                    http10: request.http10,
                 };
                 wire::encode(
                     &mut output,
@@ -246,6 +247,7 @@ async fn connection(
                     date: date.now(),
                     head_only: false,
                     close: true,
+                    http10: false,
                 };
                 wire::encode(
                     &mut output,

@@ -39,6 +39,8 @@ pub struct Request<'a> {
     /// Whether the client keeps the connection open after the answer (HTTP/1.1
     /// unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`).
     pub keep_alive: bool,
+    /// HTTP/1.0 (which keeps a connection only when the answer says so too).
+    pub http10: bool,
 }
 
 /// What the bytes read so far hold.
@@ -102,6 +104,7 @@ pub fn next(buf: &[u8], max_body: usize) -> Result<Frame<'_>, Error> {
         content_type: None,
         body: Cow::Borrowed(&[]),
         keep_alive: version == 1,
+        http10: version == 0,
     };
     let mut length = None;
     let mut chunked = false;
@@ -130,7 +133,9 @@ pub fn next(buf: &[u8], max_body: usize) -> Result<Frame<'_>, Error> {
                 }
             }
         } else if name.eq_ignore_ascii_case("expect") {
-            expects_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+            // An HTTP/1.0 client does not know 100 Continue (RFC 9110 15.2).
+            expects_continue =
+                version == 1 && value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         } else if name.eq_ignore_ascii_case("authorization") {
             once(&mut request.authorization, value, "Authorization")?;
         } else if name.eq_ignore_ascii_case("content-type") {
@@ -307,6 +312,9 @@ pub struct Framed<'a> {
     pub head_only: bool,
     /// Send `Connection: close` (the server closes after this answer).
     pub close: bool,
+    /// The request was HTTP/1.0: a connection that stays open says
+    /// `Connection: keep-alive`.
+    pub http10: bool,
 }
 
 /// Appends an answer with a JSON body to `out`.
@@ -331,6 +339,8 @@ pub fn encode(
     }
     if how.close {
         out.extend_from_slice(b"connection: close\r\n");
+    } else if how.http10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
     if !how.head_only {
@@ -371,6 +381,7 @@ mod tests {
                 content_type: None,
                 body: Cow::Borrowed(b""),
                 keep_alive: true,
+                http10: false,
             }
         );
     }
@@ -406,6 +417,14 @@ mod tests {
             Frame::Incomplete {
                 expects_continue: false
             }
+        );
+        let old = b"POST /login HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(
+            next(old, 100).unwrap(),
+            Frame::Incomplete {
+                expects_continue: false
+            },
+            "HTTP/1.0 clients are never sent 100 Continue"
         );
     }
 
@@ -520,6 +539,7 @@ mod tests {
             date: "Sun, 29 Nov 2026 07:16:26 GMT",
             head_only: false,
             close: true,
+            http10: false,
         };
         let mut out = Vec::new();
         encode(&mut out, 429, &[("retry-after", "7".into())], b"{}", how);
@@ -536,5 +556,17 @@ mod tests {
         };
         encode(&mut out, 200, &[], b"{}", how);
         assert!(out.ends_with(b"content-length: 2\r\ndate: Sun, 29 Nov 2026 07:16:26 GMT\r\n\r\n"));
+        out.clear();
+        encode(
+            &mut out,
+            200,
+            &[],
+            b"{}",
+            Framed {
+                http10: true,
+                ..how
+            },
+        );
+        assert!(out.ends_with(b"GMT\r\nconnection: keep-alive\r\n\r\n"));
     }
 }

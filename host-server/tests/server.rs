@@ -635,11 +635,19 @@ fn keep_alive_pipelining_chunked_and_continue() {
     // Idle past --request-timeout: the server closes the connection.
     assert!(closed_within(&mut reader, Duration::from_secs(20)));
 
-    // HTTP/1.0 without keep-alive: one answer, marked, then the end.
+    // HTTP/1.0 asking for keep-alive gets it, said so; without, one answer,
+    // marked, then the end.
     let mut old = TcpStream::connect(s.addr).unwrap();
     old.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut reader = BufReader::new(old.try_clone().unwrap());
+    old.write_all(b"GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+        .unwrap();
+    let (status, fields, _) = read_answer(&mut reader, false);
+    assert_eq!(
+        (status, field(&fields, "connection")),
+        (200, Some("keep-alive"))
+    );
     old.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
-    let mut reader = BufReader::new(old);
     let (status, fields, _) = read_answer(&mut reader, false);
     assert_eq!((status, field(&fields, "connection")), (200, Some("close")));
     assert!(closed_within(&mut reader, Duration::from_secs(20)));

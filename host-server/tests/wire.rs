@@ -20,7 +20,8 @@ struct Sent {
     /// Chunk sizes (cycled) when sent chunked; Content-Length when `None`.
     chunks: Option<Vec<usize>>,
     http10: bool,
-    close: bool,
+    /// The `Connection` field, if sent.
+    connection: Option<&'static str>,
 }
 
 fn token() -> impl Strategy<Value = String> {
@@ -41,10 +42,26 @@ fn sent() -> impl Strategy<Value = Sent> {
         prop::collection::vec(any::<u8>(), 0..MAX_BODY),
         prop::option::of(prop::collection::vec(1usize..300, 1..5)),
         any::<bool>(),
-        any::<bool>(),
+        prop::option::of(prop::sample::select(vec![
+            "close",
+            "keep-alive",
+            "Keep-Alive",
+            "upgrade, CLOSE",
+            "keep-alive, close",
+        ])),
     )
         .prop_map(
-            |(method, path, query, authorization, content_type, body, chunks, http10, close)| {
+            |(
+                method,
+                path,
+                query,
+                authorization,
+                content_type,
+                body,
+                chunks,
+                http10,
+                connection,
+            )| {
                 Sent {
                     method,
                     path,
@@ -55,7 +72,7 @@ fn sent() -> impl Strategy<Value = Sent> {
                     // HTTP/1.0 has no chunked coding.
                     chunks: chunks.filter(|_| !http10),
                     http10,
-                    close,
+                    connection,
                 }
             },
         )
@@ -74,8 +91,8 @@ fn write(s: &Sent) -> Vec<u8> {
     if let Some(c) = &s.content_type {
         head.push_str(&format!("Content-Type: {c}\r\n"));
     }
-    if s.close {
-        head.push_str("Connection: close\r\n");
+    if let Some(c) = s.connection {
+        head.push_str(&format!("Connection: {c}\r\n"));
     }
     let mut bytes = match &s.chunks {
         None => {
@@ -113,7 +130,12 @@ fn expected(s: &Sent) -> Request<'_> {
         authorization: s.authorization.as_deref().map(str::as_bytes),
         content_type: s.content_type.as_deref().map(str::as_bytes),
         body: Cow::Borrowed(&s.body),
-        keep_alive: !s.http10 && !s.close,
+        keep_alive: match s.connection.map(str::to_ascii_lowercase) {
+            Some(c) if c.contains("close") => false,
+            Some(c) if c.contains("keep-alive") => true,
+            _ => !s.http10,
+        },
+        http10: s.http10,
     }
 }
 
