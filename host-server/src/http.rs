@@ -189,10 +189,16 @@ impl Date {
     }
 }
 
-/// What answering the bytes read so far came to.
+/// What the bytes read so far came to.
 enum Step {
-    /// An answer is in the output buffer; the request took `len` bytes.
-    Answered { len: usize, close: bool },
+    /// An answer to write; the request took `len` bytes of the input.
+    Answer {
+        response: api::Response,
+        len: usize,
+        head_only: bool,
+        close: bool,
+        http10: bool,
+    },
     /// More bytes are needed; send `100 Continue` first if asked.
     NeedMore { send_continue: bool },
 }
@@ -217,37 +223,41 @@ async fn connection(
     let mut continued = false;
     loop {
         let step = match wire::next(&input, MAX_BODY) {
-            Ok(Frame::Complete { request, len }) => {
-                let response = api::handle(&state, &request, client).await;
-                let close = !request.keep_alive || *stopped.borrow();
-                output.clear();
-                let how = Framed {
-                    date: date.now(),
-                    head_only: request.method == "HEAD",
-                    close,
-                    http10: request.http10,
-                };
-                wire::encode(
-                    &mut output,
-                    response.status,
-                    &response.fields,
-                    &response.body,
-                    how,
-                );
-                Step::Answered { len, close }
-            }
+            Ok(Frame::Complete { request, len }) => Step::Answer {
+                response: api::handle(&state, &request, client).await,
+                len,
+                head_only: request.method == "HEAD",
+                close: !request.keep_alive || *stopped.borrow(),
+                http10: request.http10,
+            },
             Ok(Frame::Incomplete { expects_continue }) => Step::NeedMore {
                 send_continue: expects_continue && !continued,
             },
             Err(refused) => {
                 tracing::debug!(%peer, error = %refused, "request refused before routing");
-                let response = refused.response();
-                output.clear();
-                let how = Framed {
-                    date: date.now(),
+                Step::Answer {
+                    response: refused.response(),
+                    len: 0,
                     head_only: false,
                     close: true,
                     http10: false,
+                }
+            }
+        };
+        match step {
+            Step::Answer {
+                response,
+                len,
+                head_only,
+                close,
+                http10,
+            } => {
+                output.clear();
+                let how = Framed {
+                    date: date.now(),
+                    head_only,
+                    close,
+                    http10,
                 };
                 wire::encode(
                     &mut output,
@@ -256,14 +266,6 @@ async fn connection(
                     &response.body,
                     how,
                 );
-                Step::Answered {
-                    len: 0,
-                    close: true,
-                }
-            }
-        };
-        match step {
-            Step::Answered { len, close } => {
                 deadline.restart();
                 if !write(&mut stream, &output, &mut deadline).await {
                     return;
