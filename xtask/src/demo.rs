@@ -36,7 +36,7 @@ const BENCH_HELP: &str = "\
 cargo xtask bench-server: load benchmark of the login server on loopback, with wrk
 
 USAGE: cargo xtask bench-server [--duration SECS] [--rounds N]
-                                 [--no-flask | --with-flask]
+                                 [--http-threads N] [--no-flask | --with-flask]
 
 Installs wrk when missing (apt-get, when root), builds the server in release
 mode, starts it on a free loopback port with a fresh SQLite file under
@@ -58,6 +58,8 @@ OPTIONS:
   --duration SECS   length of each wrk run (default 10, 1 to 60); the whole
                     benchmark takes about N x 9 runs x (SECS + 2) seconds
   --rounds N        times the whole scenario sequence runs (default 3, 1 to 9)
+  --http-threads N  start latchkey-server with --http-threads N (1 to 1024)
+                    instead of its default, one HTTP thread per core
   --no-flask        measure latchkey alone
   --with-flask      fail when the Flask peer cannot be started (by default it
                     is skipped, with a message, when python3 or
@@ -107,7 +109,8 @@ pub fn demo_main(project: &Project, args: &[String]) -> Result<(), Error> {
 /// When an option is wrong, wrk is missing, a build fails or the benchmark fails.
 pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
     let switches = ["--no-flask", "--with-flask"];
-    let Some(args) = Args::parse(args, &switches, &["--duration", "--rounds"], BENCH_HELP)? else {
+    let valued = ["--duration", "--rounds", "--http-threads"];
+    let Some(args) = Args::parse(args, &switches, &valued, BENCH_HELP)? else {
         return Ok(());
     };
     // Checked before the (long) release build, so that a typo fails at once.
@@ -128,6 +131,13 @@ pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
             "--no-flask and --with-flask exclude each other".into(),
         ));
     }
+    let http_threads = args
+        .value("--http-threads")
+        .map(|_| args.number("--http-threads", 0u16))
+        .transpose()?;
+    if http_threads.is_some_and(|n| !(1..=1024).contains(&n)) {
+        return Err(Error::Usage("--http-threads must be 1 to 1024".into()));
+    }
     let wrk = ensure_wrk()?;
     println!("bench-server: building the server and the benchmark driver (release)");
     build_bins(project, true)?;
@@ -143,6 +153,9 @@ pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
         .arg(duration.to_string())
         .arg("--rounds")
         .arg(rounds.to_string());
+    if let Some(n) = http_threads {
+        bench.arg("--http-threads").arg(n.to_string());
+    }
     let reference = if args.has("--no-flask") {
         None
     } else {
@@ -313,6 +326,9 @@ mod tests {
             &["--rounds", "10"],
             &["--rounds", "three"],
             &["--rounds=-1"],
+            &["--http-threads", "0"],
+            &["--http-threads", "1025"],
+            &["--http-threads", "one"],
             &["--no-flask", "--with-flask"],
             &["--flask", "127.0.0.1:8000"],
         ] {

@@ -31,7 +31,7 @@ use latchkey_e2e::{Error, Server};
 use serde_json::json;
 
 const USAGE: &str = "usage: latchkey-bench --server BIN --wrk BIN --state-dir DIR \
-                     [--duration SECS] [--rounds N] [--flask HOST:PORT]";
+                     [--duration SECS] [--rounds N] [--flask HOST:PORT] [--http-threads N]";
 const MAX_DURATION: u64 = 60;
 /// Rounds when `--rounds` is not given: the fewest with a median that ignores one outlier.
 const DEFAULT_ROUNDS: u32 = 3;
@@ -57,6 +57,8 @@ struct Options {
     /// How many times the whole scenario sequence runs.
     rounds: u32,
     flask: Option<SocketAddr>,
+    /// The server's `--http-threads`; its default (one per core) when `None`.
+    http_threads: Option<u16>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -68,6 +70,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         duration: Duration::from_secs(10),
         rounds: DEFAULT_ROUNDS,
         flask: None,
+        http_threads: None,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -94,6 +97,17 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or(format!(
                         "--rounds: `{value}` is not a number of rounds in 1..={MAX_ROUNDS}"
                     ))?;
+            }
+            "--http-threads" => {
+                options.http_threads = Some(
+                    value
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|n| (1..=1024).contains(n))
+                        .ok_or(format!(
+                            "--http-threads: `{value}` is not a number of threads in 1..=1024"
+                        ))?,
+                );
             }
             "--flask" => {
                 let addr: SocketAddr = value
@@ -559,16 +573,24 @@ fn fresh_db(dir: &Path) -> Result<PathBuf, Error> {
 
 fn run(options: &Options) -> Result<bool, Error> {
     let dir = &options.state_dir;
-    let builder = scenario::server(&options.server, &fresh_db(dir)?);
+    let mut builder = scenario::server(&options.server, &fresh_db(dir)?);
+    if let Some(n) = options.http_threads {
+        builder = builder.arg("--http-threads").arg(n.to_string());
+    }
     scenario::provision(&builder)?;
     let mut server: Server = builder.start()?;
     let wrk = Wrk::new(&options.wrk);
     let load_before = load_average();
     println!(
-        "bench: latchkey-server {} on {}; Flask reference {}; wrk -t{} -c{}, {} s per run, \
+        "bench: latchkey-server {} on {} ({}); Flask reference {}; wrk -t{} -c{}, {} s per run, \
          {} rounds; load average {load_before}",
         options.server.display(),
         server.addr(),
+        options
+            .http_threads
+            .map_or("HTTP threads: one per core".to_string(), |n| {
+                format!("--http-threads {n}")
+            }),
         options
             .flask
             .map_or("not measured".to_string(), |a| format!("on {a}")),
@@ -910,8 +932,15 @@ mod tests {
         assert_eq!(ok.duration, Duration::from_secs(60));
         assert_eq!(ok.rounds, 3);
         assert_eq!(ok.flask.map(|a| a.port()), Some(8000));
+        assert_eq!(ok.http_threads, None);
         let nine = parse(&args("--server s --wrk w --state-dir d --rounds 9")).expect("valid");
         assert_eq!(nine.rounds, 9);
+        let one = parse(&args("--server s --wrk w --state-dir d --http-threads 1")).expect("valid");
+        assert_eq!(one.http_threads, Some(1));
+        for bad in ["0", "1025", "one"] {
+            let line = format!("--server s --wrk w --state-dir d --http-threads {bad}");
+            assert!(parse(&args(&line)).is_err(), "--http-threads {bad}");
+        }
         for bad in ["0", "10", "three", "-1"] {
             let line = format!("--server s --wrk w --state-dir d --rounds {bad}");
             assert!(parse(&args(&line)).is_err(), "--rounds {bad}");
