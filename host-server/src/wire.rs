@@ -103,9 +103,10 @@ pub fn next(buf: &[u8], max_body: usize) -> Result<Frame<'_>, Error> {
         authorization: None,
         content_type: None,
         body: Cow::Borrowed(&[]),
-        keep_alive: version == 1,
+        keep_alive: false,
         http10: version == 0,
     };
+    let (mut close, mut keep_alive) = (false, false);
     let mut length = None;
     let mut chunked = false;
     let mut expects_continue = false;
@@ -126,11 +127,8 @@ pub fn next(buf: &[u8], max_body: usize) -> Result<Frame<'_>, Error> {
             chunked = true;
         } else if name.eq_ignore_ascii_case("connection") {
             for option in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                if option.eq_ignore_ascii_case(b"close") {
-                    request.keep_alive = false;
-                } else if option.eq_ignore_ascii_case(b"keep-alive") && version == 0 {
-                    request.keep_alive = true;
-                }
+                close |= option.eq_ignore_ascii_case(b"close");
+                keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if name.eq_ignore_ascii_case("expect") {
             // An HTTP/1.0 client does not know 100 Continue (RFC 9110 15.2).
@@ -142,6 +140,8 @@ pub fn next(buf: &[u8], max_body: usize) -> Result<Frame<'_>, Error> {
             once(&mut request.content_type, value, "Content-Type")?;
         }
     }
+    // `close` wins, wherever it stands among the options.
+    request.keep_alive = !close && (version == 1 || keep_alive);
     let framing = match (length, chunked) {
         (Some(_), true) => {
             return Err(Error::Malformed(
@@ -430,18 +430,28 @@ mod tests {
 
     #[test]
     fn keep_alive_follows_the_version_and_connection_options() {
-        let cases: [(&[u8], bool); 5] = [
+        let cases: [(&[u8], bool); 9] = [
             (b"GET / HTTP/1.1\r\n\r\n", true),
             (
                 b"GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n",
                 false,
             ),
+            (
+                b"GET / HTTP/1.1\r\nConnection: close, keep-alive\r\n\r\n",
+                false,
+            ),
+            (b"GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n", true),
             (b"GET / HTTP/1.0\r\n\r\n", false),
             (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
             (
                 b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
                 false,
             ),
+            (
+                b"GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n",
+                false,
+            ),
+            (b"GET / HTTP/1.0\r\nConnection: upgrade\r\n\r\n", false),
         ];
         for (buf, keep) in cases {
             assert_eq!(complete(buf).0.keep_alive, keep, "{buf:?}");
@@ -475,6 +485,11 @@ mod tests {
             "101 > 100, refused before it arrives"
         );
         assert!(dechunk(b"64\r\n", 100).unwrap().is_none());
+        // Hex digits in either case.
+        let sent = b"a\r\n0123456789\r\nF\r\n0123456789abcde\r\n0\r\n\r\n";
+        let (body, len) = dechunk(sent, 100).unwrap().unwrap();
+        assert_eq!(len, sent.len());
+        assert_eq!(body, b"01234567890123456789abcde");
         for bad in [
             &b"x\r\n"[..],
             b"\r\n",
@@ -487,11 +502,18 @@ mod tests {
                 "{bad:?}"
             );
         }
-        // Endless tiny chunks stop at MAX_CHUNKED.
-        let mut many = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-        while many.len() <= MAX_CHUNKED + 100 {
+        // Endless tiny chunks: waited for up to MAX_CHUNKED bytes as sent, no further.
+        let head = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut many = head.to_vec();
+        while many.len() < head.len() + MAX_CHUNKED {
             many.extend_from_slice(b"0000001;padding\r\nx\r\n");
         }
+        many.truncate(head.len() + MAX_CHUNKED);
+        assert!(matches!(
+            next(&many, usize::MAX),
+            Ok(Frame::Incomplete { .. })
+        ));
+        many.push(b'0');
         assert_eq!(next(&many, usize::MAX).unwrap_err(), Error::BodyTooLarge);
     }
 
@@ -518,13 +540,31 @@ mod tests {
             refused(b"POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n"),
             Error::BodyTooLarge
         );
+        let mut at_limit = b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n".to_vec();
+        at_limit.resize(at_limit.len() + 100, b'x');
+        assert_eq!(complete(&at_limit).0.body.len(), 100);
+        assert_eq!(
+            refused(b"POST / HTTP/1.1\r\nContent-Length: 999999999999999999\r\n\r\n"),
+            Error::BodyTooLarge,
+            "18 digits are a length, too large"
+        );
+        assert_eq!(
+            refused(b"POST / HTTP/1.1\r\nContent-Length: 0999999999999999999\r\n\r\n"),
+            Error::Malformed("bad Content-Length".into()),
+            "19 digits are not"
+        );
         assert_eq!(
             refused(b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"),
             Error::Malformed("bad Content-Length".into())
         );
         let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
         long.resize(MAX_HEAD + 1, b'a');
-        assert_eq!(refused(&long), Error::HeadersTooLarge);
+        assert_eq!(refused(&long), Error::HeadersTooLarge, "still arriving");
+        long.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(refused(&long), Error::HeadersTooLarge, "whole");
+        long.truncate(MAX_HEAD - 4);
+        long.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(complete(&long).1, MAX_HEAD, "exactly at the limit");
         let mut many = b"GET / HTTP/1.1\r\n".to_vec();
         for i in 0..=MAX_HEADERS {
             many.extend_from_slice(format!("X-{i}: 1\r\n").as_bytes());

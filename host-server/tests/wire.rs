@@ -48,6 +48,7 @@ fn sent() -> impl Strategy<Value = Sent> {
             "Keep-Alive",
             "upgrade, CLOSE",
             "keep-alive, close",
+            "close, keep-alive",
         ])),
     )
         .prop_map(
