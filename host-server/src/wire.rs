@@ -490,6 +490,12 @@ mod tests {
         let (body, len) = dechunk(sent, 100).unwrap().unwrap();
         assert_eq!(len, sent.len());
         assert_eq!(body, b"01234567890123456789abcde");
+        // Up to eight digits, leading zeros included.
+        let sent = b"0000000a\r\n0123456789\r\n0\r\n\r\n";
+        assert_eq!(
+            dechunk(sent, 100).unwrap(),
+            Some((b"0123456789".to_vec(), sent.len()))
+        );
         for bad in [
             &b"x\r\n"[..],
             b"\r\n",
