@@ -190,10 +190,12 @@ pub fn is_json(content_type: Option<&[u8]>) -> bool {
         .split(|&b| b == b';')
         .next()
         .unwrap_or_default()
-        .trim_ascii()
-        .to_ascii_lowercase();
-    essence == b"application/json"
-        || (essence.starts_with(b"application/") && essence.ends_with(b"+json"))
+        .trim_ascii();
+    let (kind, suffix) = essence.split_at(essence.len().min(12));
+    essence.eq_ignore_ascii_case(b"application/json")
+        || (kind.eq_ignore_ascii_case(b"application/")
+            && suffix.len() > 5
+            && suffix[suffix.len() - 5..].eq_ignore_ascii_case(b"+json"))
 }
 
 /// The body as JSON of type `T`.
@@ -231,16 +233,11 @@ fn bearer<'a>(req: &Request<'a>) -> Result<Option<&'a str>, Error> {
     }
 }
 
-/// The caller's access token, verified; whether it is revoked is not yet asked.
-fn signed_caller(state: &AppState, req: &Request<'_>) -> Result<Verified, Error> {
-    let token = bearer(req)?.ok_or(Error::MissingToken)?;
-    state.tokens.verify(token, Kind::Access, unix_now())
-}
-
 /// The caller's access token, verified and not revoked, and the user's grants as
 /// the database holds them now.
 fn caller(state: &AppState, req: &Request<'_>) -> Result<(Verified, Arc<[Grant]>), Error> {
-    let who = signed_caller(state, req)?;
+    let token = bearer(req)?.ok_or(Error::MissingToken)?;
+    let who = state.tokens.verify(token, Kind::Access, unix_now())?;
     // Asked on every request, so a logout is seen at once by every worker and
     // every server process sharing the database. A point read (in WAL mode readers
     // never wait for the writer, and the store caches until the file changes), so
