@@ -1,5 +1,5 @@
 //! Published vectors: RFC 7515 A.1, RFC 7520 4.4 (data file) and the Wycheproof
-//! JWS suite from `../shared/conformance/`, run at the signature layer.
+//! JWS suite from `tests/data/wycheproof/` (the project's copy), run at the signature layer.
 
 use std::path::PathBuf;
 
@@ -73,10 +73,10 @@ fn rfc_vectors() {
 
 fn wycheproof_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/conformance/wycheproof/json_web_signature_test.json")
+        .join("tests/data/wycheproof/json_web_signature_test.json")
 }
 
-/// Labels in the shared copy that contradict the data (see its README): 367 and
+/// Labels in the suite that contradict the data (see its README): 367 and
 /// 370 are byte-identical to the valid 357; 372 and 373 carry a `?` inside a
 /// base64url segment.
 fn expected_valid(tc_id: u64, label: &str) -> bool {
@@ -90,7 +90,7 @@ fn expected_valid(tc_id: u64, label: &str) -> bool {
 #[test]
 fn wycheproof_jws() {
     let text = std::fs::read_to_string(wycheproof_path())
-        .expect("../shared/conformance/wycheproof/json_web_signature_test.json beside the project");
+        .expect("core/tests/data/wycheproof/json_web_signature_test.json");
     let suite: Value = serde_json::from_str(&text).unwrap();
     // Algorithms without an HMAC key are verified with an unrelated HS256 key:
     // whatever they claim, none may pass.
