@@ -7,7 +7,8 @@ ELF must be built with `--features insn-count` and the DEVELOPMENT ONLY key of
 (`-singlestep`) and logs every block it executes (`-d exec,nochain`), so the
 number of log lines between two marker functions is the number of guest
 instructions between them (interrupts that land in between are counted too).
-Standard library only; needs qemu-system-arm and llvm-nm (or arm-none-eabi-nm).
+Standard library only; needs qemu-system-arm, llvm-nm (or arm-none-eabi-nm) and
+cargo (it builds the harness's `latchkey-qemu`, the project's one QEMU command line).
 """
 import base64, hashlib, hmac, json, os, re, shutil, socket, subprocess, sys, tempfile, time
 
@@ -26,6 +27,13 @@ def token(scope="open", key=KEY, **over):
     si = b64(json.dumps({"alg": "HS256", "typ": "lk-cmd+jwt"}, separators=(",", ":")).encode()) + "." + \
         b64(json.dumps(claims, separators=(",", ":")).encode())
     return si + "." + b64(hmac.new(key, si.encode(), hashlib.sha256).digest())
+
+
+def qemu_program():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run(["cargo", "build", "--quiet", "-p", "latchkey-harness", "--bin", "latchkey-qemu"],
+                   cwd=root, check=True)
+    return os.path.join(root, "target", "debug", "latchkey-qemu")
 
 
 def markers(elf):
@@ -56,10 +64,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "exec.log")
         qemu = subprocess.Popen(
-            ["qemu-system-arm", "-M", "mps2-an385", "-cpu", "cortex-m3", "-display", "none",
-             "-monitor", "none", "-semihosting-config", "enable=on,target=native",
-             "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on", "-singlestep",
-             "-d", "exec,nochain", "-D", log, "-kernel", elf],
+            # The project's one QEMU command line, through the harness's program.
+            [qemu_program(), "--port", str(port), "--wait", elf,
+             "-singlestep", "-d", "exec,nochain", "-D", log],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.time() + 20

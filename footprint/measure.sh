@@ -29,11 +29,13 @@ TARGET=thumbv7m-none-eabi
 WORK="$ROOT/target/footprint"
 mkdir -p "$WORK"
 
+# The project's one QEMU command line (tests/harness/src/qemu.rs), through its program.
+cargo build --quiet -p latchkey-harness --bin latchkey-qemu
+QEMU="$ROOT/target/debug/latchkey-qemu"
 qemu() { # elf [extra qemu args...]
     local elf="$1"
     shift
-    timeout 120 qemu-system-arm -M mps2-an385 -cpu cortex-m3 -display none -monitor none \
-        -serial null -semihosting-config enable=on,target=native -kernel "$elf" "$@"
+    timeout 120 "$QEMU" --null-serial "$elf" "$@"
 }
 
 between() { # log start-symbol end-symbol -> instructions from start marker to end marker

@@ -16,8 +16,8 @@ ELF="$ROOT/target/footprint/$BACKEND/$PROFILE.measure.elf"
 [ -f "$ELF" ] || { echo "no $ELF: run footprint/measure.sh first" >&2; exit 1; }
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
-timeout 120 qemu-system-arm -M mps2-an385 -cpu cortex-m3 -display none -monitor none \
-    -serial null -semihosting-config enable=on,target=native -kernel "$ELF" \
+cargo build --quiet -p latchkey-harness --bin latchkey-qemu
+timeout 120 "$ROOT/target/debug/latchkey-qemu" --null-serial "$ELF" \
     -singlestep -d exec,nochain -D "$LOG" >/dev/null
 awk 'index($0, "mark_verify_start") && !on { on = 1 } index($0, "mark_verify_end") && on { exit }
      on { n[$NF]++; total++ }

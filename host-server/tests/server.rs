@@ -1,239 +1,156 @@
 //! The real binary: `serve` on port 0 against a real SQLite file, the CLI that
 //! manages it, persistence across a restart, concurrency, and the device bridge.
+//! The server is started and its CLI run through `latchkey-harness`; the tests of
+//! HTTP framing write raw bytes on a socket.
 
-use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::time::Duration;
+
+use latchkey_harness::http::{Client, Response};
+use latchkey_harness::{Error, Server, ServerBuilder, TempDir, free_port, temp_dir};
+use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey-server");
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("latchkey-server-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+/// How long one HTTP request may take: debug builds hash slowly (about 1 s of CPU per
+/// login), and logins may queue for a hashing slot.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(150);
 
-/// Runs a CLI command in `dir` with `stdin`, returning (exit code, stdout, stderr).
-fn cli(dir: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
+/// A fresh directory, and a builder for the server and its CLI on `latchkey.db` in it
+/// (the key file lands next to it), logging warnings only, with no keys taken from the
+/// test's environment.
+fn setup(label: &str) -> Result<(TempDir, ServerBuilder), Error> {
+    let dir = temp_dir(&format!("server-{label}"))?;
+    let builder = ServerBuilder::new(Path::new(BIN), &dir.path().join("latchkey.db"))
+        .arg("--log")
+        .arg("warn")
         .env_remove("LATCHKEY_KEYS_JSON")
-        .env_remove("LATCHKEY_DEV_KEYS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+        .env_remove("LATCHKEY_DEV_KEYS");
+    Ok((dir, builder))
 }
 
-fn cli_ok(dir: &Path, args: &[&str], stdin: &str) -> String {
-    let (code, out, err) = cli(dir, args, stdin);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
+/// Starts the server with `extra` arguments after the builder's.
+fn start(builder: &ServerBuilder, extra: &[&str]) -> Result<Server, Error> {
+    extra
+        .iter()
+        .fold(builder.clone(), |b, arg| b.arg(arg))
+        .start()
 }
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+/// A CLI command that must fail: its exit code and stderr.
+fn cli_fails(
+    builder: &ServerBuilder,
+    args: &[&str],
+    stdin: &str,
+) -> Result<(Option<i32>, String), Error> {
+    let out = builder.admin_output(args, stdin)?;
+    Ok((
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
-impl Server {
-    fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0", "--log", "warn"])
-            .args(extra)
-            .current_dir(dir)
-            .env_remove("LATCHKEY_KEYS_JSON")
-            .env_remove("LATCHKEY_DEV_KEYS")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server did not print its address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        Server { child, addr }
-    }
-
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> (u16, Value) {
-        request(self.addr, method, path, token, body)
-    }
+/// An HTTP client for `server` with [`HTTP_TIMEOUT`].
+fn client(server: &Server) -> Client {
+    let mut http = server.client();
+    http.set_timeout(HTTP_TIMEOUT);
+    http
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A minimal HTTP/1.1 client: one request per connection.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(150)))
-        .unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    if !body.is_empty() {
-        req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    stream.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-fn login(s: &Server, user: &str, password: &str) -> (u16, Value) {
-    s.request(
-        "POST",
+fn login(http: &mut Client, user: &str, password: &str) -> Result<Response, Error> {
+    http.post_json(
         "/login",
+        &json!({ "username": user, "password": password }),
         None,
-        Some(&json!({ "username": user, "password": password })),
     )
+}
+
+/// `POST path` without a body, with a bearer token (`/refresh`, `/logout`).
+fn post(http: &mut Client, path: &str, token: &str) -> Result<Response, Error> {
+    http.request("POST", path, Some(token), None)
+}
+
+/// The status and the JSON body of an answer.
+fn parts(response: &Response) -> Result<(u16, Value), Error> {
+    Ok((response.status, response.json()?))
 }
 
 #[test]
-fn persistence_across_restart() {
-    let dir = temp_dir("restart");
-    cli_ok(&dir, &["user", "add", "alice"], "correct horse\n");
-    cli_ok(
-        &dir,
-        &["user", "grant", "alice", "door-*", "open", "status"],
-        "",
-    );
-    cli_ok(
-        &dir,
-        &["device", "add", "door-1", "--description", "front"],
-        "",
-    );
-    let key_file = dir.join("latchkey-keys.json");
+fn persistence_across_restart() -> Result<(), Error> {
+    let (dir, builder) = setup("restart")?;
+    builder.admin(&["user", "add", "alice"], "correct horse\n")?;
+    builder.admin(&["user", "grant", "alice", "door-*", "open", "status"], "")?;
+    builder.admin(&["device", "add", "door-1", "--description", "front"], "")?;
+    let key_file = dir.path().join("latchkey-keys.json");
 
-    let (access, refresh_old, refresh_new, family2_refresh);
+    let s = start(&builder, &[])?;
+    #[cfg(unix)]
     {
-        let s = Server::start(&dir, &[]);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600, "key file must be private");
-        }
-        let (code, body) = login(&s, "alice", "correct horse");
-        assert_eq!(code, 200, "{body}");
-        access = body["access_token"].as_str().unwrap().to_owned();
-        refresh_old = body["refresh_token"].as_str().unwrap().to_owned();
-        let (code, body) = s.request("POST", "/refresh", Some(&refresh_old), None);
-        assert_eq!(code, 200, "{body}");
-        refresh_new = body["refresh_token"].as_str().unwrap().to_owned();
-        let (code, body) = login(&s, "alice", "correct horse");
-        assert_eq!(code, 200);
-        family2_refresh = body["refresh_token"].as_str().unwrap().to_owned();
-        let (code, _) = s.request("POST", "/logout", Some(&access), None);
-        assert_eq!(code, 200);
-        assert_eq!(s.request("GET", "/me", Some(&access), None).0, 401);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "key file must be private");
     }
-    let s = Server::start(&dir, &[]);
+    let mut http = client(&s);
+    let (code, body) = parts(&login(&mut http, "alice", "correct horse")?)?;
+    assert_eq!(code, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let refresh_old = body["refresh_token"].as_str().unwrap().to_owned();
+    let (code, body) = parts(&post(&mut http, "/refresh", &refresh_old)?)?;
+    assert_eq!(code, 200, "{body}");
+    let refresh_new = body["refresh_token"].as_str().unwrap().to_owned();
+    let (code, body) = parts(&login(&mut http, "alice", "correct horse")?)?;
+    assert_eq!(code, 200);
+    let family2_refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(post(&mut http, "/logout", &access)?.status, 200);
+    assert_eq!(http.get("/me", Some(&access))?.status, 401);
+
+    // Stopped and started again on the same database (and key file).
+    let s = s.restart()?;
+    let mut http = client(&s);
     // The user, the grants, the revocation and the rotation all survived.
-    let (code, body) = s.request("GET", "/me", Some(&access), None);
+    let (code, body) = parts(&http.get("/me", Some(&access))?)?;
     assert_eq!(
         (code, &body["message"]),
         (401, &json!("token rejected: revoked"))
     );
-    let (code, body) = s.request("POST", "/refresh", Some(&refresh_new), None);
+    let (code, body) = parts(&post(&mut http, "/refresh", &refresh_new)?)?;
     assert_eq!(
         (code, &body["message"]),
         (401, &json!("token rejected: revoked")),
         "logged-out family"
     );
-    let (code, body) = s.request("POST", "/refresh", Some(&family2_refresh), None);
+    let (code, body) = parts(&post(&mut http, "/refresh", &family2_refresh)?)?;
     assert_eq!(code, 200, "other family still rotates: {body}");
-    let (code, body) = s.request("POST", "/refresh", Some(&family2_refresh), None);
+    let (code, body) = parts(&post(&mut http, "/refresh", &family2_refresh)?)?;
     assert_eq!(
         (code, &body["message"]),
         (401, &json!("token rejected: refresh-reused"))
     );
-    let (code, body) = login(&s, "alice", "correct horse");
+    let (code, body) = parts(&login(&mut http, "alice", "correct horse")?)?;
     assert_eq!(code, 200);
     let fresh = body["access_token"].as_str().unwrap();
-    let (code, me) = s.request("GET", "/me", Some(fresh), None);
+    let (code, me) = parts(&http.get("/me", Some(fresh))?)?;
     assert_eq!(code, 200);
     assert_eq!(
         me["grants"],
         json!([{ "device": "door-*", "commands": ["open", "status"] }])
     );
-    let _ = refresh_old;
+    Ok(())
 }
 
 #[test]
-fn concurrent_logins_and_a_revocation_seen_by_every_request() {
-    let dir = temp_dir("concurrent");
-    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
+fn concurrent_logins_and_a_revocation_seen_by_every_request() -> Result<(), Error> {
+    let (_dir, builder) = setup("concurrent")?;
+    builder.admin(&["user", "add", "alice"], "pw\n")?;
     // Debug builds hash slowly (about 1 s of CPU each): let logins queue.
-    let s = Server::start(&dir, &["--dev-keys", "--hash-queue-timeout", "120"]);
-    let addr = s.addr;
+    let s = start(&builder, &["--dev-keys", "--hash-queue-timeout", "120"])?;
     let threads: Vec<_> = (0..6)
         .map(|_| {
+            let mut http = client(&s);
             std::thread::spawn(move || {
-                let (code, body) = request(
-                    addr,
-                    "POST",
-                    "/login",
-                    None,
-                    Some(&json!({ "username": "alice", "password": "pw" })),
-                );
+                let (code, body) = parts(&login(&mut http, "alice", "pw").unwrap()).unwrap();
                 assert_eq!(code, 200, "{body}");
                 body["access_token"].as_str().unwrap().to_owned()
             })
@@ -245,15 +162,17 @@ fn concurrent_logins_and_a_revocation_seen_by_every_request() {
     unique.dedup();
     assert_eq!(unique.len(), tokens.len());
     let victim = tokens[0].clone();
-    assert_eq!(s.request("GET", "/me", Some(&victim), None).0, 200);
-    assert_eq!(s.request("POST", "/logout", Some(&victim), None).0, 200);
+    let mut http = client(&s);
+    assert_eq!(http.get("/me", Some(&victim))?.status, 200);
+    assert_eq!(post(&mut http, "/logout", &victim)?.status, 200);
     let checks: Vec<_> = (0..16)
         .map(|i| {
             let (victim, other) = (victim.clone(), tokens[1 + i % 5].clone());
+            let mut http = client(&s);
             std::thread::spawn(move || {
                 (
-                    request(addr, "GET", "/me", Some(&victim), None).0,
-                    request(addr, "GET", "/me", Some(&other), None).0,
+                    http.get("/me", Some(&victim)).unwrap().status,
+                    http.get("/me", Some(&other)).unwrap().status,
                 )
             })
         })
@@ -261,16 +180,17 @@ fn concurrent_logins_and_a_revocation_seen_by_every_request() {
     for c in checks {
         assert_eq!(c.join().unwrap(), (401, 200));
     }
+    Ok(())
 }
 
 #[test]
-fn device_bridge_delivers_and_reports_unreachable() {
-    let dir = temp_dir("bridge");
-    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
-    cli_ok(&dir, &["user", "grant", "alice", "*", "*"], "");
-    cli_ok(&dir, &["--dev-keys", "device", "add", "door-1"], "");
-    cli_ok(&dir, &["device", "add", "door-2"], "");
-    let device_key = cli_ok(&dir, &["--dev-keys", "device", "key", "door-1"], "");
+fn device_bridge_delivers_and_reports_unreachable() -> Result<(), Error> {
+    let (_dir, builder) = setup("bridge")?;
+    builder.admin(&["user", "add", "alice"], "pw\n")?;
+    builder.admin(&["user", "grant", "alice", "*", "*"], "")?;
+    builder.admin(&["--dev-keys", "device", "add", "door-1"], "")?;
+    builder.admin(&["device", "add", "door-2"], "")?;
+    let device_key = builder.admin(&["--dev-keys", "device", "key", "door-1"], "")?;
     assert_eq!(device_key.trim().len(), 64);
 
     // A stand-in device: verifies nothing, echoes the command and token back.
@@ -293,46 +213,42 @@ fn device_bridge_delivers_and_reports_unreachable() {
         }
         lines
     });
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let s = Server::start(
-        &dir,
+    // Nobody listens there.
+    let closed = free_port()?;
+    let s = start(
+        &builder,
         &[
             "--dev-keys",
             "--device",
             &format!("door-1=tcp://{uart_addr}"),
             "--device",
-            &format!("door-2=tcp://{closed}"),
+            &format!("door-2=tcp://127.0.0.1:{closed}"),
         ],
-    );
-    let access = login(&s, "alice", "pw").1["access_token"]
+    )?;
+    let mut http = client(&s);
+    let access = login(&mut http, "alice", "pw")?.json()?["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (code, body) = s.request(
-        "POST",
+    let (code, body) = parts(&http.post_json(
         "/devices/door-1/commands",
+        &json!({ "command": "open" }),
         Some(&access),
-        Some(&json!({ "command": "open" })),
-    );
+    )?)?;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["device_verdict"], "OK open");
     let token = body["token"].as_str().unwrap().to_owned();
-    let (code, body) = s.request(
-        "POST",
+    let (code, body) = parts(&http.post_json(
         "/devices/door-1/commands",
+        &json!({ "command": "led", "args": [42] }),
         Some(&access),
-        Some(&json!({ "command": "led", "args": [42] })),
-    );
+    )?)?;
     assert_eq!((code, &body["device_verdict"]), (200, &json!("OK led 42")));
     let lines = device.join().unwrap();
     assert_eq!(lines[0], format!("open {token}\n"));
 
     // The delivered token verifies offline with the provisioned key.
-    let (code, out, err) = cli(
-        &dir,
+    let out = builder.admin(
         &[
             "token",
             "verify",
@@ -347,110 +263,108 @@ fn device_bridge_delivers_and_reports_unreachable() {
             "-",
         ],
         &format!("{token}\n"),
-    );
-    assert_eq!(code, 0, "{err}");
+    )?;
     let claims: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         (claims["sub"].as_str(), claims["scope"].as_str()),
         (Some("alice"), Some("open"))
     );
 
-    let (code, body) = s.request(
-        "POST",
+    let (code, body) = parts(&http.post_json(
         "/devices/door-2/commands",
+        &json!({ "command": "open" }),
         Some(&access),
-        Some(&json!({ "command": "open" })),
-    );
+    )?)?;
     assert_eq!(
         (code, body["error"].as_str()),
         (503, Some("device-unreachable"))
     );
+    Ok(())
 }
 
 #[test]
-fn cli_errors_and_lists() {
-    let dir = temp_dir("cli");
-    let (code, _, err) = cli(&dir, &["user", "add", "alice"], "");
-    assert_eq!(code, 1);
+fn cli_errors_and_lists() -> Result<(), Error> {
+    let (dir, cli) = setup("cli")?;
+    let (code, err) = cli_fails(&cli, &["user", "add", "alice"], "")?;
+    assert_eq!(code, Some(1));
     assert!(err.contains("empty password"), "{err}");
-    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
-    let (code, _, err) = cli(&dir, &["user", "add", "alice"], "pw\n");
-    assert_eq!(code, 1);
+    cli.admin(&["user", "add", "alice"], "pw\n")?;
+    let (code, err) = cli_fails(&cli, &["user", "add", "alice"], "pw\n")?;
+    assert_eq!(code, Some(1));
     assert!(err.contains("already exists"), "{err}");
-    let (code, _, err) = cli(&dir, &["user", "grant", "alice", "door-1", "explode"], "");
-    assert_eq!(code, 1);
+    let (code, err) = cli_fails(&cli, &["user", "grant", "alice", "door-1", "explode"], "")?;
+    assert_eq!(code, Some(1));
     assert!(err.contains("unknown command"), "{err}");
-    cli_ok(&dir, &["user", "grant", "alice", "door-1", "open"], "");
-    assert_eq!(cli_ok(&dir, &["user", "list"], ""), "alice\tdoor-1:open\n");
-    cli_ok(&dir, &["user", "revoke", "alice", "door-1"], "");
-    assert_eq!(cli_ok(&dir, &["user", "list"], ""), "alice\t\n");
-    cli_ok(
-        &dir,
-        &["device", "add", "gate", "--description", "back gate"],
-        "",
-    );
-    assert_eq!(cli_ok(&dir, &["device", "list"], ""), "gate\tback gate\n");
-    cli_ok(&dir, &["user", "remove", "alice"], "");
-    assert_eq!(cli_ok(&dir, &["user", "list"], ""), "");
+    cli.admin(&["user", "grant", "alice", "door-1", "open"], "")?;
+    assert_eq!(cli.admin(&["user", "list"], "")?, "alice\tdoor-1:open\n");
+    cli.admin(&["user", "revoke", "alice", "door-1"], "")?;
+    assert_eq!(cli.admin(&["user", "list"], "")?, "alice\t\n");
+    cli.admin(&["device", "add", "gate", "--description", "back gate"], "")?;
+    assert_eq!(cli.admin(&["device", "list"], "")?, "gate\tback gate\n");
+    cli.admin(&["user", "remove", "alice"], "")?;
+    assert_eq!(cli.admin(&["user", "list"], "")?, "");
     // A key file with a short key is refused with a clear message.
-    let bad = dir.join("bad-keys.json");
+    let bad = dir.path().join("bad-keys.json");
     std::fs::write(
         &bad,
         r#"{"master_secret":"0011","signing_keys":[{"kid":"a","secret":"00"}]}"#,
     )
     .unwrap();
-    let (code, _, err) = cli(
-        &dir,
+    let (code, err) = cli_fails(
+        &cli,
         &["--keys", bad.to_str().unwrap(), "device", "key", "gate"],
         "",
-    );
-    assert_eq!(code, 1);
+    )?;
+    assert_eq!(code, Some(1));
     assert!(err.contains("at least 32 are required"), "{err}");
+    Ok(())
 }
 
 /// The server caches sessions; another process writing the same database (here
 /// the CLI) must still be seen by the very next request.
 #[test]
-fn changes_made_by_the_cli_are_seen_by_the_running_server_at_once() {
-    let dir = temp_dir("cli-live");
-    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
-    cli_ok(&dir, &["user", "grant", "alice", "door-1", "open"], "");
-    let s = Server::start(&dir, &["--dev-keys"]);
-    let (code, body) = login(&s, "alice", "pw");
+fn changes_made_by_the_cli_are_seen_by_the_running_server_at_once() -> Result<(), Error> {
+    let (_dir, builder) = setup("cli-live")?;
+    builder.admin(&["user", "add", "alice"], "pw\n")?;
+    builder.admin(&["user", "grant", "alice", "door-1", "open"], "")?;
+    let s = start(&builder, &["--dev-keys"])?;
+    let mut http = client(&s);
+    let (code, body) = parts(&login(&mut http, "alice", "pw")?)?;
     assert_eq!(code, 200, "{body}");
     let access = body["access_token"].as_str().unwrap().to_owned();
     for _ in 0..3 {
-        let (code, me) = s.request("GET", "/me", Some(&access), None);
+        let (code, me) = parts(&http.get("/me", Some(&access))?)?;
         assert_eq!(code, 200);
         assert_eq!(
             me["grants"],
             json!([{ "device": "door-1", "commands": ["open"] }])
         );
     }
-    cli_ok(&dir, &["user", "grant", "alice", "door-1", "close"], "");
-    let (_, me) = s.request("GET", "/me", Some(&access), None);
+    builder.admin(&["user", "grant", "alice", "door-1", "close"], "")?;
+    let me = http.get("/me", Some(&access))?.json()?;
     assert_eq!(
         me["grants"],
         json!([{ "device": "door-1", "commands": ["close", "open"] }])
     );
-    cli_ok(&dir, &["user", "remove", "alice"], "");
-    let (code, body) = s.request("GET", "/me", Some(&access), None);
+    builder.admin(&["user", "remove", "alice"], "")?;
+    let (code, body) = parts(&http.get("/me", Some(&access))?)?;
     assert_eq!(
         (code, &body["message"]),
         (401, &json!("token rejected: revoked"))
     );
+    Ok(())
 }
 
 /// SIGTERM: a request in flight still gets its answer, idle keep-alive
 /// connections are closed, and the process exits 0.
 #[cfg(unix)]
 #[test]
-fn sigterm_lets_requests_in_flight_finish_and_exits_cleanly() {
-    let dir = temp_dir("sigterm");
-    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
-    let mut s = Server::start(&dir, &["--dev-keys"]);
+fn sigterm_lets_requests_in_flight_finish_and_exits_cleanly() -> Result<(), Error> {
+    let (_dir, builder) = setup("sigterm")?;
+    builder.admin(&["user", "add", "alice"], "pw\n")?;
+    let mut s = start(&builder, &["--dev-keys"])?;
 
-    let mut idle = TcpStream::connect(s.addr).unwrap();
+    let mut idle = TcpStream::connect(s.addr()).unwrap();
     idle.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -462,7 +376,7 @@ fn sigterm_lets_requests_in_flight_finish_and_exits_cleanly() {
     // A login whose body is still arriving when the signal comes: in flight.
     let body = json!({ "username": "alice", "password": "pw" }).to_string();
     let (first, second) = body.split_at(10);
-    let mut busy = TcpStream::connect(s.addr).unwrap();
+    let mut busy = TcpStream::connect(s.addr()).unwrap();
     busy.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     write!(
@@ -473,8 +387,8 @@ fn sigterm_lets_requests_in_flight_finish_and_exits_cleanly() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let status = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", s.child.id())])
+    let status = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", s.pid())])
         .status()
         .unwrap();
     assert!(status.success());
@@ -489,15 +403,19 @@ fn sigterm_lets_requests_in_flight_finish_and_exits_cleanly() {
     idle.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty());
 
+    // The harness reports the exit as `Error::Exited`, its output led by the status.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let exit = loop {
-        if let Some(exit) = s.child.try_wait().unwrap() {
-            break exit;
+        match s.check_running() {
+            Ok(()) => {}
+            Err(Error::Exited { output, .. }) => break output,
+            Err(other) => return Err(other),
         }
         assert!(std::time::Instant::now() < deadline, "server still running");
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(exit.code(), Some(0));
+    assert!(exit.starts_with("exit status: 0\n"), "{exit}");
+    Ok(())
 }
 
 /// One answer read off a connection: status, header fields (names lowercased),
@@ -553,11 +471,11 @@ fn closed_within(stream: &mut impl Read, within: Duration) -> bool {
 /// chunked bodies, `Expect: 100-continue`, HTTP/1.0, and an idle connection
 /// closed after `--request-timeout`.
 #[test]
-fn keep_alive_pipelining_chunked_and_continue() {
-    let dir = temp_dir("framing");
-    cli_ok(&dir, &["user", "add", "alice"], "pw\n");
-    let s = Server::start(&dir, &["--dev-keys", "--request-timeout", "2"]);
-    let mut stream = TcpStream::connect(s.addr).unwrap();
+fn keep_alive_pipelining_chunked_and_continue() -> Result<(), Error> {
+    let (_dir, builder) = setup("framing")?;
+    builder.admin(&["user", "add", "alice"], "pw\n")?;
+    let s = start(&builder, &["--dev-keys", "--request-timeout", "2"])?;
+    let mut stream = TcpStream::connect(s.addr()).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
@@ -637,7 +555,7 @@ fn keep_alive_pipelining_chunked_and_continue() {
 
     // HTTP/1.0 asking for keep-alive gets it, said so; without, one answer,
     // marked, then the end.
-    let mut old = TcpStream::connect(s.addr).unwrap();
+    let mut old = TcpStream::connect(s.addr()).unwrap();
     old.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut reader = BufReader::new(old.try_clone().unwrap());
     old.write_all(b"GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
@@ -651,16 +569,18 @@ fn keep_alive_pipelining_chunked_and_continue() {
     let (status, fields, _) = read_answer(&mut reader, false);
     assert_eq!((status, field(&fields, "connection")), (200, Some("close")));
     assert!(closed_within(&mut reader, Duration::from_secs(20)));
+    Ok(())
 }
 
 /// Requests that cannot be framed get an answer the client can read, then the
 /// connection ends; a client that stops halfway is cut off at the time limit.
 #[test]
-fn unframeable_requests_are_answered_then_closed() {
-    let dir = temp_dir("refused");
-    let s = Server::start(&dir, &["--dev-keys", "--request-timeout", "2"]);
+fn unframeable_requests_are_answered_then_closed() -> Result<(), Error> {
+    let (_dir, builder) = setup("refused")?;
+    let s = start(&builder, &["--dev-keys", "--request-timeout", "2"])?;
+    let addr = s.addr();
     let exchange = |bytes: &[u8]| {
-        let mut stream = TcpStream::connect(s.addr).unwrap();
+        let mut stream = TcpStream::connect(addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
@@ -701,11 +621,12 @@ fn unframeable_requests_are_answered_then_closed() {
     assert_eq!(exchange(&long), (431, "headers-too-large".to_owned()));
 
     // Half a head, then silence: cut off after --request-timeout, no answer.
-    let mut slow = TcpStream::connect(s.addr).unwrap();
+    let mut slow = TcpStream::connect(addr).unwrap();
     slow.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost:").unwrap();
     assert!(closed_within(&mut slow, Duration::from_secs(20)));
     // The server is fine afterwards.
-    assert_eq!(s.request("GET", "/healthz", None, None).0, 200);
+    assert_eq!(client(&s).get("/healthz", None)?.status, 200);
+    Ok(())
 }

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use latchkey_e2e::golden::Transcript;
-use latchkey_e2e::{Error, Qemu};
+use latchkey_harness::golden::Transcript;
+use latchkey_harness::{Error, Qemu};
 
 /// Every answer is exactly one line starting with OK, DENIED or ERROR.
 fn well_formed(answer: &str) -> bool {

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use latchkey_e2e::scenario::{self, PASSWORD, USER};
-use latchkey_e2e::{Error, Server, TempDir};
+use latchkey_harness::scenario::{self, PASSWORD, USER};
+use latchkey_harness::{Error, Server, temp_dir};
 
 #[test]
 #[ignore = "needs the latchkey-server binary: run cargo xtask test"]
 fn wrong_password_and_unknown_user_look_the_same() -> Result<(), Error> {
-    let dir = TempDir::new("server")?;
+    let dir = temp_dir("server")?;
     let builder = scenario::server(&Server::binary()?, &dir.path().join("latchkey.db"));
     scenario::provision(&builder)?;
     let server = builder.start()?;

@@ -2,13 +2,13 @@
 //! firmware under QEMU: login, command token, the device obeys; every refusal path;
 //! a server restart in the middle. The same story `cargo xtask demo` shows.
 
-use latchkey_e2e::scenario::{self, Story};
-use latchkey_e2e::{Error, Qemu, Server, TempDir};
+use latchkey_harness::scenario::{self, Story};
+use latchkey_harness::{Error, Qemu, Server, temp_dir};
 
 #[test]
 #[ignore = "needs qemu-system-arm: run cargo xtask test"]
 fn the_whole_story_with_a_server_restart() -> Result<(), Error> {
-    let dir = TempDir::new("story")?;
+    let dir = temp_dir("story")?;
     let prepared = scenario::prepare(&Server::binary()?, &dir.path().join("latchkey.db"))?;
     let server = prepared.builder.clone().start()?;
     let mut device = Qemu::start(&Qemu::firmware_elf()?)?;

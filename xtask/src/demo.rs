@@ -1,16 +1,15 @@
 //! `cargo xtask demo` and `cargo xtask bench-server`: build what they need, then hand over
-//! to the `latchkey-demo` and `latchkey-bench` programs of the `latchkey-e2e` crate.
+//! to the `latchkey-demo` and `latchkey-bench` programs of the `latchkey-harness` crate.
 //!
-//! Why there: the story needs HTTP, JSON and the QEMU/server process guards, which the
-//! end-to-end harness already has and tests. xtask stays dependency-free and builds even
-//! when the rest of the workspace does not.
+//! Why there: the story needs HTTP, JSON and the QEMU/server/Flask process guards, which
+//! the harness has and tests. xtask only installs what is missing (wrk, the Flask peer's
+//! venv), builds, and runs them, so it stays light and builds even when the rest of the
+//! workspace does not.
 
-use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use crate::cmd::{self, ChildGuard, cargo};
+use crate::cmd::{self, cargo};
 use crate::firmware::{self, FIRMWARE_PROFILE};
 use crate::{Args, Error, Project, setup};
 
@@ -41,8 +40,8 @@ USAGE: cargo xtask bench-server [--duration SECS] [--rounds N]
 Installs wrk when missing (apt-get, when root), builds the server in release
 mode, starts it on a free loopback port with a fresh SQLite file under
 target/bench-server/ and the demo user, starts the Flask-JWT-Extended reference
-peer (../shared/reference, gunicorn -w 2 -k gthread --threads 4, in a venv
-under .venv-flask-ref/ made with pip on first use), and loads both with
+peer (tests/harness/peer, gunicorn -w 2 -k gthread --threads 4, in a venv
+under target/flask-peer-venv/ made with pip on first use), and loads both with
 `wrk -t1 -c8 -d<SECS>s --latency`, one server after the other for each
 scenario: GET /me with a valid access token (Flask: GET /protected), the same
 with a forged signature, POST /login, GET /me while a second wrk floods
@@ -63,7 +62,7 @@ OPTIONS:
   --no-flask        measure latchkey alone
   --with-flask      fail when the Flask peer cannot be started (by default it
                     is skipped, with a message, when python3 or
-                    ../shared/reference is missing)
+                    the venv cannot be made)
 ";
 
 /// Longest wrk run `--duration` accepts, in seconds.
@@ -156,20 +155,11 @@ pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
     if let Some(n) = http_threads {
         bench.arg("--http-threads").arg(n.to_string());
     }
-    let reference = if args.has("--no-flask") {
-        None
-    } else {
-        flask_reference(project, args.has("--with-flask"))?
-    };
-    // Lives until the driver returns; its guard then stops gunicorn.
-    let _flask = match reference {
-        Some(reference) => {
-            let (guard, port) = start_flask(project, &reference)?;
-            bench.arg("--flask").arg(format!("127.0.0.1:{port}"));
-            Some(guard)
-        }
-        None => None,
-    };
+    if !args.has("--no-flask")
+        && let Some(venv) = flask_venv(project, args.has("--with-flask"))?
+    {
+        bench.arg("--flask-venv").arg(venv);
+    }
     run_driver(&mut bench, "the benchmark")
 }
 
@@ -201,81 +191,46 @@ fn ensure_wrk() -> Result<PathBuf, Error> {
         .ok_or_else(|| Error::Failed("apt-get installed wrk but it is not on PATH".into()))
 }
 
-/// The reference peer's directory when it can run here (python3 and
-/// `../shared/reference/flask_app.py` present); `None` with a message otherwise, or an
-/// error when `required`.
-fn flask_reference(project: &Project, required: bool) -> Result<Option<PathBuf>, Error> {
-    let reference = project.root.parent().map(|p| p.join("shared/reference"));
-    let missing = if cmd::which("python3").is_none() {
-        "python3 is not on PATH".to_string()
-    } else {
-        match reference {
-            Some(dir) if dir.join("flask_app.py").is_file() => return Ok(Some(dir)),
-            _ => "there is no ../shared/reference/flask_app.py beside the repository".to_string(),
+/// The Flask peer's venv (`target/flask-peer-venv`, with the packages pinned in
+/// `tests/harness/peer/requirements.txt`), made with python3 and pip on first use;
+/// `None` with a message when python3 is missing, or an error when `required`.
+fn flask_venv(project: &Project, required: bool) -> Result<Option<PathBuf>, Error> {
+    if cmd::which("python3").is_none() {
+        if required {
+            return Err(Error::Failed("--with-flask: python3 is not on PATH".into()));
         }
-    };
-    if required {
-        return Err(Error::Failed(format!("--with-flask: {missing}")));
+        println!("bench-server: not measuring the Flask peer: python3 is not on PATH");
+        return Ok(None);
     }
-    println!("bench-server: not measuring the Flask reference peer: {missing}");
-    Ok(None)
-}
-
-/// The reference peer's pinned packages (shared/reference/README.md).
-const FLASK_PACKAGES: &[&str] = &[
-    "flask==3.1.3",
-    "flask-jwt-extended==4.7.4",
-    "pyjwt==2.15.1",
-    "gunicorn==27.0.1",
-];
-
-/// Starts the Flask reference peer in `reference` under gunicorn on a free loopback
-/// port, making its venv first when missing; returns its guard (stops it gently) and
-/// port.
-fn start_flask(project: &Project, reference: &Path) -> Result<(ChildGuard, u16), Error> {
-    let venv = project.root.join(".venv-flask-ref");
-    let gunicorn = venv.join("bin/gunicorn");
-    if !gunicorn.is_file() {
+    let venv = project.target_dir.join("flask-peer-venv");
+    let requirements = project.root.join("tests/harness/peer/requirements.txt");
+    let stamp = venv.join("requirements.txt");
+    let current = std::fs::read(&requirements)
+        .map_err(|e| Error::Io(format!("reading {}", requirements.display()), e))?;
+    if std::fs::read(&stamp).ok().as_ref() != Some(&current) {
         println!(
-            "bench-server: making the Flask reference venv in {}",
+            "bench-server: making the Flask peer's venv in {} (pip, once)",
             venv.display()
         );
-        cmd::run_ok(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-        cmd::run_ok(
-            Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet"])
-                .args(FLASK_PACKAGES),
-        )?;
-    }
-    let port = cmd::free_port()?;
-    let mut guard = ChildGuard::spawn(
-        "gunicorn",
-        Command::new(&gunicorn)
-            .args(["-b", &format!("127.0.0.1:{port}")])
-            .args([
-                "-w",
-                "2",
-                "-k",
-                "gthread",
-                "--threads",
-                "4",
-                "--log-level",
-                "warning",
-            ])
-            .arg("flask_app:app")
-            .current_dir(reference),
-    )?
-    .stop_gently();
-    let start = Instant::now();
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        guard.check_running()?;
-        if start.elapsed() > Duration::from_secs(30) {
-            return Err(Error::Failed("gunicorn did not listen within 30 s".into()));
+        let made =
+            cmd::run_ok(Command::new("python3").arg("-m").arg("venv").arg(&venv)).and_then(|()| {
+                cmd::run_ok(
+                    Command::new(venv.join("bin/pip"))
+                        .args(["install", "--quiet", "-r"])
+                        .arg(&requirements),
+                )
+            });
+        match made {
+            Ok(()) => std::fs::write(&stamp, &current)
+                .map_err(|e| Error::Io(format!("writing {}", stamp.display()), e))?,
+            Err(e) if !required => {
+                println!("bench-server: not measuring the Flask peer: {e}");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
-    println!("bench-server: Flask reference peer on 127.0.0.1:{port}");
-    Ok((guard, port))
+    Ok(Some(venv))
 }
 
 fn build_bins(project: &Project, release: bool) -> Result<(), Error> {
@@ -286,7 +241,7 @@ fn build_bins(project: &Project, release: bool) -> Result<(), Error> {
             "-p",
             "latchkey-server",
             "-p",
-            "latchkey-e2e",
+            "latchkey-harness",
             "--bins",
         ],
     );

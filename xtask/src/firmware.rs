@@ -1,11 +1,9 @@
 //! `cargo xtask firmware`: build the firmware and run it under QEMU, UART on loopback TCP,
 //! the defmt log decoded on the terminal.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use crate::cmd::{self, ChildGuard, cargo, which};
+use crate::cmd::{self, cargo, which};
 use crate::{Args, Error, Project, setup};
 
 /// The device's Rust target.
@@ -29,32 +27,10 @@ QEMU serves one UART client at a time. Stop with Ctrl-C.
 OPTIONS:
   --profile NAME   cargo profile: firmware (default) or firmware-small
   --port N         UART TCP port on 127.0.0.1 (default: a free one)
+                   (QEMU runs through the harness's `latchkey-qemu`, the project's
+                   one QEMU command line)
   --timeout SECS   stop QEMU after SECS seconds (default: run until it exits)
 ";
-
-/// The QEMU command line that runs `elf` with its UART served on `127.0.0.1:port`.
-///
-/// Semihosting output (the defmt log) goes to QEMU's stdout; nothing else does.
-pub fn qemu_command(elf: &Path, port: u16) -> Command {
-    let mut qemu = Command::new("qemu-system-arm");
-    qemu.args([
-        "-M",
-        "mps2-an385",
-        "-cpu",
-        "cortex-m3",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-semihosting-config",
-        "enable=on,target=native",
-        "-serial",
-    ])
-    .arg(format!("tcp:127.0.0.1:{port},server=on,wait=off"))
-    .arg("-kernel")
-    .arg(elf);
-    qemu
-}
 
 /// Builds the firmware ELF with `profile` and returns its path.
 ///
@@ -114,15 +90,12 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
         return Ok(());
     };
     let profile = args.value("--profile").unwrap_or(FIRMWARE_PROFILE);
-    let port = match args.value("--port") {
-        Some(_) => args.number("--port", 0u16)?,
-        None => cmd::free_port()?,
-    };
+    // Checked here so that a typo fails before the build.
+    let port = args.number("--port", 0u16)?;
     let timeout = args
         .value("--timeout")
         .map(|_| args.number("--timeout", 0u64))
-        .transpose()?
-        .map(Duration::from_secs);
+        .transpose()?;
 
     let ready = setup::run();
     if !(ready.target && ready.qemu) {
@@ -134,33 +107,38 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
     let elf = build(project, profile)?;
     let decoder = defmt_print(project)?;
 
-    println!("\nfirmware: starting QEMU; the UART is on 127.0.0.1:{port}");
-    let mut qemu = ChildGuard::spawn(
-        "qemu-system-arm",
-        qemu_command(&elf, port).stdout(Stdio::piped()),
-    )?;
-    let log = qemu
-        .child()
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Failed("QEMU's stdout was not captured".into()))?;
-    // Declared after QEMU so that it drops first: the decoder then sees EOF anyway.
-    let _decoder = ChildGuard::spawn(
-        "defmt-print",
-        Command::new(&decoder).arg("-e").arg(&elf).stdin(log),
-    )?;
     println!(
-        "firmware: the UART takes one line per request, `<command> [<arg>] <token>`; \
-         from bash:\n  exec 3<>/dev/tcp/127.0.0.1/{port}; \
+        "\nfirmware: starting QEMU. The UART takes one line per request, \
+         `<command> [<arg>] <token>`; from bash:\n  exec 3<>/dev/tcp/127.0.0.1/PORT; \
          echo 'status <token>' >&3; read -r answer <&3; echo \"$answer\"\n\
          Ctrl-C stops QEMU"
     );
-    match qemu.wait_for(timeout)? {
-        Some(0) => Ok(()),
-        Some(code) => Err(Error::Failed(format!("QEMU exited with code {code}"))),
-        None => {
-            println!("firmware: --timeout reached, stopping QEMU");
-            Ok(())
+    let mut qemu = cargo(
+        project,
+        &[
+            "run",
+            "--quiet",
+            "-p",
+            "latchkey-harness",
+            "--bin",
+            "latchkey-qemu",
+            "--",
+            "--defmt",
+        ],
+    );
+    qemu.arg("--port").arg(port.to_string());
+    if let Some(secs) = timeout {
+        qemu.arg("--timeout").arg(secs.to_string());
+    }
+    qemu.arg(&elf);
+    // defmt-print may live in $CARGO_HOME/bin, off PATH.
+    if let Some(dir) = decoder.parent() {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![dir.to_path_buf()];
+        dirs.extend(std::env::split_paths(&path));
+        if let Ok(joined) = std::env::join_paths(dirs) {
+            qemu.env("PATH", joined);
         }
     }
+    cmd::run_ok(&mut qemu)
 }

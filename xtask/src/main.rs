@@ -1,7 +1,9 @@
 //! Project automation for Latchkey: `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
-//! Plain std Rust with no dependencies, so that it builds in a few seconds and still
-//! runs, and reports, when the rest of the workspace does not compile.
+//! Plain std Rust plus `lexopt`, so that it builds in a few seconds and still runs,
+//! and reports, when the rest of the workspace does not compile. What starts the real
+//! parts (QEMU, the server, the Flask peer) is the harness's (`tests/harness`): xtask
+//! builds and runs its programs.
 
 #![forbid(unsafe_code)]
 
@@ -125,16 +127,16 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// A hand-parsed command line: switches (`--once`) and options with one value
-/// (`--port 4000` or `--port=4000`).
+/// A subcommand's parsed command line (`lexopt`): switches (`--once`) and options
+/// with one value (`--port 4000` or `--port=4000`).
 pub struct Args {
     switches: Vec<String>,
     values: Vec<(String, String)>,
 }
 
 impl Args {
-    /// Parses `args` against the known `switches` and `options`; `Ok(None)` when
-    /// `--help` was given (and `help` printed).
+    /// Parses `args` against the known `switches` and `options` (names with their
+    /// `--`); `Ok(None)` when `--help` was given (and `help` printed).
     ///
     /// # Errors
     /// `Error::Usage` for an unknown flag, a missing value or a stray argument.
@@ -144,35 +146,35 @@ impl Args {
         options: &[&str],
         help: &str,
     ) -> Result<Option<Args>, Error> {
+        use lexopt::prelude::*;
+        let usage = |e: lexopt::Error| Error::Usage(format!("{e}\n\n{help}"));
         let mut parsed = Args {
             switches: Vec::new(),
             values: Vec::new(),
         };
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            if arg == "-h" || arg == "--help" {
-                print!("{help}");
-                return Ok(None);
-            }
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (arg.as_str(), None),
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next().map_err(usage)? {
+            let name = match arg {
+                Long("help") | Short('h') => {
+                    print!("{help}");
+                    return Ok(None);
+                }
+                Long(name) => format!("--{name}"),
+                other => return Err(usage(other.unexpected())),
             };
-            if switches.contains(&name) && inline.is_none() {
-                parsed.switches.push(name.to_string());
-            } else if options.contains(&name) {
-                let value = match inline {
-                    Some(v) => v,
-                    None => iter
-                        .next()
-                        .cloned()
-                        .ok_or_else(|| Error::Usage(format!("{name} needs a value")))?,
-                };
-                parsed.values.push((name.to_string(), value));
+            if switches.contains(&name.as_str()) {
+                if let Some(value) = parser.optional_value() {
+                    return Err(usage(lexopt::Error::UnexpectedValue {
+                        option: name,
+                        value,
+                    }));
+                }
+                parsed.switches.push(name);
+            } else if options.contains(&name.as_str()) {
+                let value = parser.value().and_then(|v| v.string()).map_err(usage)?;
+                parsed.values.push((name, value));
             } else {
-                return Err(Error::Usage(format!(
-                    "unexpected argument `{arg}`\n\n{help}"
-                )));
+                return Err(usage(Long(name.trim_start_matches("--")).unexpected()));
             }
         }
         Ok(Some(parsed))
@@ -232,6 +234,10 @@ mod tests {
         assert!(matches!(unknown, Err(Error::Usage(_))));
         let missing = Args::parse(&strings(&["--port"]), &[], &["--port"], "");
         assert!(matches!(missing, Err(Error::Usage(_))));
+        let valued_switch = Args::parse(&strings(&["--once=yes"]), &["--once"], &[], "");
+        assert!(matches!(valued_switch, Err(Error::Usage(_))));
+        let stray = Args::parse(&strings(&["stray"]), &["--once"], &[], "");
+        assert!(matches!(stray, Err(Error::Usage(_))));
         let bad_number = Args::parse(&strings(&["--port", "x"]), &[], &["--port"], "")
             .expect("parses")
             .expect("no --help");

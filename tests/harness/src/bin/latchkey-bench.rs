@@ -1,12 +1,12 @@
 //! The driver behind `cargo xtask bench-server`: starts the server on a free loopback
 //! port with a fresh SQLite file and the demo user, then loads it with `wrk`, and the
-//! Flask reference peer too when given, scenario by scenario, both servers one after
+//! project's Flask-JWT-Extended peer (`tests/harness/peer/`) too when given, scenario by scenario, both servers one after
 //! the other, so that the ratios compare like with like on a shared machine. The whole
 //! sequence runs `--rounds` times (latchkey and Flask stay interleaved within each
 //! round), and the table reports medians: single runs swing by about 10% here.
 //!
 //! Usage: `latchkey-bench --server BIN --wrk BIN --state-dir DIR [--duration SECS]
-//! [--rounds N] [--flask HOST:PORT]`
+//! [--rounds N] [--http-threads N] [--flask-venv DIR]` (the peer runs under that venv's gunicorn)
 //!
 //! Scenarios: GET /me with a valid access token (Flask: GET /protected), the same with
 //! a forged token (header and payload intact, signature changed), POST /login, GET /me
@@ -24,14 +24,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use latchkey_e2e::http::Client;
-use latchkey_e2e::scenario::{self, DEVICE, PASSWORD, USER};
-use latchkey_e2e::wrk::{self, Report, Wrk};
-use latchkey_e2e::{Error, Server};
+use latchkey_harness::flask::{self, FlaskPeer};
+use latchkey_harness::http::Client;
+use latchkey_harness::scenario::{self, DEVICE, PASSWORD, USER};
+use latchkey_harness::wrk::{self, Report, Wrk};
+use latchkey_harness::{Error, Server};
 use serde_json::json;
 
 const USAGE: &str = "usage: latchkey-bench --server BIN --wrk BIN --state-dir DIR \
-                     [--duration SECS] [--rounds N] [--flask HOST:PORT] [--http-threads N]";
+                     [--duration SECS] [--rounds N] [--flask-venv DIR] [--http-threads N]";
 const MAX_DURATION: u64 = 60;
 /// Rounds when `--rounds` is not given: the fewest with a median that ignores one outlier.
 const DEFAULT_ROUNDS: u32 = 3;
@@ -46,8 +47,6 @@ const FLOOD_MARGIN: Duration = Duration::from_secs(1);
 const TARGET_RATIO: f64 = 30.0;
 const TARGET_FLOOD_P99: Duration = Duration::from_millis(10);
 const JSON_TYPE: (&str, &str) = ("Content-Type", "application/json");
-/// The reference peer's user (shared/reference/README.md).
-const FLASK_USER: (&str, &str) = ("alice", "correct horse battery staple");
 
 struct Options {
     server: PathBuf,
@@ -56,12 +55,25 @@ struct Options {
     duration: Duration,
     /// How many times the whole scenario sequence runs.
     rounds: u32,
-    flask: Option<SocketAddr>,
+    /// The venv whose gunicorn runs the Flask peer; not measured when `None`.
+    flask_venv: Option<PathBuf>,
     /// The server's `--http-threads`; its default (one per core) when `None`.
     http_threads: Option<u16>,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
+fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Options, lexopt::Error> {
+    use lexopt::prelude::*;
+    fn bounded<T: std::str::FromStr + PartialOrd>(
+        name: &str,
+        value: std::ffi::OsString,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, lexopt::Error> {
+        let text = value.string()?;
+        text.parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| format!("--{name}: `{text}` is out of range or not a number").into())
+    }
     let (mut server, mut wrk, mut state_dir) = (None, None, None);
     let mut options = Options {
         server: PathBuf::new(),
@@ -69,56 +81,25 @@ fn parse(args: &[String]) -> Result<Options, String> {
         state_dir: PathBuf::new(),
         duration: Duration::from_secs(10),
         rounds: DEFAULT_ROUNDS,
-        flask: None,
+        flask_venv: None,
         http_threads: None,
     };
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        let value = iter.next().ok_or(format!("{arg} needs a value"))?;
-        match arg.as_str() {
-            "--server" => server = Some(PathBuf::from(value)),
-            "--wrk" => wrk = Some(PathBuf::from(value)),
-            "--state-dir" => state_dir = Some(PathBuf::from(value)),
-            "--duration" => {
-                let secs = value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|s| (1..=MAX_DURATION).contains(s))
-                    .ok_or(format!(
-                        "--duration: `{value}` is not a number of seconds in 1..={MAX_DURATION}"
-                    ))?;
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("server") => server = Some(PathBuf::from(parser.value()?)),
+            Long("wrk") => wrk = Some(PathBuf::from(parser.value()?)),
+            Long("state-dir") => state_dir = Some(PathBuf::from(parser.value()?)),
+            Long("duration") => {
+                let secs = bounded("duration", parser.value()?, 1..=MAX_DURATION)?;
                 options.duration = Duration::from_secs(secs);
             }
-            "--rounds" => {
-                options.rounds = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_ROUNDS).contains(n))
-                    .ok_or(format!(
-                        "--rounds: `{value}` is not a number of rounds in 1..={MAX_ROUNDS}"
-                    ))?;
+            Long("rounds") => options.rounds = bounded("rounds", parser.value()?, 1..=MAX_ROUNDS)?,
+            Long("http-threads") => {
+                options.http_threads = Some(bounded("http-threads", parser.value()?, 1..=1024)?);
             }
-            "--http-threads" => {
-                options.http_threads = Some(
-                    value
-                        .parse::<u16>()
-                        .ok()
-                        .filter(|n| (1..=1024).contains(n))
-                        .ok_or(format!(
-                            "--http-threads: `{value}` is not a number of threads in 1..=1024"
-                        ))?,
-                );
-            }
-            "--flask" => {
-                let addr: SocketAddr = value
-                    .parse()
-                    .map_err(|_| format!("--flask: `{value}` is not HOST:PORT"))?;
-                if !addr.ip().is_loopback() {
-                    return Err("--flask must be a loopback address".into());
-                }
-                options.flask = Some(addr);
-            }
-            other => return Err(format!("unexpected argument `{other}`")),
+            Long("flask-venv") => options.flask_venv = Some(PathBuf::from(parser.value()?)),
+            other => return Err(other.unexpected()),
         }
     }
     options.server = server.ok_or("--server is required")?;
@@ -579,6 +560,11 @@ fn run(options: &Options) -> Result<bool, Error> {
     }
     scenario::provision(&builder)?;
     let mut server: Server = builder.start()?;
+    let flask = options
+        .flask_venv
+        .as_deref()
+        .map(FlaskPeer::start)
+        .transpose()?;
     let wrk = Wrk::new(&options.wrk);
     let load_before = load_average();
     println!(
@@ -591,9 +577,9 @@ fn run(options: &Options) -> Result<bool, Error> {
             .map_or("HTTP threads: one per core".to_string(), |n| {
                 format!("--http-threads {n}")
             }),
-        options
-            .flask
-            .map_or("not measured".to_string(), |a| format!("on {a}")),
+        flask
+            .as_ref()
+            .map_or("not measured".to_string(), |f| format!("on {}", f.addr())),
         wrk::THREADS,
         wrk::CONNECTIONS,
         options.duration.as_secs(),
@@ -603,8 +589,8 @@ fn run(options: &Options) -> Result<bool, Error> {
     let ours = peer(dir, "latchkey", server.addr(), "/me", (USER, PASSWORD))?;
     let auth = format!("Bearer {}", ours.access);
     let mut peers = vec![ours];
-    if let Some(flask) = options.flask {
-        peers.push(peer(dir, "Flask", flask, "/protected", FLASK_USER)?);
+    if let Some(flask) = &flask {
+        peers.push(peer(dir, "Flask", flask.addr(), "/protected", flask::USER)?);
     }
     let command_script = write(
         &dir.join("command.lua"),
@@ -665,8 +651,7 @@ fn run(options: &Options) -> Result<bool, Error> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse(&args) {
+    let options = match parse(std::env::args_os().skip(1)) {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("latchkey-bench: {msg}\n{USAGE}");
@@ -924,41 +909,46 @@ mod tests {
 
     #[test]
     fn options_need_the_programs_and_bound_the_duration() {
-        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        let ok = parse(&args(
-            "--server s --wrk w --state-dir d --duration 60 --flask 127.0.0.1:8000",
+        let args = |s: &str| {
+            s.split_whitespace()
+                .map(std::ffi::OsString::from)
+                .collect::<Vec<_>>()
+        };
+        let ok = parse(args(
+            "--server s --wrk w --state-dir d --duration 60 --flask-venv /v",
         ))
         .expect("valid");
         assert_eq!(ok.duration, Duration::from_secs(60));
         assert_eq!(ok.rounds, 3);
-        assert_eq!(ok.flask.map(|a| a.port()), Some(8000));
+        assert_eq!(ok.flask_venv, Some(PathBuf::from("/v")));
         assert_eq!(ok.http_threads, None);
-        let nine = parse(&args("--server s --wrk w --state-dir d --rounds 9")).expect("valid");
+        let nine = parse(args("--server s --wrk w --state-dir d --rounds 9")).expect("valid");
         assert_eq!(nine.rounds, 9);
-        let one = parse(&args("--server s --wrk w --state-dir d --http-threads 1")).expect("valid");
+        let one = parse(args("--server s --wrk w --state-dir d --http-threads 1")).expect("valid");
         assert_eq!(one.http_threads, Some(1));
         for bad in ["0", "1025", "one"] {
             let line = format!("--server s --wrk w --state-dir d --http-threads {bad}");
-            assert!(parse(&args(&line)).is_err(), "--http-threads {bad}");
+            assert!(parse(args(&line)).is_err(), "--http-threads {bad}");
         }
         for bad in ["0", "10", "three", "-1"] {
             let line = format!("--server s --wrk w --state-dir d --rounds {bad}");
-            assert!(parse(&args(&line)).is_err(), "--rounds {bad}");
+            assert!(parse(args(&line)).is_err(), "--rounds {bad}");
         }
-        assert!(parse(&args("--server s --wrk w --state-dir d --duration 61")).is_err());
-        assert!(parse(&args("--server s --wrk w --state-dir d --duration 0")).is_err());
-        assert!(parse(&args("--server s --state-dir d")).is_err());
+        assert!(parse(args("--server s --wrk w --state-dir d --duration 61")).is_err());
+        assert!(parse(args("--server s --wrk w --state-dir d --duration 0")).is_err());
+        assert!(parse(args("--server s --state-dir d")).is_err());
         assert!(
-            parse(&args(
-                "--server s --wrk w --state-dir d --flask 10.0.0.1:80"
+            parse(args(
+                "--server s --wrk w --state-dir d --flask 127.0.0.1:80"
             ))
             .is_err()
         );
+        assert!(parse(args("--server s --wrk w --state-dir d extra")).is_err());
     }
 
     #[test]
     fn fresh_db_removes_the_old_files_only() {
-        let dir = latchkey_e2e::TempDir::new("bench-db").expect("temp dir");
+        let dir = latchkey_harness::temp_dir("bench-db").expect("temp dir");
         for name in ["latchkey.db", "latchkey.db-wal", "keep.lua"] {
             std::fs::write(dir.path().join(name), b"old").expect("write");
         }

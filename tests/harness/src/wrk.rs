@@ -1,6 +1,7 @@
 //! `wrk`, the HTTP load generator (Debian package `wrk`, 4.1), driven for
-//! `cargo xtask bench-server`: Lua scripts that set the method, headers and body, runs
-//! bounded in time (and killed past a deadline), and its text report parsed.
+//! `cargo xtask bench-server`: Lua scripts that set the method, headers and body and
+//! print wrk's summary as one JSON line ([`REPORT_LUA`]), runs bounded in time (and
+//! killed past a deadline).
 //!
 //! wrk is closed-loop: each connection sends its next request when the previous answer
 //! is in, so its latencies leave out the queueing an open-loop client would see.
@@ -23,8 +24,27 @@ const REQUEST_TIMEOUT: &str = "10s";
 /// in flight, up to its request timeout).
 const GRACE: Duration = Duration::from_secs(15);
 
-/// A wrk Lua script that sends every request with `method`, `headers` and `body`.
-/// Set up once in wrk's tables (no per-request Lua callbacks, which would slow wrk).
+/// The `done` callback every script ends with: wrk's summary as one line of JSON
+/// after [`REPORT_PREFIX`] (times in microseconds), which [`parse`] reads.
+pub const REPORT_LUA: &str = r#"
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "wrk-report: {\"requests\":%d,\"duration_us\":%d,\"p50_us\":%.1f,\"p75_us\":%.1f," ..
+    "\"p90_us\":%.1f,\"p99_us\":%.1f,\"status\":%d,\"connect\":%d,\"read\":%d," ..
+    "\"write\":%d,\"timeout\":%d}\n",
+    summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(75), latency:percentile(90),
+    latency:percentile(99), e.status, e.connect, e.read, e.write, e.timeout))
+end
+"#;
+
+/// What starts the JSON report line among wrk's output.
+pub const REPORT_PREFIX: &str = "wrk-report: ";
+
+/// A wrk Lua script that sends every request with `method`, `headers` and `body`,
+/// then reports through [`REPORT_LUA`]. Requests are set up once in wrk's tables (no
+/// per-request Lua callbacks, which would slow wrk).
 pub fn script(method: &str, headers: &[(&str, &str)], body: Option<&str>) -> String {
     let mut lua = format!("wrk.method = {}\n", lua_string(method));
     for (name, value) in headers {
@@ -38,6 +58,7 @@ pub fn script(method: &str, headers: &[(&str, &str)], body: Option<&str>) -> Str
     if let Some(body) = body {
         let _ = writeln!(lua, "wrk.body = {}", lua_string(body));
     }
+    lua.push_str(REPORT_LUA);
     lua
 }
 
@@ -63,13 +84,13 @@ fn lua_string(text: &str) -> String {
 /// What one wrk run reported.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Report {
-    /// Responses received (`N requests in ...`).
+    /// Responses received.
     pub requests: u64,
     /// The run's length as wrk measured it.
     pub elapsed: Duration,
-    /// `Requests/sec`.
+    /// Responses per second over the run.
     pub requests_per_sec: f64,
-    /// Latency percentiles (`Latency Distribution`): 50 %.
+    /// Latency percentiles: 50 %.
     pub p50: Duration,
     /// 75 %.
     pub p75: Duration,
@@ -77,88 +98,51 @@ pub struct Report {
     pub p90: Duration,
     /// 99 %.
     pub p99: Duration,
-    /// Responses with a status above 399 (`Non-2xx or 3xx responses`).
+    /// Responses with a status above 399.
     pub non_2xx: u64,
-    /// Connect, read, write errors and timeouts (`Socket errors`).
+    /// Connect, read, write errors and timeouts.
     pub socket_errors: u64,
 }
 
-/// Reads wrk's report (its stdout with `--latency`).
+/// Reads the report line [`REPORT_LUA`] printed among wrk's stdout.
 ///
 /// # Errors
-/// `Error::Protocol` naming the first line that is missing or unreadable.
+/// `Error::Protocol` when there is no report line, or it lacks a field.
 pub fn parse(output: &str) -> Result<Report, Error> {
-    let bad = |what: &str| Error::Protocol(format!("wrk report: no readable {what} line"));
-    let lines: Vec<&str> = output.lines().map(str::trim).collect();
-    let value = |prefix: &str| {
-        lines
-            .iter()
-            .find_map(|l| l.strip_prefix(prefix))
-            .map(str::trim)
+    let line = output
+        .lines()
+        .find_map(|l| l.strip_prefix(REPORT_PREFIX))
+        .ok_or_else(|| Error::Protocol("wrk printed no report line".into()))?;
+    let json: serde_json::Value = serde_json::from_str(line)
+        .map_err(|e| Error::Protocol(format!("wrk's report is not JSON ({e}): {line}")))?;
+    let number = |name: &str| {
+        json.get(name)
+            .and_then(serde_json::Value::as_f64)
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| Error::Protocol(format!("wrk's report has no `{name}`: {line}")))
     };
-    let percentile = |p: &str| {
-        value(&format!("{p}%"))
-            .and_then(duration)
-            .ok_or_else(|| bad(&format!("{p}% latency")))
-    };
-    // "610 requests in 1.10s, 309.77KB read"
-    let (requests, elapsed) = lines
-        .iter()
-        .find_map(|l| {
-            let (count, rest) = l.split_once(" requests in ")?;
-            let secs = rest.split(',').next()?;
-            Some((count.trim().parse().ok()?, duration(secs)?))
-        })
-        .ok_or_else(|| bad("`N requests in T`"))?;
-    let requests_per_sec = value("Requests/sec:")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| bad("Requests/sec"))?;
-    // Present only when there were any.
-    let non_2xx = match value("Non-2xx or 3xx responses:") {
-        None => 0,
-        Some(v) => v.parse().map_err(|_| bad("Non-2xx"))?,
-    };
-    // "Socket errors: connect 0, read 3, write 0, timeout 2"
-    let socket_errors = match value("Socket errors:") {
-        None => 0,
-        Some(v) => v
-            .split(',')
-            .map(|part| {
-                part.split_whitespace()
-                    .last()
-                    .and_then(|n| n.parse::<u64>().ok())
-            })
-            .sum::<Option<u64>>()
-            .ok_or_else(|| bad("Socket errors"))?,
+    // Counts are integers printed by `%d`; the casts cannot lose anything.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let count = |name: &str| number(name).map(|v| v as u64);
+    let micros = |name: &str| number(name).map(|v| Duration::from_secs_f64(v / 1e6));
+    let requests = count("requests")?;
+    let elapsed = micros("duration_us")?;
+    let requests_per_sec = if elapsed.is_zero() {
+        0.0
+    } else {
+        requests as f64 / elapsed.as_secs_f64()
     };
     Ok(Report {
         requests,
         elapsed,
         requests_per_sec,
-        p50: percentile("50")?,
-        p75: percentile("75")?,
-        p90: percentile("90")?,
-        p99: percentile("99")?,
-        non_2xx,
-        socket_errors,
+        p50: micros("p50_us")?,
+        p75: micros("p75_us")?,
+        p90: micros("p90_us")?,
+        p99: micros("p99_us")?,
+        non_2xx: count("status")?,
+        socket_errors: count("connect")? + count("read")? + count("write")? + count("timeout")?,
     })
-}
-
-/// A time as wrk prints it: `245.12us`, `3.77ms`, `1.10s`, `2.00m`, `1.00h`.
-fn duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let seconds_per_unit = match unit {
-        "us" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(number * seconds_per_unit).ok()
 }
 
 /// The wrk program.
@@ -182,7 +166,7 @@ impl Wrk {
         cmd.arg(format!("-t{THREADS}"))
             .arg(format!("-c{CONNECTIONS}"))
             .arg(format!("-d{}s", duration.as_secs().max(1)))
-            .args(["--latency", "--timeout", REQUEST_TIMEOUT, "-s"])
+            .args(["--timeout", REQUEST_TIMEOUT, "-s"])
             .arg(script)
             .arg(url);
         cmd
@@ -258,76 +242,43 @@ impl Running {
 mod tests {
     use super::*;
 
-    /// Debian wrk 4.1.0 against `python3 -m http.server` asked for a missing file (so
-    /// every answer is a 404), captured on the build machine.
-    const NOT_FOUND_RUN: &str = "\
+    /// What [`REPORT_LUA`] prints, among wrk's own text report.
+    const RUN: &str = "\
 Running 1s test @ http://127.0.0.1:18931/nonexistent
-  1 threads and 2 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     3.77ms    3.18ms  30.42ms   89.04%
-    Req/Sec   557.82    166.75     0.92k    72.73%
-  Latency Distribution
-     50%    2.76ms
-     75%    5.48ms
-     90%    7.08ms
-     99%   19.16ms
+  1 threads and 8 connections
   610 requests in 1.10s, 309.77KB read
   Non-2xx or 3xx responses: 610
+wrk-report: {\"requests\":610,\"duration_us\":1100000,\"p50_us\":2760.0,\"p75_us\":5480.5,\"p90_us\":7080.0,\"p99_us\":19160.0,\"status\":610,\"connect\":1,\"read\":2,\"write\":0,\"timeout\":4}
 Requests/sec:    554.73
-Transfer/sec:    281.70KB
 ";
 
-    fn us(n: u64) -> Duration {
-        Duration::from_micros(n)
-    }
-
     #[test]
-    fn parses_a_report_with_non_2xx_answers() {
-        let r = parse(NOT_FOUND_RUN).expect("parses");
+    fn parses_the_json_report_line() {
+        let r = parse(RUN).expect("parses");
         assert_eq!(r.requests, 610);
         assert_eq!(r.elapsed, Duration::from_millis(1100));
-        assert!((r.requests_per_sec - 554.73).abs() < 1e-9);
+        assert!((r.requests_per_sec - 610.0 / 1.1).abs() < 1e-6);
         assert_eq!(
             [r.p50, r.p75, r.p90, r.p99],
-            [us(2760), us(5480), us(7080), us(19160)]
+            [
+                Duration::from_micros(2760),
+                Duration::from_nanos(5_480_500),
+                Duration::from_micros(7080),
+                Duration::from_micros(19160)
+            ]
         );
-        assert_eq!((r.non_2xx, r.socket_errors), (610, 0));
+        assert_eq!((r.non_2xx, r.socket_errors), (610, 7));
     }
 
     #[test]
-    fn parses_microseconds_and_socket_errors() {
-        let output = NOT_FOUND_RUN
-            .replace("50%    2.76ms", "50%  245.50us")
-            .replace("99%   19.16ms", "99%    1.20s")
-            .replace(
-                "  Non-2xx or 3xx responses: 610\n",
-                "  Socket errors: connect 1, read 2, write 0, timeout 4\n",
-            );
-        let r = parse(&output).expect("parses");
-        assert_eq!(r.p50, Duration::from_nanos(245_500));
-        assert_eq!(r.p99, Duration::from_millis(1200));
-        assert_eq!((r.non_2xx, r.socket_errors), (0, 7));
-    }
-
-    #[test]
-    fn a_report_without_latencies_or_rate_is_an_error() {
+    fn a_run_without_a_report_line_or_with_a_field_missing_is_an_error() {
         assert!(parse("unable to connect to 127.0.0.1:1 Connection refused").is_err());
-        let no_p99 = NOT_FOUND_RUN.replace("     99%   19.16ms\n", "");
+        let no_p99 = RUN.replace(",\"p99_us\":19160.0", "");
         match parse(&no_p99) {
-            Err(Error::Protocol(msg)) => assert!(msg.contains("99%"), "{msg}"),
+            Err(Error::Protocol(msg)) => assert!(msg.contains("p99_us"), "{msg}"),
             other => panic!("expected a protocol error, got {other:?}"),
         }
-        let no_rate = NOT_FOUND_RUN.replace("Requests/sec:    554.73", "Requests/sec: n/a");
-        assert!(parse(&no_rate).is_err());
-    }
-
-    #[test]
-    fn wrk_time_units() {
-        assert_eq!(duration("10.00s"), Some(Duration::from_secs(10)));
-        assert_eq!(duration("2.00m"), Some(Duration::from_secs(120)));
-        assert_eq!(duration("1.00h"), Some(Duration::from_secs(3600)));
-        assert_eq!(duration("12"), None);
-        assert_eq!(duration("3.0ns"), None);
+        assert!(parse(&RUN.replace("\"requests\":610", "\"requests\":-1")).is_err());
     }
 
     #[test]
@@ -339,9 +290,11 @@ Transfer/sec:    281.70KB
         );
         assert_eq!(
             lua,
-            "wrk.method = \"POST\"\n\
-             wrk.headers[\"Content-Type\"] = \"application/json\"\n\
-             wrk.body = \"{\\\"a\\\":\\\"b\\\\\\\"c\\\",\\\"d\\\":\\\"\\\\n\\\"}\"\n"
+            format!(
+                "wrk.method = \"POST\"\n\
+                 wrk.headers[\"Content-Type\"] = \"application/json\"\n\
+                 wrk.body = \"{{\\\"a\\\":\\\"b\\\\\\\"c\\\",\\\"d\\\":\\\"\\\\n\\\"}}\"\n{REPORT_LUA}"
+            )
         );
         assert_eq!(lua_string("a\n1"), "\"a\\0101\"");
         assert_eq!(lua_string("é"), "\"\\195\\169\"");
@@ -357,7 +310,7 @@ Transfer/sec:    281.70KB
         );
         assert_eq!(
             show(&cmd),
-            "/usr/bin/wrk -t1 -c8 -d10s --latency --timeout 10s -s /tmp/me.lua http://127.0.0.1:1/me"
+            "/usr/bin/wrk -t1 -c8 -d10s --timeout 10s -s /tmp/me.lua http://127.0.0.1:1/me"
         );
     }
 }
@@ -365,7 +318,7 @@ Transfer/sec:    281.70KB
 #[cfg(test)]
 mod live {
     use super::*;
-    use crate::TempDir;
+    use crate::temp_dir;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{Ipv4Addr, TcpListener, TcpStream};
 
@@ -414,7 +367,7 @@ mod live {
                 std::thread::spawn(move || judge(stream));
             }
         });
-        let dir = TempDir::new("wrk").expect("temp dir");
+        let dir = temp_dir("wrk").expect("temp dir");
         let wrk = Wrk::new(Path::new("wrk"));
         let one_second = Duration::from_secs(1);
         let url = format!("http://{addr}/x");

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use latchkey_e2e::scenario::{self, DEVICE, GRANTED, PASSWORD, Story, USER};
-use latchkey_e2e::{Error, Qemu};
+use latchkey_harness::scenario::{self, DEVICE, GRANTED, PASSWORD, Story, USER};
+use latchkey_harness::{Error, Qemu};
 
 const USAGE: &str = "usage: latchkey-demo --firmware ELF --server BIN --state-dir DIR [--once]  (see cargo xtask demo --help)";
 

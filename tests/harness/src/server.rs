@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::http::Client;
@@ -21,7 +21,8 @@ pub struct ServerBuilder {
     bin: PathBuf,
     db: PathBuf,
     args: Vec<OsString>,
-    envs: Vec<(OsString, OsString)>,
+    /// Variables to set (`Some`) or remove (`None`), in order.
+    envs: Vec<(OsString, Option<OsString>)>,
 }
 
 impl ServerBuilder {
@@ -43,8 +44,25 @@ impl ServerBuilder {
 
     /// Sets an environment variable for the server.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> ServerBuilder {
-        self.envs.push((key.into(), value.into()));
+        self.envs.push((key.into(), Some(value.into())));
         self
+    }
+
+    /// Removes an environment variable the server (and its admin commands) would
+    /// otherwise inherit from the test's environment (e.g. `LATCHKEY_DEV_KEYS`).
+    pub fn env_remove(mut self, key: impl Into<OsString>) -> ServerBuilder {
+        self.envs.push((key.into(), None));
+        self
+    }
+
+    /// Applies [`ServerBuilder::env`] and [`ServerBuilder::env_remove`] to `cmd`.
+    fn apply_envs(&self, cmd: &mut Command) {
+        for (key, value) in &self.envs {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
     }
 
     /// The command line this builder runs.
@@ -52,8 +70,8 @@ impl ServerBuilder {
         let mut cmd = Command::new(&self.bin);
         cmd.args(["serve", "--bind", "127.0.0.1:0", "--db"])
             .arg(&self.db)
-            .args(&self.args)
-            .envs(self.envs.iter().map(|(k, v)| (k, v)));
+            .args(&self.args);
+        self.apply_envs(&mut cmd);
         // Files the server creates next to its working directory (a key file) stay
         // with the database instead of landing in the source tree.
         if let Some(dir) = self.db.parent().filter(|d| d.is_dir()) {
@@ -68,12 +86,32 @@ impl ServerBuilder {
     /// # Errors
     /// `Error::Exited` when it fails, `Error::Timeout` when it takes over a minute.
     pub fn admin(&self, args: &[&str], stdin: &str) -> Result<String, Error> {
+        let out = self.admin_output(args, stdin)?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(stdout)
+        } else {
+            Err(Error::Exited {
+                what: format!("latchkey-server {}", args.join(" ")),
+                output: format!(
+                    "{}\n{stdout}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            })
+        }
+    }
+
+    /// Runs an admin command like [`ServerBuilder::admin`] and returns its exit status,
+    /// stdout and stderr whether it succeeds or not: for tests of the CLI's failures.
+    ///
+    /// # Errors
+    /// `Error::Io` when it cannot be run, `Error::Timeout` when it takes over a minute.
+    pub fn admin_output(&self, args: &[&str], stdin: &str) -> Result<Output, Error> {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
+        cmd.arg("--db").arg(&self.db).args(args);
+        self.apply_envs(&mut cmd);
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(dir) = self.db.parent().filter(|d| d.is_dir()) {
@@ -107,22 +145,9 @@ impl ServerBuilder {
                 }
             }
         }
-        let out = child
+        child
             .wait_with_output()
-            .map_err(Error::io(format!("reading {what}")))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(stdout)
-        } else {
-            Err(Error::Exited {
-                what,
-                output: format!(
-                    "{}\n{stdout}{}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            })
-        }
+            .map_err(Error::io(format!("reading {what}")))
     }
 
     /// Starts the server and waits for its `listening on http://ADDR` line.
@@ -181,6 +206,11 @@ impl Server {
         ServerBuilder::new(&Server::binary()?, db).start()
     }
 
+    /// The operating system's id of the server process (to send it a signal).
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -223,7 +253,7 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TempDir;
+    use crate::{TempDir, temp_dir};
 
     /// A stand-in "server": a shell script that prints the readiness line like the real
     /// one, so the harness itself is tested without the real binary.
@@ -253,7 +283,7 @@ mod tests {
 
     #[test]
     fn starts_passes_the_db_and_restarts_on_the_same_db() {
-        let dir = TempDir::new("fake-server").expect("temp dir");
+        let dir = temp_dir("fake-server").expect("temp dir");
         // Echo the arguments, then pretend to listen: lets the test see the command line.
         let bin = fake_server(
             &dir,
@@ -284,7 +314,7 @@ mod tests {
 
     #[test]
     fn admin_passes_db_args_and_stdin_and_reports_failures() {
-        let dir = TempDir::new("fake-server").expect("temp dir");
+        let dir = temp_dir("fake-server").expect("temp dir");
         let bin = fake_server(
             &dir,
             "read pw; if [ \"$4\" = fail ]; then echo nope >&2; exit 4; fi; echo \"$* pw=$pw\"",
@@ -306,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_server_that_fails_to_start_is_reported_with_its_output() {
-        let dir = TempDir::new("fake-server").expect("temp dir");
+        let dir = temp_dir("fake-server").expect("temp dir");
         let bin = fake_server(&dir, "echo 'error: cannot open database' >&2; exit 1");
         let err = ServerBuilder::new(&bin, &dir.path().join("x.db"))
             .start()

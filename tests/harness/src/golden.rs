@@ -8,7 +8,7 @@ use crate::Error;
 
 /// The committed transcripts: `tests/golden/`.
 pub fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden")
+    crate::workspace_root().join("tests/golden")
 }
 
 /// Whether this run rewrites transcripts (`LATCHKEY_BLESS=1`).
@@ -160,43 +160,20 @@ pub fn check_in(dir: &Path, name: &str, actual: &str, bless: bool) -> Result<(),
     )))
 }
 
-/// A plain line diff: lines only in `old` as `-`, only in `new` as `+`, common ones
-/// as two spaces (longest common subsequence; transcripts are short).
+/// A unified line diff (`similar`): lines only in `old` as `-`, only in `new` as `+`,
+/// with three lines of context.
 pub fn diff(old: &str, new: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    // lcs[i][j] = length of the LCS of a[i..] and b[j..].
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, String::new());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            out.push_str(&format!("  {}\n", a[i]));
-            i += 1;
-            j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&format!("+ {}\n", b[j]));
-            j += 1;
-        } else {
-            out.push_str(&format!("- {}\n", a[i]));
-            i += 1;
-        }
-    }
-    out
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header("golden", "now")
+        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TempDir;
+    use crate::temp_dir;
 
     const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl-_x";
 
@@ -215,7 +192,7 @@ mod tests {
 
     #[test]
     fn missing_golden_fails_then_bless_writes_then_compare_passes() {
-        let dir = TempDir::new("golden").expect("temp dir");
+        let dir = temp_dir("golden").expect("temp dir");
         let mut t = Transcript::new();
         t.note("a granted command");
         t.uart(&format!("open {TOKEN}"), "OK opened");
@@ -238,14 +215,14 @@ mod tests {
 
     #[test]
     fn a_changed_answer_fails_with_a_diff() {
-        let dir = TempDir::new("golden").expect("temp dir");
+        let dir = temp_dir("golden").expect("temp dir");
         check_in(dir.path(), "s", "> open x\n< OK opened\n", true).expect("bless");
         let err = check_in(dir.path(), "s", "> open x\n< DENIED replayed\n", false);
         match err {
             Err(Error::Golden(msg)) => {
-                assert!(msg.contains("  > open x\n"));
-                assert!(msg.contains("- < OK opened\n"));
-                assert!(msg.contains("+ < DENIED replayed\n"));
+                assert!(msg.contains("\n > open x\n"));
+                assert!(msg.contains("\n-< OK opened\n"));
+                assert!(msg.contains("\n+< DENIED replayed\n"));
             }
             other => panic!("expected a golden mismatch, got {other:?}"),
         }
@@ -253,8 +230,10 @@ mod tests {
 
     #[test]
     fn diff_of_equal_texts_has_no_changes() {
-        let d = diff("a\nb\nc\n", "a\nb\nc\n");
-        assert!(!d.contains("+ ") && !d.contains("- "));
-        assert_eq!(diff("a\nc\n", "a\nb\nc\n"), "  a\n+ b\n  c\n");
+        assert_eq!(diff("a\nb\nc\n", "a\nb\nc\n"), "");
+        assert_eq!(
+            diff("a\nc\n", "a\nb\nc\n"),
+            "--- golden\n+++ now\n@@ -1,2 +1,3 @@\n a\n+b\n c\n"
+        );
     }
 }

@@ -1,16 +1,19 @@
-//! Harness for Latchkey's end-to-end tests and demo: the real firmware under QEMU
-//! ([`Qemu`], UART over loopback TCP), the real login server ([`Server`], port 0, an
-//! SQLite file in a [`TempDir`]), a small blocking HTTP/1.1 client ([`http::Client`]),
-//! golden transcripts ([`golden`]) and the `wrk` load generator ([`wrk`]).
+//! The one place that starts Latchkey's real parts, for the end-to-end tests, the
+//! server's own integration tests, the demo, the benchmark and `cargo xtask firmware`:
+//! the firmware under QEMU ([`Qemu`], UART over loopback TCP; [`qemu::command`] is
+//! the one QEMU command line), the login server ([`Server`], port 0, an SQLite file in
+//! a [`TempDir`]), the Flask-JWT-Extended peer ([`flask`]) and the `wrk` load
+//! generator ([`wrk`]); with an HTTP client ([`http::Client`], on `ureq`) and golden
+//! transcripts ([`golden`]).
 //!
 //! Every child process is killed when its handle drops, failed tests included, and every
 //! wait has a deadline.
 //!
 //! ```no_run
-//! use latchkey_e2e::{Qemu, Server, TempDir};
+//! use latchkey_harness::{Qemu, Server, temp_dir};
 //!
-//! # fn main() -> Result<(), latchkey_e2e::Error> {
-//! let dir = TempDir::new("doc")?;
+//! # fn main() -> Result<(), latchkey_harness::Error> {
+//! let dir = temp_dir("doc")?;
 //! let server = Server::start(&dir.path().join("latchkey.db"))?;
 //! let mut device = Qemu::start(&Qemu::firmware_elf()?)?;
 //! let answer = device.request("status not-a-token")?;
@@ -23,10 +26,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod flask;
 pub mod golden;
 pub mod http;
 mod process;
-mod qemu;
+pub mod qemu;
 pub mod scenario;
 mod server;
 mod uart;
@@ -35,12 +39,12 @@ pub mod wrk;
 use std::fmt;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub use process::Process;
 pub use qemu::Qemu;
 pub use server::{Server, ServerBuilder};
+pub use tempfile::TempDir;
 pub use uart::Uart;
 
 /// The one error type of the harness.
@@ -126,40 +130,16 @@ impl Deadline {
     }
 }
 
-/// A directory under the system temp dir, removed with its contents on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// Creates a fresh, empty directory whose name contains `label`.
-    ///
-    /// # Errors
-    /// `Error::Io` when it cannot be created.
-    pub fn new(label: &str) -> Result<TempDir, Error> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "latchkey-e2e-{label}-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        std::fs::create_dir(&path).map_err(Error::io(format!("creating {}", path.display())))?;
-        Ok(TempDir(path))
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh, empty directory under the system temp dir whose name holds `label`,
+/// removed with its contents when the handle drops.
+///
+/// # Errors
+/// `Error::Io` when it cannot be created.
+pub fn temp_dir(label: &str) -> Result<TempDir, Error> {
+    tempfile::Builder::new()
+        .prefix(&format!("latchkey-{label}-"))
+        .tempdir()
+        .map_err(Error::io(format!("creating a temp dir for {label}")))
 }
 
 /// A loopback TCP port that was free a moment ago (callers retry if it is taken).
@@ -175,10 +155,14 @@ pub fn free_port() -> Result<u16, Error> {
     Ok(addr.port())
 }
 
+/// The workspace root (this crate lives in `<root>/tests/harness`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// The workspace's target directory: `$CARGO_TARGET_DIR` or `<workspace>/target`.
 pub fn target_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest.parent().unwrap_or(manifest);
+    let root = workspace_root();
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => root.join(dir),
         None => root.join("target"),
@@ -208,10 +192,11 @@ mod tests {
 
     #[test]
     fn temp_dir_is_created_and_removed() {
-        let dir = TempDir::new("selftest").expect("temp dir");
+        let dir = temp_dir("selftest").expect("temp dir");
         let path = dir.path().to_path_buf();
+        assert!(path.to_string_lossy().contains("latchkey-selftest-"));
         std::fs::write(path.join("file"), b"x").expect("writable");
-        let other = TempDir::new("selftest").expect("second temp dir");
+        let other = temp_dir("selftest").expect("second temp dir");
         assert_ne!(other.path(), path);
         drop(dir);
         assert!(!path.exists());
@@ -245,10 +230,9 @@ mod tests {
 
     #[test]
     fn target_dir_is_next_to_the_workspace_manifest() {
-        let dir = target_dir();
-        let root = dir.parent().expect("has a parent");
-        assert!(
-            root.join("Cargo.toml").is_file() || std::env::var_os("CARGO_TARGET_DIR").is_some()
-        );
+        assert!(workspace_root().join("core/Cargo.toml").is_file());
+        if std::env::var_os("CARGO_TARGET_DIR").is_none() {
+            assert_eq!(target_dir(), workspace_root().join("target"));
+        }
     }
 }

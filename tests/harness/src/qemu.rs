@@ -12,6 +12,50 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// Tries with a new port when QEMU could not bind the one it was given.
 const PORT_TRIES: usize = 3;
 
+/// Where the device's UART (QEMU's first serial port) goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serial {
+    /// Served on `127.0.0.1:port`; with `wait`, QEMU holds the CPU until a client connects.
+    Tcp {
+        /// The loopback port.
+        port: u16,
+        /// Whether the CPU waits for the first client.
+        wait: bool,
+    },
+    /// Discarded (measurement runs that only use semihosting).
+    Null,
+}
+
+/// The one QEMU command line of the project: `elf` on the emulated board (mps2-an385,
+/// Cortex-M3), semihosting on (the defmt log and the exit code go through it, the log
+/// to QEMU's stdout), no display or monitor, the UART as `serial` says. Callers add
+/// measurement options (`-d exec`, `-plugin`) after it.
+pub fn command(elf: &Path, serial: Serial) -> Command {
+    let mut qemu = Command::new("qemu-system-arm");
+    qemu.args([
+        "-M",
+        "mps2-an385",
+        "-cpu",
+        "cortex-m3",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-serial",
+    ]);
+    match serial {
+        Serial::Tcp { port, wait } => {
+            let wait = if wait { "on" } else { "off" };
+            qemu.arg(format!("tcp:127.0.0.1:{port},server=on,wait={wait}"))
+        }
+        Serial::Null => qemu.arg("null"),
+    };
+    qemu.arg("-kernel").arg(elf);
+    qemu
+}
+
 /// A running device. Killed when dropped.
 pub struct Qemu {
     // Field order matters: the UART connection closes before QEMU is killed.
@@ -34,29 +78,6 @@ impl Qemu {
         )
     }
 
-    /// The QEMU command line that runs `elf` with its UART served on `127.0.0.1:port`.
-    /// Semihosting output (the defmt log) goes to QEMU's stdout.
-    pub fn command(elf: &Path, port: u16) -> Command {
-        let mut qemu = Command::new("qemu-system-arm");
-        qemu.args([
-            "-M",
-            "mps2-an385",
-            "-cpu",
-            "cortex-m3",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-serial",
-        ])
-        .arg(format!("tcp:127.0.0.1:{port},server=on,wait=off"))
-        .arg("-kernel")
-        .arg(elf);
-        qemu
-    }
-
     /// Starts QEMU with `elf` on a free port and connects to its UART.
     ///
     /// # Errors
@@ -66,7 +87,10 @@ impl Qemu {
         let mut last = None;
         for _ in 0..PORT_TRIES {
             let port = free_port()?;
-            let mut process = Process::spawn("qemu-system-arm", &mut Qemu::command(elf, port))?;
+            let mut process = Process::spawn(
+                "qemu-system-arm",
+                &mut command(elf, Serial::Tcp { port, wait: false }),
+            )?;
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             match Uart::connect(addr, Deadline::after(START_TIMEOUT), || {
                 process.check_running()
@@ -138,5 +162,49 @@ impl Qemu {
     /// `Error::Exited` with its exit status and output once it has stopped.
     pub fn check_running(&mut self) -> Result<(), Error> {
         self.process.check_running()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(cmd: &Command) -> String {
+        std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn one_command_line_for_every_serial_mode() {
+        let base = "qemu-system-arm -M mps2-an385 -cpu cortex-m3 -display none -monitor none \
+                    -semihosting-config enable=on,target=native -serial";
+        let elf = Path::new("/fw.elf");
+        assert_eq!(
+            line(&command(
+                elf,
+                Serial::Tcp {
+                    port: 4444,
+                    wait: true
+                }
+            )),
+            format!("{base} tcp:127.0.0.1:4444,server=on,wait=on -kernel /fw.elf")
+        );
+        assert_eq!(
+            line(&command(
+                elf,
+                Serial::Tcp {
+                    port: 7,
+                    wait: false
+                }
+            )),
+            format!("{base} tcp:127.0.0.1:7,server=on,wait=off -kernel /fw.elf")
+        );
+        assert_eq!(
+            line(&command(elf, Serial::Null)),
+            format!("{base} null -kernel /fw.elf")
+        );
     }
 }
