@@ -319,26 +319,24 @@ fn clean_clone(project: &Project, report: &mut Report) {
         return;
     }
     let clone = parent.join("latchkey");
+    println!("\n==> clean-clone");
+    let started = Instant::now();
     let mut git = Command::new("git");
     git.args(["clone", "--quiet", "--no-hardlinks"])
         .arg(&project.root)
         .arg(&clone);
-    if report.step("clean-clone", &[], &mut git) {
-        // Recorded again below as the whole step.
-        report.steps.pop();
-        let started = Instant::now();
-        let mut test = Command::new(&project.cargo);
-        test.args(["test", "--workspace"])
-            .current_dir(&clone)
-            // Reuses the compiled dependencies; the clone's own crates build anew.
-            .env("CARGO_TARGET_DIR", &project.target_dir);
-        println!("{}", cmd::show(&test));
-        let ok = cmd::run(&mut test).unwrap_or_else(|e| {
+    let mut test = Command::new(&project.cargo);
+    test.args(["test", "--workspace"])
+        .current_dir(&clone)
+        // Reuses the compiled dependencies; the clone's own crates build anew.
+        .env("CARGO_TARGET_DIR", &project.target_dir);
+    let ok = [&mut git, &mut test].into_iter().all(|cmd| {
+        cmd::run(cmd).unwrap_or_else(|e| {
             println!("{e}");
             false
-        });
-        report.record("clean-clone", ok, started.elapsed());
-    }
+        })
+    });
+    report.record("clean-clone", ok, started.elapsed());
     let _ = std::fs::remove_dir_all(&parent);
 }
 
