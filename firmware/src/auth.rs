@@ -1,10 +1,11 @@
 //! Authorization: is this token good for this command on this device, now?
 //!
 //! Order of checks (the first failure is the answer): token length; then
-//! latchkey-core (size, segments, header with `typ` = `lk-cmd+jwt`, algorithm
-//! pinned to the key's HS256, MAC in constant time, claim types, required
-//! claims, `nbf`/`exp`/`iat`, `iss`, `aud`); then the device's own rules:
-//! lifetime, scope, replay. Only a token that passes everything uses a replay slot.
+//! latchkey-core (size, segments, header: `alg` pinned to the key's HS256, `b64`,
+//! `crit`, `typ` = `lk-cmd+jwt`; MAC in constant time, claim types, required
+//! claims, `exp`/`nbf`/`iat`, `iss`, `aud`); then the device's own rules:
+//! lifetime, scope, argument, replay. Only a token that passes everything uses a
+//! replay slot.
 
 use core::cell::Cell;
 

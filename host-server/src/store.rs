@@ -1,9 +1,8 @@
 //! Persistent state behind a small trait: users, grants, devices, refresh-token
 //! families and revoked token ids.
 //!
-//! [`SqliteStore`] is the embedded default (one SQLite file in WAL mode). A
-//! Postgres deployment is a second implementation of [`Store`] chosen by
-//! configuration; nothing outside this module knows SQL.
+//! [`SqliteStore`] (one SQLite file in WAL mode) is the only implementation of
+//! [`Store`]; nothing outside this module knows SQL.
 
 use crate::error::Error;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
