@@ -345,10 +345,8 @@ mod tests {
 
     #[test]
     fn created_key_file_is_private_and_reloads() {
-        let dir = std::env::temp_dir().join(format!("latchkey-keys-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("keys.json");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
         let first = KeySet::load(&path, false).unwrap();
         #[cfg(unix)]
         {

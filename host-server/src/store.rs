@@ -754,19 +754,19 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
-    fn temp_db(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "latchkey-store-{name}-{}-{}",
-            std::process::id(),
-            now_secs()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("test.db")
+    /// A database path in a fresh directory, removed when the guard drops.
+    fn temp_db(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("latchkey-store-{name}-"))
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("test.db");
+        (dir, path)
     }
 
     #[test]
     fn users_grants_and_conflicts() {
-        let s = SqliteStore::open(&temp_db("users")).unwrap();
+        let s = SqliteStore::open(&temp_db("users").1).unwrap();
         s.add_user("alice", "$argon2id$x").unwrap();
         assert!(matches!(s.add_user("alice", "y"), Err(Error::Conflict(_))));
         s.add_user("bob'; DROP TABLE users; --", "h").unwrap();
@@ -798,7 +798,7 @@ mod tests {
 
     #[test]
     fn rotation_detects_reuse_and_survives_reopen() {
-        let path = temp_db("rotate");
+        let (_dir, path) = temp_db("rotate");
         let s = SqliteStore::open(&path).unwrap();
         s.add_user("alice", "h").unwrap();
         s.create_family("f1", "alice", "j1", 100).unwrap();
@@ -814,7 +814,7 @@ mod tests {
 
     #[test]
     fn logout_revokes_and_prune_forgets_expired() {
-        let s = SqliteStore::open(&temp_db("logout")).unwrap();
+        let s = SqliteStore::open(&temp_db("logout").1).unwrap();
         s.add_user("alice", "h").unwrap();
         s.create_family("f1", "alice", "j1", 1_000).unwrap();
         s.logout("f1", "a1", 500).unwrap();
@@ -842,7 +842,7 @@ mod tests {
     /// commits, the other's cached sessions see at the next request.
     #[test]
     fn cached_sessions_see_commits_from_other_connections() {
-        let path = temp_db("watch");
+        let (_dir, path) = temp_db("watch");
         let a = SqliteStore::open(&path).unwrap();
         let b = SqliteStore::open(&path).unwrap();
         a.add_user("alice", "h").unwrap();
@@ -876,7 +876,7 @@ mod tests {
     /// which also moves with every commit by another connection.
     #[test]
     fn the_fallback_stamp_moves_with_commits() {
-        let path = temp_db("fallback");
+        let (_dir, path) = temp_db("fallback");
         let s = SqliteStore::open(&path).unwrap();
         let mut watch = ChangeWatch::open(&path).unwrap();
         assert!(watch.shm.is_some(), "WAL mode creates the -shm file");

@@ -18,13 +18,16 @@ use std::time::Duration;
 struct Harness {
     state: AppState,
     store: Arc<SqliteStore>,
+    /// Holds the database; removed when the test ends.
+    _dir: tempfile::TempDir,
 }
 
 fn harness(name: &str) -> Harness {
-    let dir = std::env::temp_dir().join(format!("latchkey-routes-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.join("db.sqlite")).unwrap());
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("latchkey-routes-{name}-"))
+        .tempdir()
+        .unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).unwrap());
     let config = Config {
         throttle: auth::ThrottleLimits {
             per_user: 3,
@@ -36,7 +39,11 @@ fn harness(name: &str) -> Harness {
     };
     let dyn_store: Arc<dyn Store> = store.clone();
     let state = AppState::new(dyn_store, &KeySet::development(), &config).unwrap();
-    Harness { state, store }
+    Harness {
+        state,
+        store,
+        _dir: dir,
+    }
 }
 
 fn add_user(h: &Harness, name: &str, password: &str) {

@@ -139,9 +139,8 @@ fn rejections_have_reason_codes() {
 
 #[test]
 fn key_file_is_raw_bytes() {
-    let dir = std::env::temp_dir().join(format!("latchkey-verify-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("key.bin");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key.bin");
     std::fs::write(&path, secret()).unwrap();
     let t = sign(Algorithm::Hs256, &secret(), r#"{"sub":"a"}"#);
     let (code, out, _) = verify(
