@@ -155,6 +155,15 @@ pub fn free_port() -> Result<u16, Error> {
     Ok(addr.port())
 }
 
+/// A command's program and arguments as one line, for messages and the record.
+pub fn command_line(cmd: &std::process::Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The workspace root (this crate lives in `<root>/tests/harness`).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

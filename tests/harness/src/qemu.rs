@@ -168,14 +168,7 @@ impl Qemu {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn line(cmd: &Command) -> String {
-        std::iter::once(cmd.get_program())
-            .chain(cmd.get_args())
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
+    use crate::command_line as line;
 
     #[test]
     fn one_command_line_for_every_serial_mode() {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::{Deadline, Error, Process};
+use crate::{Deadline, Error, Process, command_line};
 
 /// wrk threads per run (one: the machine has two cores, shared with the server).
 pub const THREADS: u32 = 1;
@@ -178,7 +178,7 @@ impl Wrk {
     /// `Error::Io` when wrk cannot be started.
     pub fn start(&self, url: &str, script: &Path, duration: Duration) -> Result<Running, Error> {
         let mut cmd = self.command(url, script, duration);
-        let line = show(&cmd);
+        let line = command_line(&cmd);
         let process = Process::spawn("wrk", &mut cmd)?;
         Ok(Running {
             process,
@@ -186,15 +186,6 @@ impl Wrk {
             deadline: Deadline::after(duration + GRACE),
         })
     }
-}
-
-/// The command line, for the record.
-fn show(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A wrk run in progress; killed if dropped before it finishes.
@@ -309,7 +300,7 @@ Requests/sec:    554.73
             Duration::from_secs(10),
         );
         assert_eq!(
-            show(&cmd),
+            command_line(&cmd),
             "/usr/bin/wrk -t1 -c8 -d10s --timeout 10s -s /tmp/me.lua http://127.0.0.1:1/me"
         );
     }
