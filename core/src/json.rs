@@ -645,7 +645,7 @@ impl core::fmt::Debug for JsonStr<'_> {
 impl<'a> JsonStr<'a> {
     /// A string whose raw text (between the quotes) is `raw`, which the caller
     /// has checked is valid JSON string content.
-    #[cfg(any(test, latchkey_fast))]
+    #[cfg(test)]
     pub(crate) fn from_raw(raw: &'a [u8]) -> Self {
         JsonStr { raw }
     }

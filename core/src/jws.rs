@@ -257,73 +257,6 @@ fn check_header<'a>(
     Ok(header)
 }
 
-/// The first member of nearly every header, `{"alg":"<alg>",`, and its base64url
-/// form: 15 bytes, 20 characters, whole quads, so what follows decodes on its own.
-#[cfg(any(test, latchkey_fast))]
-const fn alg_member(alg: Algorithm) -> (&'static [u8; 15], &'static [u8; 20]) {
-    match alg {
-        Algorithm::Hs256 => (b"{\"alg\":\"HS256\",", b"eyJhbGciOiJIUzI1NiIs"),
-        Algorithm::Hs384 => (b"{\"alg\":\"HS384\",", b"eyJhbGciOiJIUzM4NCIs"),
-        Algorithm::Hs512 => (b"{\"alg\":\"HS512\",", b"eyJhbGciOiJIUzUxMiIs"),
-    }
-}
-
-/// Decodes the header segment into `buf` (exactly its decoded length). A segment
-/// that opens with the key's `alg` member has that member copied, not decoded:
-/// the bytes and the errors are those of decoding the whole segment.
-#[cfg(any(test, latchkey_fast))]
-fn decode_header<'s>(segment: &[u8], alg: Algorithm, buf: &'s mut [u8]) -> Result<&'s [u8], Error> {
-    let (json, base64) = alg_member(alg);
-    let Some(tail) = segment.strip_prefix(base64.as_slice()) else {
-        return b64::decode(segment, buf);
-    };
-    let (head, rest) = buf
-        .split_at_mut_checked(json.len())
-        .ok_or(Error::BufferTooSmall)?;
-    head.copy_from_slice(json);
-    let n = b64::decode(tail, rest)?.len();
-    buf.get(..n.saturating_add(json.len()))
-        .ok_or(Error::BufferTooSmall)
-}
-
-/// The header exactly as [`Key::sign`] (and PyJWT, and most issuers) writes it for
-/// `alg`: `{"alg":"HS256"}` with optionally `,"typ":"..."` and then `,"kid":"..."`
-/// before the `}`, no whitespace, strings without escapes. Such bytes are a valid
-/// JSON object with unique names, no `crit` and no `b64`, so reading them here
-/// gives what [`check_header`] would, without the JSON parser; `None` for anything
-/// else (which then takes the full path, errors included).
-#[cfg(any(test, latchkey_fast))]
-fn plain_header(bytes: &[u8], alg: Algorithm) -> Option<Header<'_>> {
-    let rest = bytes
-        .strip_prefix(b"{\"alg\":\"")?
-        .strip_prefix(alg.name().as_bytes())?
-        .strip_prefix(b"\"")?;
-    let (typ, rest) = plain_member(rest, b",\"typ\":\"")?;
-    let (kid, rest) = plain_member(rest, b",\"kid\":\"")?;
-    (rest == b"}").then_some(Header {
-        alg,
-        typ,
-        kid,
-        cty: None,
-    })
-}
-
-/// A member that opens with `prefix` (its name, colon and opening quote) and holds
-/// a string without escapes, and the text after it; no member and `rest` as is
-/// when `rest` does not open with `prefix`; `None` when the string is not plain
-/// (the caller then declines).
-#[cfg(any(test, latchkey_fast))]
-fn plain_member<'a>(rest: &'a [u8], prefix: &[u8]) -> Option<(Option<JsonStr<'a>>, &'a [u8])> {
-    let Some(value) = rest.strip_prefix(prefix) else {
-        return Some((None, rest));
-    };
-    let end = crate::scan::string_end(value);
-    let (raw, tail) = value.split_at_checked(end)?;
-    let tail = tail.strip_prefix(b"\"")?;
-    // The scan stops at every byte that is not plain ASCII text, so `raw` is.
-    Some((Some(JsonStr::from_raw(raw)), tail))
-}
-
 /// Verifies a compact JWS with `key`; returns it and the unused tail of `scratch`.
 ///
 /// Checks run in a fixed order: size, three segments, header (alg against the
@@ -357,18 +290,9 @@ fn verify_parts<'s>(
     let (header_buf, rest) = scratch
         .split_at_mut_checked(header_len)
         .ok_or(Error::BufferTooSmall)?;
-    // With `latchkey_fast` (the host) a header in the form `Key::sign` writes takes
-    // the shortcuts, which give the same header and the same errors; the device
-    // takes the JSON path alone (520-760 B less flash).
-    #[cfg(latchkey_fast)]
-    let header = {
-        let header_bytes = decode_header(parts.header, key.algorithm(), header_buf)?;
-        match plain_header(header_bytes, key.algorithm()) {
-            Some(h) if typ.is_none_or(|t| h.typ.is_some_and(|a| typ_matches(a, t))) => h,
-            _ => check_header(header_bytes, key.algorithm(), typ, max_depth)?,
-        }
-    };
-    #[cfg(not(latchkey_fast))]
+    // The JSON path for every header on every target, so a token is accepted or
+    // refused by the same code on the host as on the device: no shortcut for the
+    // form `Key::sign` writes.
     let header = check_header(
         b64::decode(parts.header, header_buf)?,
         key.algorithm(),
@@ -516,47 +440,6 @@ impl Key {
 mod tests {
     use super::*;
 
-    /// Copying the `alg` member gives the bytes and errors of decoding it, for
-    /// segments with and without the member's prefix and with bad tails.
-    #[test]
-    fn decode_header_is_the_plain_decode() {
-        extern crate std;
-        use std::vec::Vec;
-        let tails: [&[u8]; 9] = [
-            b"",
-            b"InR5cCI6IkpXVCJ9",
-            b"fQ",
-            b"fR",
-            b"f",
-            b"InR5c!I6",
-            b"e30",
-            b".",
-            b"AAAA",
-        ];
-        for alg in [Algorithm::Hs256, Algorithm::Hs384, Algorithm::Hs512] {
-            for prefix in [
-                &alg_member(alg).1[..],
-                &alg_member(Algorithm::Hs384).1[..],
-                b"eyJhbGciOiJIUzI1NiJ9",
-                b"",
-            ] {
-                for tail in tails {
-                    let segment: Vec<u8> = [prefix, tail].concat();
-                    let Some(len) = b64::decoded_len(segment.len()) else {
-                        continue;
-                    };
-                    let (mut a, mut b) = (std::vec![0u8; len], std::vec![0u8; len]);
-                    let want = b64::decode(&segment, &mut a).map(<[u8]>::to_vec);
-                    let got = decode_header(&segment, alg, &mut b).map(<[u8]>::to_vec);
-                    assert_eq!(got, want, "{alg:?} {:?}", std::str::from_utf8(&segment));
-                }
-            }
-            let (json, base64) = alg_member(alg);
-            let mut buf = [0u8; 15];
-            assert_eq!(b64::decode(base64, &mut buf).unwrap(), json);
-        }
-    }
-
     /// The split the MAC length points at is the one the search from the back makes.
     #[test]
     fn expected_mac_length_splits_as_the_search_from_the_back() {
@@ -646,58 +529,11 @@ mod tests {
         assert!(verify(&key, token.as_bytes(), None, 4096, 16, &mut scratch).is_ok());
     }
 
-    /// Wherever the plain-header reader answers, it answers what the JSON path does;
-    /// it declines everything that is not exactly the form `sign` writes.
+    /// Through `verify`, a signed token's `typ` is compared with the expected one
+    /// (case-insensitive, `application/` optional) and its `typ` and `kid` are
+    /// handed out as written.
     #[test]
-    fn plain_header_agrees_with_the_json_path() {
-        let same = |a: &Header<'_>, b: &Header<'_>| {
-            a.alg == b.alg
-                && a.typ.map(JsonStr::raw) == b.typ.map(JsonStr::raw)
-                && a.kid.map(JsonStr::raw) == b.kid.map(JsonStr::raw)
-                && a.cty.map(JsonStr::raw) == b.cty.map(JsonStr::raw)
-        };
-        let read = [
-            r#"{"alg":"HS256"}"#,
-            r#"{"alg":"HS256","typ":"JWT"}"#,
-            r#"{"alg":"HS256","typ":"lk-cmd+jwt"}"#,
-            r#"{"alg":"HS256","kid":"k1"}"#,
-            r#"{"alg":"HS256","typ":"at+jwt","kid":"2026-11 ~k1"}"#,
-            r#"{"alg":"HS256","typ":"","kid":""}"#,
-        ];
-        for text in read {
-            let fast = plain_header(text.as_bytes(), Algorithm::Hs256).expect(text);
-            let full = check_header(text.as_bytes(), Algorithm::Hs256, None, 16).unwrap();
-            assert!(same(&fast, &full), "{text}");
-        }
-        let declined = [
-            r#"{"alg":"HS384","typ":"JWT"}"#,
-            r#"{"alg":"none"}"#,
-            r#"{"typ":"JWT","alg":"HS256"}"#,
-            r#"{"alg":"HS256", "typ":"JWT"}"#,
-            r#"{"alg":"HS256","typ":"JWT"} "#,
-            r#"{"alg":"HS256","typ":"J\u0057T"}"#,
-            r#"{"alg":"HS256","typ":"a","typ":"b"}"#,
-            r#"{"alg":"HS256","kid":"a","kid":"b"}"#,
-            r#"{"alg":"HS256","kid":"a","typ":"b"}"#,
-            r#"{"alg":"HS256","typ":"JWT","crit":["exp"]}"#,
-            r#"{"alg":"HS256","b64":false}"#,
-            r#"{"alg":"HS256","cty":"JWT"}"#,
-            r#"{"alg":"HS256","typ":"JWT""#,
-            r#"{"alg":"HS256","typ":"JWT}"#,
-            "{\"alg\":\"HS256\",\"typ\":\"a\u{1}b\"}",
-            r#"{"alg":"HS256"}}"#,
-            r#"{"alg":"HS256""#,
-            // Not plain ASCII (the JSON path reads it).
-            r#"{"alg":"HS256","typ":"at+jwt","kid":"2026-11 é"}"#,
-        ];
-        for text in declined {
-            assert!(
-                plain_header(text.as_bytes(), Algorithm::Hs256).is_none(),
-                "{text}"
-            );
-        }
-        assert!(plain_header(b"{\"alg\":\"HS256\",\"kid\":\"\xff\"}", Algorithm::Hs256).is_none());
-        // Through `verify`: the expected `typ` still decides, on either path.
+    fn expected_typ_through_verify() {
         let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
         for (typ, expected, ok) in [
             (Some("JWT"), Some("jwt"), true),
@@ -766,7 +602,8 @@ mod tests {
         );
     }
 
-    /// Every header member the accessors hand out, from both header readers.
+    /// Every header member the accessors hand out, from `check_header` and from
+    /// `untrusted_header`.
     #[test]
     fn header_accessors() {
         let full = br#"{"alg":"HS256","typ":"JWT","kid":"k1","cty":"lk"}"#;
