@@ -7,9 +7,10 @@
 //! run of a NumericDate; and it inlines the hot readers. Without it (32-bit
 //! targets: the device, where flash counts more than a few hundred instructions)
 //! those leaves go a byte (base64: a quad) at a time and the hot readers stay out
-//! of line, one copy each. Nothing else depends on the cfg: every token is split,
-//! decoded and parsed by the same code on every target, and accepted or refused
-//! alike. `LATCHKEY_CORE_SMALL=1` leaves the cfg unset on the host too, so the
+//! of line, one copy each. The test build compiles both forms of each leaf, and
+//! property tests hold the wide form to the narrow one on every test run.
+//! Nothing else depends on the cfg: every token is split, decoded and parsed by
+//! the same code on every target, and accepted or refused alike. `LATCHKEY_CORE_SMALL=1` leaves the cfg unset on the host too, so the
 //! host's tests run the device's build (`cargo xtask test` does, as step
 //! `core-small`).
 

@@ -1007,14 +1007,26 @@ impl<'a> Value<'a> {
 }
 
 /// The value of 1 to 18 ASCII digits (no sign), or `None` if any byte is not a
-/// digit. On 64-bit targets (`latchkey_fast`) eight digits a step, as one
-/// word; the device, without 64-bit words, takes one digit a step.
+/// digit.
 #[inline(always)]
 fn plain_digits(b: &[u8]) -> Option<i64> {
-    #[cfg(latchkey_fast)]
-    let (b, mut v) = eight_digits(b)?;
-    #[cfg(not(latchkey_fast))]
-    let mut v = 0u64;
+    plain_digits_in::<EIGHT_DIGITS>(b)
+}
+
+/// Whether [`plain_digits`] takes eight digits a step, as one word: on 64-bit
+/// targets (`latchkey_fast`, see build.rs); the device, without 64-bit words,
+/// takes one digit a step. Tests run both.
+const EIGHT_DIGITS: bool = cfg!(latchkey_fast);
+
+/// [`plain_digits`], eight digits a step first ([`eight_digits`]) when
+/// `EIGHT_DIGITS`, then the rest one at a time.
+#[inline(always)]
+fn plain_digits_in<const EIGHT_DIGITS: bool>(b: &[u8]) -> Option<i64> {
+    let (b, mut v) = if EIGHT_DIGITS {
+        eight_digits(b)?
+    } else {
+        (b, 0)
+    };
     for &c in b {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
@@ -1028,7 +1040,6 @@ fn plain_digits(b: &[u8]) -> Option<i64> {
 
 /// The value of the leading digits of `b` taken eight at a time, and the digits
 /// left (fewer than eight); `None` if any of those eights is not all digits.
-#[cfg(latchkey_fast)]
 #[inline(always)]
 fn eight_digits(b: &[u8]) -> Option<(&[u8], u64)> {
     const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
@@ -1683,29 +1694,58 @@ mod tests {
         }
     }
 
+    type PlainDigits = fn(&[u8]) -> Option<i64>;
+
+    /// Both forms of the plain-digit reader: eight digits a step (64-bit
+    /// targets) and one at a time (the device).
+    const PLAIN_DIGITS: [(&str, PlainDigits); 2] = [
+        ("eight", plain_digits_in::<true>),
+        ("one", plain_digits_in::<false>),
+    ];
+
     #[test]
     fn plain_digits_match_str_parse() {
         let digits = b"123456789012345678";
-        for len in 1..=18 {
-            let s = &digits[..len];
-            let want = core::str::from_utf8(s).unwrap().parse::<i64>().ok();
-            assert_eq!(plain_digits(s), want, "{s:?}");
-            // Any one byte just outside '0'..='9' (or far outside) spoils it.
-            for i in 0..len {
-                for bad in [b'/', b':', b'.', b'-', b'e', 0x30 | 0x80, 0x39 + 6, 0] {
-                    let mut t = [0u8; 18];
-                    t[..len].copy_from_slice(s);
-                    t[i] = bad;
-                    assert_eq!(plain_digits(&t[..len]), None, "{:?}", &t[..len]);
+        for (form, plain_digits) in PLAIN_DIGITS {
+            for len in 1..=18 {
+                let s = &digits[..len];
+                let want = core::str::from_utf8(s).unwrap().parse::<i64>().ok();
+                assert_eq!(plain_digits(s), want, "{form} {s:?}");
+                // Any one byte just outside '0'..='9' (or far outside) spoils it.
+                for i in 0..len {
+                    for bad in [b'/', b':', b'.', b'-', b'e', 0x30 | 0x80, 0x39 + 6, 0] {
+                        let mut t = [0u8; 18];
+                        t[..len].copy_from_slice(s);
+                        t[i] = bad;
+                        assert_eq!(plain_digits(&t[..len]), None, "{form} {:?}", &t[..len]);
+                    }
                 }
             }
+            assert_eq!(plain_digits(b"000000000000000000"), Some(0), "{form}");
+            assert_eq!(
+                plain_digits(b"999999999999999999"),
+                Some(999_999_999_999_999_999),
+                "{form}"
+            );
+            assert_eq!(plain_digits(b"4000000000"), Some(4_000_000_000), "{form}");
         }
-        assert_eq!(plain_digits(b"000000000000000000"), Some(0));
-        assert_eq!(
-            plain_digits(b"999999999999999999"),
-            Some(999_999_999_999_999_999)
-        );
-        assert_eq!(plain_digits(b"4000000000"), Some(4_000_000_000));
+    }
+
+    proptest::proptest! {
+        /// Eight digits a step read what one digit a step reads: the same value,
+        /// or `None` for the same texts (mostly digits, some bytes next to them).
+        #[test]
+        fn eight_digits_agree_with_one_digit_a_step(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    9 => proptest::sample::select(&b"0123456789"[..]),
+                    1 => proptest::sample::select(&[b'/', b':', b'.', b'-', b'e', 0xb0, 0x3f, 0][..]),
+                ],
+                1..=18,
+            )
+        ) {
+            proptest::prop_assert_eq!(plain_digits_in::<true>(&text), plain_digits_in::<false>(&text));
+        }
     }
 
     #[test]
