@@ -174,6 +174,9 @@ impl<'a> Object<'a> {
         self.members.iter().any(|m| self.key(m).same_text(name))
     }
 
+    // Inlinable into the validator's member loop, which sits in another file
+    // (so, in a release build, another codegen unit).
+    #[inline]
     pub(super) fn push(
         &mut self,
         seen: &mut Seen,

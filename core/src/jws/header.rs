@@ -130,6 +130,9 @@ const HEADER_MEMBERS: [u32; 6] = [
     json::key_of(b"cty"),
 ];
 
+// Inlinable into `verify`, which sits in another file (so, in a release build,
+// another codegen unit).
+#[inline]
 pub(super) fn check_header<'a>(
     bytes: &'a [u8],
     key_alg: Algorithm,
