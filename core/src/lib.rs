@@ -12,6 +12,9 @@
 //! Checks run in a fixed order: size limit, three segments, header (`alg` against
 //! the key, `crit`, `b64`, `typ`), the MAC in constant time, and only then the
 //! claims: types, required claims, `exp`/`nbf`/`iat` with leeway, `iss`, `aud`.
+//! A date may be any JSON number, its fraction truncated toward zero; one whose
+//! value does not fit an `i64` (`1e400`, `9223372036854775808`, `-1e400`) is
+//! malformed ([`Error::InvalidClaim`]), not a far future or a far past.
 //!
 //! # Example
 //! ```
