@@ -64,12 +64,29 @@ pub(crate) const fn decoded_len(n: usize) -> Option<usize> {
 #[cfg_attr(latchkey_fast, inline(always))]
 #[cfg_attr(not(latchkey_fast), inline(never))]
 pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Error> {
+    decode_in::<OCTETS>(src, dst)
+}
+
+/// Whether [`decode`] takes eight characters a step before the four-character
+/// loop: on 64-bit targets (`latchkey_fast`, see build.rs), where one `u64`
+/// holds the six bytes they make. Elsewhere the four-character loop does all of
+/// it. Tests run both.
+const OCTETS: bool = cfg!(latchkey_fast);
+
+/// [`decode`], with the eight-character step ([`octets`]) when `OCTETS`.
+#[inline(always)]
+fn decode_in<'o, const OCTETS: bool>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Error> {
     let len = decoded_len(src.len()).ok_or(Error::InvalidBase64)?;
     let whole = dst.get_mut(..len).ok_or(Error::BufferTooSmall)?;
-    let (src, out, wide_ok) = octets(src, whole);
-    if !wide_ok {
-        return Err(Error::InvalidBase64);
-    }
+    let (src, out) = if OCTETS {
+        let (src, out, octets_ok) = octets(src, whole);
+        if !octets_ok {
+            return Err(Error::InvalidBase64);
+        }
+        (src, out)
+    } else {
+        (src, &mut *whole)
+    };
     let chunks = src.chunks_exact(4);
     let tail = chunks.remainder();
     let mut bad = 0u32;
@@ -113,13 +130,11 @@ pub(crate) fn decode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o [u8], Erro
     Ok(whole)
 }
 
-/// On 64-bit targets (`latchkey_fast`, see build.rs), decodes eight characters
-/// a step into six bytes (one word built, one copy out) while at least eight
-/// remain; returns the characters and output left for the four-character loop,
-/// and whether all characters so far were valid. Sign-extended sextets work as in
-/// the quad loop: an invalid one leaves bit 63 set, which a valid 48-bit octet
-/// never has.
-#[cfg(latchkey_fast)]
+/// Decodes eight characters a step into six bytes (one word built, one copy
+/// out) while at least eight remain; returns the characters and output left for
+/// the four-character loop, and whether all characters so far were valid.
+/// Sign-extended sextets work as in the quad loop: an invalid one leaves bit 63
+/// set, which a valid 48-bit octet never has.
 #[inline(always)]
 fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], bool) {
     let chunks = src.chunks_exact(8);
@@ -144,13 +159,6 @@ fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], 
     (rest, written.into_remainder(), bad >> 63 == 0)
 }
 
-/// Elsewhere the four-character loop does all of it.
-#[cfg(not(latchkey_fast))]
-#[inline(always)]
-fn octets<'s, 'o>(src: &'s [u8], out: &'o mut [u8]) -> (&'s [u8], &'o mut [u8], bool) {
-    (src, out, true)
-}
-
 /// Encodes `src` into the front of `dst`, returning the written text.
 ///
 /// # Errors
@@ -161,9 +169,22 @@ pub(crate) fn encode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o str, Error
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::vec;
+    use std::vec::Vec;
+
+    use proptest::prelude::*;
+
     use super::*;
 
-    fn dec(s: &str) -> Result<([u8; 64], usize), Error> {
+    type Decode = for<'o> fn(&[u8], &'o mut [u8]) -> Result<&'o [u8], Error>;
+
+    /// Both forms of the decoder: with the eight-character step (64-bit
+    /// targets) and the four-character loop alone (the device).
+    const DECODERS: [(&str, Decode); 2] =
+        [("octets", decode_in::<true>), ("quads", decode_in::<false>)];
+
+    fn dec(decode: Decode, s: &str) -> Result<([u8; 64], usize), Error> {
         let mut buf = [0u8; 64];
         let n = decode(s.as_bytes(), &mut buf)?.len();
         Ok((buf, n))
@@ -181,8 +202,10 @@ mod tests {
             ("Zm9vYmFy", b"foobar"),
         ];
         for (enc, raw) in cases {
-            let (buf, n) = dec(enc).unwrap();
-            assert_eq!(&buf[..n], raw, "{enc}");
+            for (form, decode) in DECODERS {
+                let (buf, n) = dec(decode, enc).unwrap();
+                assert_eq!(&buf[..n], raw, "{form} {enc}");
+            }
             let mut out = [0u8; 16];
             assert_eq!(encode(raw, &mut out).unwrap(), enc);
         }
@@ -190,23 +213,30 @@ mod tests {
 
     #[test]
     fn rejects_non_canonical_and_foreign_characters() {
-        for bad in [
-            "Zh",
-            "Zm9",
-            "Zm9vYh",
-            "Z",
-            "Zm9vY",
-            "Zg==",
-            "Zg=",
-            "Zm9v Yg",
-            "Zm+v",
-            "Zm/v",
-            "Zm9\n",
-            "Zm9\u{e9}",
-        ] {
-            assert_eq!(dec(bad).unwrap_err(), Error::InvalidBase64, "{bad:?}");
+        for (form, decode) in DECODERS {
+            for bad in [
+                "Zh",
+                "Zm9",
+                "Zm9vYh",
+                "Z",
+                "Zm9vY",
+                "Zg==",
+                "Zg=",
+                "Zm9v Yg",
+                "Zm+v",
+                "Zm/v",
+                "Zm9\n",
+                "Zm9\u{e9}",
+                "Zm9vYmFy+m9vYmFy",
+            ] {
+                assert_eq!(
+                    dec(decode, bad).unwrap_err(),
+                    Error::InvalidBase64,
+                    "{form} {bad:?}"
+                );
+            }
+            assert_eq!(dec(decode, "Zm8").unwrap().1, 2, "{form}");
         }
-        assert_eq!(dec("Zm8").unwrap().1, 2);
     }
 
     /// Canonical texts of every length up to 36 characters (the eight-character
@@ -219,8 +249,10 @@ mod tests {
                 .unwrap()
                 .len();
             // The valid text decodes to what was encoded.
-            let mut buf = [0u8; 64];
-            assert_eq!(decode(&text[..len], &mut buf).unwrap(), &raw[..n]);
+            for (form, decode) in DECODERS {
+                let mut buf = [0u8; 64];
+                assert_eq!(decode(&text[..len], &mut buf).unwrap(), &raw[..n], "{form}");
+            }
             (text, len)
         })
     }
@@ -237,11 +269,13 @@ mod tests {
                 for foreign in FOREIGN {
                     let mut bad = text;
                     bad[at] = foreign;
-                    assert_eq!(
-                        decode(&bad[..len], &mut buf).err(),
-                        Some(Error::InvalidBase64),
-                        "{foreign:#x} at {at} of {len}"
-                    );
+                    for (form, decode) in DECODERS {
+                        assert_eq!(
+                            decode(&bad[..len], &mut buf).err(),
+                            Some(Error::InvalidBase64),
+                            "{form}: {foreign:#x} at {at} of {len}"
+                        );
+                    }
                 }
             }
         }
@@ -259,20 +293,88 @@ mod tests {
                         let mut bad = text;
                         bad[i] = x;
                         bad[j] = y;
-                        assert_eq!(
-                            decode(&bad[..len], &mut buf).err(),
-                            Some(Error::InvalidBase64),
-                            "{x:#x} at {i} and {y:#x} at {j} of {len}"
-                        );
+                        for (form, decode) in DECODERS {
+                            assert_eq!(
+                                decode(&bad[..len], &mut buf).err(),
+                                Some(Error::InvalidBase64),
+                                "{form}: {x:#x} at {i} and {y:#x} at {j} of {len}"
+                            );
+                        }
                     }
                 }
             }
         }
     }
 
+    /// Zero bytes (all-`A` text) are written, not left as the buffer held them.
+    #[test]
+    fn zeros_are_written() {
+        for n in 0..=24 {
+            let text = [b'A'; 32];
+            let len = n * 4 / 3 + usize::from(n % 3 != 0);
+            for (form, decode) in DECODERS {
+                let mut buf = [0xff; 24];
+                assert_eq!(
+                    decode(&text[..len], &mut buf),
+                    Ok(&[0u8; 24][..n]),
+                    "{form} {n}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn small_buffer_is_an_error_not_a_panic() {
-        let mut buf = [0u8; 2];
-        assert_eq!(decode(b"Zm9v", &mut buf), Err(Error::BufferTooSmall));
+        for (form, decode) in DECODERS {
+            let mut buf = [0u8; 2];
+            assert_eq!(
+                decode(b"Zm9v", &mut buf),
+                Err(Error::BufferTooSmall),
+                "{form}"
+            );
+        }
+    }
+
+    /// Characters at the edges of the alphabet and just outside it, and the
+    /// last characters of both tails with stray bits set.
+    const EDGES: [u8; 16] = [
+        b'A', b'Z', b'a', b'z', b'0', b'9', b'-', b'_', b'@', b'[', b'`', b'{', b'/', b'=', 0x80,
+        0xff,
+    ];
+
+    /// Texts of up to 48 characters (six eight-character steps), mostly from the
+    /// alphabet.
+    fn text() -> impl Strategy<Value = Vec<u8>> {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let c = prop_oneof![
+            8 => prop::sample::select(&alphabet[..]),
+            1 => prop::sample::select(&EDGES[..]),
+            1 => any::<u8>(),
+        ];
+        prop::collection::vec(c, 0..=48)
+    }
+
+    proptest! {
+        /// The eight-character step changes nothing: both forms give the same
+        /// bytes or the same error, for any text and any room in `dst`.
+        #[test]
+        fn octets_agree_with_quads(text in text(), short in 0usize..3) {
+            let room = decoded_len(text.len()).unwrap_or(text.len()).saturating_sub(short);
+            // Not zeros: a step that skipped writing zeros would pass unseen.
+            let (mut a, mut b) = (vec![0xa5u8; room], vec![0xa5u8; room]);
+            let wide = decode_in::<true>(&text, &mut a).map(<[u8]>::to_vec);
+            let narrow = decode_in::<false>(&text, &mut b).map(<[u8]>::to_vec);
+            prop_assert_eq!(wide, narrow);
+        }
+
+        /// Both forms decode what base64ct encodes, at every length.
+        #[test]
+        fn both_forms_decode_base64ct(raw in prop::collection::vec(any::<u8>(), 0..=40)) {
+            let text = Base64UrlUnpadded::encode_string(&raw);
+            for (form, decode) in DECODERS {
+                let mut buf = [0u8; 40];
+                prop_assert_eq!(decode(text.as_bytes(), &mut buf), Ok(&raw[..]), "{}", form);
+            }
+        }
     }
 }

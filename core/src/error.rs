@@ -86,7 +86,8 @@ pub enum Error {
     BadSignature,
     /// A required claim is absent.
     MissingClaim(Claim),
-    /// A claim has the wrong JSON type or an unusable value.
+    /// A claim has the wrong JSON type or an unusable value (for `exp`, `nbf`
+    /// and `iat`: not a number, or a number beyond `i64` such as `1e400`).
     InvalidClaim(Claim),
     /// `exp` has passed (leeway applied).
     Expired,

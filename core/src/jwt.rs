@@ -314,19 +314,22 @@ impl<'a> Claims<'a> {
         self.payload
     }
 
-    /// `exp`, in seconds since the Unix epoch (fractions truncated).
+    /// `exp`, in seconds since the Unix epoch (fractions truncated toward zero; a
+    /// value beyond `i64` was refused as [`Error::InvalidClaim`]).
     #[must_use]
     pub fn exp(&self) -> Option<i64> {
         self.exp
     }
 
-    /// `nbf`, in seconds since the Unix epoch (fractions truncated).
+    /// `nbf`, in seconds since the Unix epoch (fractions truncated toward zero; a
+    /// value beyond `i64` was refused as [`Error::InvalidClaim`]).
     #[must_use]
     pub fn nbf(&self) -> Option<i64> {
         self.nbf
     }
 
-    /// `iat`, in seconds since the Unix epoch (fractions truncated).
+    /// `iat`, in seconds since the Unix epoch (fractions truncated toward zero; a
+    /// value beyond `i64` was refused as [`Error::InvalidClaim`]).
     #[must_use]
     pub fn iat(&self) -> Option<i64> {
         self.iat
@@ -683,6 +686,84 @@ mod tests {
             };
             assert_eq!(check(&object(None), with_aud), Ok(()));
         }
+    }
+
+    /// `exp`, `nbf` or `iat` beyond `i64` (truncated) is malformed, never a
+    /// far-future or far-past date: refused as `InvalidClaim` whatever the time.
+    #[test]
+    fn dates_beyond_i64_are_malformed() {
+        let huge = [
+            "1e400",
+            "-1e400",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "1e19",
+            "9.3e18",
+            "-9.3e18",
+        ];
+        let none = Validation {
+            required: ClaimSet::NONE,
+            ..Validation::new()
+        };
+        for claim in [Claim::Exp, Claim::Nbf, Claim::Iat] {
+            for n in huge {
+                let text = alloc_fmt(r#""sub":"s""#, &date_member(claim, n));
+                assert_eq!(
+                    check(&text, none),
+                    Err(Error::InvalidClaim(claim)),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    /// Dates at the ends of `i64` and in exponent form are read as their
+    /// values, and only the time checks judge them.
+    #[test]
+    fn dates_that_fit_are_read_as_their_values() {
+        use core::cell::Cell;
+        let fits = [
+            ("9223372036854775807", i64::MAX),
+            ("-9223372036854775808", i64::MIN),
+            ("1e18", 1_000_000_000_000_000_000),
+            ("1.5e9", 1_500_000_000),
+        ];
+        for claim in [Claim::Exp, Claim::Nbf, Claim::Iat] {
+            for (n, value) in fits {
+                let text = alloc_fmt(r#""sub":"s""#, &date_member(claim, n));
+                let mut out = [0u8; 1024];
+                let t = token(&text, &mut out);
+                let mut scratch = [0u8; 1024];
+                let v = Validation {
+                    required: ClaimSet::NONE,
+                    ..Validation::new()
+                };
+                let read = Cell::new(None);
+                let got = Verifier::new(key(), v).verify_at(t.as_bytes(), &mut scratch, |c| {
+                    read.set(match claim {
+                        Claim::Exp => c.exp(),
+                        Claim::Nbf => c.nbf(),
+                        _ => c.iat(),
+                    });
+                    NOW
+                });
+                assert_eq!(read.get(), Some(value), "{text}");
+                let late = value > NOW as i64;
+                let want = match claim {
+                    Claim::Exp if !late => Err(Error::Expired),
+                    Claim::Nbf if late => Err(Error::NotYetValid),
+                    Claim::Iat if late => Err(Error::IssuedInFuture),
+                    _ => Ok(()),
+                };
+                assert_eq!(got.map(|_| ()), want, "{text}");
+            }
+        }
+    }
+
+    fn date_member(claim: Claim, n: &str) -> heapless::String<64> {
+        let mut s = heapless::String::new();
+        core::fmt::Write::write_fmt(&mut s, format_args!(r#""{}":{n}"#, claim.name())).unwrap();
+        s
     }
 
     #[test]

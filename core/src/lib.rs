@@ -12,6 +12,18 @@
 //! Checks run in a fixed order: size limit, three segments, header (`alg` against
 //! the key, `crit`, `b64`, `typ`), the MAC in constant time, and only then the
 //! claims: types, required claims, `exp`/`nbf`/`iat` with leeway, `iss`, `aud`.
+//! A date may be any JSON number, its fraction truncated toward zero; one whose
+//! value does not fit an `i64` (`1e400`, `9223372036854775808`, `-1e400`) is
+//! malformed ([`Error::InvalidClaim`]), not a far future or a far past.
+//!
+//! One parser reads untrusted input on every target: a token is split, decoded
+//! and checked by the same code on a 64-bit server as on a 32-bit device, so it
+//! is accepted or refused alike. The header, whatever its form (including the
+//! one [`Key::sign`] writes), goes through the same strict JSON validator as the
+//! claims. What differs by target is the speed of three leaf functions (the byte
+//! searches, the base64url block decode, a date's plain digits), which 64-bit
+//! targets run a word at a time; the tests build both forms of each and compare
+//! them.
 //!
 //! # Example
 //! ```
