@@ -56,6 +56,7 @@ fn wycheproof_es256() {
             valid_accepted: 173,
             invalid_refused: 89,
             refused_for_the_key: 0,
+            acceptable: 0,
             by_policy: 0
         }
     );
@@ -77,6 +78,7 @@ fn wycheproof_es384() {
             valid_accepted: 193,
             invalid_refused: 87,
             refused_for_the_key: 0,
+            acceptable: 0,
             by_policy: 0
         }
     );

@@ -35,6 +35,7 @@ fn wycheproof_ed25519() {
             valid_accepted: 88,
             invalid_refused: 63,
             refused_for_the_key: 0,
+            acceptable: 0,
             by_policy: 0
         }
     );

@@ -29,6 +29,8 @@ pub struct Totals {
     /// Of the refused cases, those refused because the group's key was
     /// ([`Error::InvalidKey`]) rather than the signature.
     pub refused_for_the_key: usize,
+    /// Cases labelled `acceptable` (each must have a policy entry).
+    pub acceptable: usize,
     /// Cases whose outcome came from the policy table instead of the label.
     pub by_policy: usize,
 }
@@ -107,6 +109,7 @@ pub fn run<K>(
                         .unwrap_or_default()
                 )),
             }
+            totals.acceptable += usize::from(label == "acceptable");
             totals.by_policy += usize::from(rule.is_some());
         }
     }
