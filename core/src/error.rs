@@ -101,6 +101,9 @@ pub enum Error {
     WrongAudience,
     /// The caller's own claims type could not be read from the claims set.
     CustomClaims,
+    /// A public key was refused when it was built: the wrong length or encoding, not
+    /// a point of the curve, the identity, or a point of small order.
+    InvalidKey,
 }
 
 impl Error {
@@ -135,6 +138,7 @@ impl Error {
             Error::WrongIssuer => "wrong-issuer",
             Error::WrongAudience => "wrong-audience",
             Error::CustomClaims => "bad-custom-claims",
+            Error::InvalidKey => "bad-key",
         }
     }
 
@@ -167,6 +171,7 @@ impl Error {
             Error::WrongIssuer => "unexpected issuer",
             Error::WrongAudience => "token is not meant for this audience",
             Error::CustomClaims => "custom claims could not be read",
+            Error::InvalidKey => "public key is malformed or not a valid point",
         }
     }
 }

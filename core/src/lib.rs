@@ -65,6 +65,7 @@
     )
 )]
 
+pub mod alg;
 mod b64;
 mod error;
 mod json;
