@@ -21,6 +21,11 @@ need a failed build are skipped):
   core-small     LATCHKEY_CORE_SMALL=1 cargo test -p latchkey-core  (the device's
                   byte-at-a-time code paths, on the host)
   core-hs256      cargo test -p latchkey-core --no-default-features --lib
+  core-all        cargo test -p latchkey-core --all-features  (every algorithm
+                  family and its Wycheproof suites)
+  core-curve32    the same Ed25519 suite with curve25519-dalek's 32-bit backend,
+                  the one the device uses (--cfg curve25519_dalek_bits=\"32\",
+                  target dir target/curve32)
   core-no-std     cargo build -p latchkey-core --target thumbv7m-none-eabi
   firmware        cargo build -p latchkey-firmware --target thumbv7m-none-eabi --profile firmware
   server          cargo build -p latchkey-server
@@ -215,6 +220,29 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
             ],
         ),
     );
+
+    report.step(
+        "core-all",
+        &[],
+        &mut cargo(project, &["test", "-p", "latchkey-core", "--all-features"]),
+    );
+    let curve32_dir = project.target_dir.join("curve32");
+    let mut curve32 = cargo(
+        project,
+        &[
+            "test",
+            "-p",
+            "latchkey-core",
+            "--all-features",
+            "--test",
+            "wycheproof_eddsa",
+            "--lib",
+        ],
+    );
+    curve32
+        .env("RUSTFLAGS", "--cfg curve25519_dalek_bits=\"32\"")
+        .env("CARGO_TARGET_DIR", &curve32_dir);
+    report.step("core-curve32", &[], &mut curve32);
 
     let thumb = |name: &'static str, report: &mut Report, cmd: &mut Command| {
         if target_ok {
