@@ -100,6 +100,9 @@ pub enum Error {
     WrongAudience,
     /// The caller's own claims type could not be read from the claims set.
     CustomClaims,
+    /// A public key that breaks the rules: malformed, or of a size or exponent this
+    /// crate refuses (RSA: e = 65537 and an odd 2048-4096-bit modulus only).
+    InvalidKey,
 }
 
 impl Error {
@@ -134,6 +137,7 @@ impl Error {
             Error::WrongIssuer => "wrong-issuer",
             Error::WrongAudience => "wrong-audience",
             Error::CustomClaims => "bad-custom-claims",
+            Error::InvalidKey => "invalid-key",
         }
     }
 
@@ -166,6 +170,7 @@ impl Error {
             Error::WrongIssuer => "unexpected issuer",
             Error::WrongAudience => "token is not meant for this audience",
             Error::CustomClaims => "custom claims could not be read",
+            Error::InvalidKey => "public key is malformed or not allowed",
         }
     }
 }

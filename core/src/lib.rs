@@ -53,6 +53,7 @@
     )
 )]
 
+pub mod alg;
 mod b64;
 mod error;
 mod json;
