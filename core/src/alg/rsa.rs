@@ -267,6 +267,9 @@ impl fmt::Debug for RsaVerifyingKey {
 }
 
 /// Montgomery parameters for the odd modulus `n` in `LIMBS` limbs.
+// Never inlined, like `pow_65537`: each width keeps its own frame, so a 2048-bit key
+// never pays the stack of the 4096-bit arithmetic.
+#[inline(never)]
 fn params<const LIMBS: usize>(n: &[u8]) -> Result<FixedMontyParams<LIMBS>, Error> {
     let n = uint_from_be::<LIMBS>(n).ok_or(Error::InvalidKey)?;
     let n = Odd::new(n).into_option().ok_or(Error::InvalidKey)?;
@@ -275,6 +278,7 @@ fn params<const LIMBS: usize>(n: &[u8]) -> Result<FixedMontyParams<LIMBS>, Error
 }
 
 /// `sig^65537 mod n` into `out` (k bytes): `sig` must be below `n`.
+#[inline(never)]
 fn pow_65537<const LIMBS: usize>(
     params: &FixedMontyParams<LIMBS>,
     sig: &[u8],
