@@ -27,18 +27,19 @@
 //! or 4096 bits (`crypto-bigint`'s `U2048`, `U3072`, `U4096`), each with its own
 //! Montgomery parameters. One 4096-bit width for every key would be simpler, but a
 //! Montgomery multiplication costs the square of the width, so a 2048-bit key would
-//! take four times the work; a 2049-bit key pays for 3072 bits, which real keys never
-//! are. The price is three copies of the arithmetic in flash and a key as large as the
-//! 4096-bit variant: about 1.5 KiB (`n`, `R mod n` and `R^2 mod n` of 512 bytes each,
-//! `-n^-1 mod 2^64`).
+//! take four times the work (odd sizes such as 2049 bits, which real keys do not use,
+//! pay for the next width). The price is three copies of the arithmetic in flash and a
+//! key as large as the 4096-bit variant: about 1.5 KiB (`n`, `R mod n` and `R^2 mod n`
+//! of 512 bytes each, `-n^-1 mod 2^64`).
 //!
 //! `s^65537 mod n` is one multiplication by `R^2` into Montgomery form, sixteen
 //! Montgomery squarings and one Montgomery multiplication by `s` itself, taken as it is:
 //! that last product `(s^65536 R) s R^-1` is already the plain result, so there is no
 //! conversion back. `crypto-bigint`'s generic `pow` would build a 16-entry table of
 //! powers on the stack for a 4-bit window, which a 17-bit exponent does not repay.
-//! Everything lives on the stack: two buffers of 512 bytes for the encoded messages and
-//! two Montgomery numbers, each of which carries a copy of the parameters.
+//! Everything lives on the stack: up to two buffers of 512 bytes for the encoded
+//! messages and two Montgomery numbers, each of which carries a copy of the parameters,
+//! in a frame of the key's own width (a 2048-bit key never pays for 4096-bit frames).
 //!
 //! # Example
 //! ```
