@@ -101,8 +101,9 @@ pub enum Error {
     WrongAudience,
     /// The caller's own claims type could not be read from the claims set.
     CustomClaims,
-    /// A public key was refused when it was built: the wrong length or encoding, not
-    /// a point of the curve, the identity, or a point of small order.
+    /// A public key was refused when it was built: malformed (the wrong length or
+    /// encoding, not a point of the curve, the identity, a point of small order) or
+    /// outside this crate's rules (RSA: e = 65537 and an odd 2048-4096-bit modulus).
     InvalidKey,
 }
 
@@ -171,7 +172,7 @@ impl Error {
             Error::WrongIssuer => "unexpected issuer",
             Error::WrongAudience => "token is not meant for this audience",
             Error::CustomClaims => "custom claims could not be read",
-            Error::InvalidKey => "public key is malformed or not a valid point",
+            Error::InvalidKey => "public key is malformed or not allowed",
         }
     }
 }
