@@ -17,6 +17,8 @@ need a failed build are skipped):
   setup           the target, rustfmt/clippy, qemu-system-arm (see `setup --help`)
   fmt             cargo fmt --all --check
   clippy          cargo clippy --workspace --all-targets -- -D warnings
+  clippy-core     cargo clippy -p latchkey-core --all-targets --all-features -- -D warnings
+                  (the feature-gated algorithm families)
   host-tests      cargo test --workspace
   core-small     LATCHKEY_CORE_SMALL=1 cargo test -p latchkey-core  (the device's
                   byte-at-a-time code paths, on the host)
@@ -187,6 +189,23 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    );
+    report.step(
+        "clippy-core",
+        &[],
+        &mut cargo(
+            project,
+            &[
+                "clippy",
+                "-p",
+                "latchkey-core",
+                "--all-targets",
+                "--all-features",
                 "--",
                 "-D",
                 "warnings",
