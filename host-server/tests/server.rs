@@ -310,6 +310,19 @@ fn cli_errors_and_lists() -> Result<(), Error> {
         r#"{"master_secret":"0011","signing_keys":[{"kid":"a","secret":"00"}]}"#,
     )
     .unwrap();
+    #[cfg(unix)]
+    {
+        // Readable by others, it is refused before it is read, naming the fix.
+        let (code, err) = cli_fails(
+            &cli,
+            &["--keys", bad.to_str().unwrap(), "device", "key", "gate"],
+            "",
+        )?;
+        assert_eq!(code, Some(1));
+        assert!(err.contains("chmod 600"), "{err}");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let (code, err) = cli_fails(
         &cli,
         &["--keys", bad.to_str().unwrap(), "device", "key", "gate"],
