@@ -322,17 +322,21 @@ fn serve(
     }))
 }
 
+/// The new user's password: typed at a prompt that does not echo it when stdin
+/// is a terminal, else the first line of stdin.
 fn read_password() -> Result<String, Error> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Password (echoed): ");
-        let _ = std::io::stderr().flush();
-    }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::Config(format!("reading the password: {e}")))?;
+    let line = if stdin.is_terminal() {
+        rpassword::prompt_password("Password: ")
+            .map_err(|e| Error::Config(format!("reading the password: {e}")))?
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Error::Config(format!("reading the password: {e}")))?;
+        line
+    };
     let password = line.strip_suffix('\n').unwrap_or(&line);
     let password = password.strip_suffix('\r').unwrap_or(password);
     if password.is_empty() {

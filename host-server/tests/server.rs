@@ -643,3 +643,85 @@ fn unframeable_requests_are_answered_then_closed() -> Result<(), Error> {
     assert_eq!(client(&s).get("/healthz", None)?.status, 200);
     Ok(())
 }
+
+/// `user add` on a terminal prompts for the password without echoing it: run
+/// on a pseudo-terminal (made its controlling terminal by `setsid -c`), the
+/// typed password never comes back on the terminal, and it is the one stored.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_password_prompt_does_not_echo() -> Result<(), Error> {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::sync::{Arc, Mutex};
+
+    let (dir, builder) = setup("prompt")?;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let mut child = std::process::Command::new("setsid")
+        .arg("-c")
+        .arg(BIN)
+        .arg("--db")
+        .arg(dir.path().join("latchkey.db"))
+        .args(["user", "add", "alice"])
+        .stdin(terminal.try_clone().unwrap())
+        .stdout(terminal.try_clone().unwrap())
+        .stderr(terminal)
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(master);
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let mut master = master.try_clone().unwrap();
+        let shown = Arc::clone(&shown);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            // Ends with EIO once the child has exited and closed the terminal.
+            while let Ok(n @ 1..) = master.read(&mut buf) {
+                shown.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text =
+        |shown: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !text(&shown).contains("Password: ") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt: {:?}",
+            text(&shown)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    master.write_all(b"typed-secret\n").unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running: {:?}",
+            text(&shown)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(master);
+    let _ = reader.join();
+    let shown = text(&shown);
+    assert!(status.success(), "{status}: {shown:?}");
+    assert!(shown.contains("added user alice"), "{shown:?}");
+    assert!(
+        !shown.contains("typed-secret"),
+        "the password was echoed: {shown:?}"
+    );
+
+    let s = start(&builder, &["--dev-keys"])?;
+    let mut http = client(&s);
+    assert_eq!(login(&mut http, "alice", "typed-secret")?.status, 200);
+    Ok(())
+}
