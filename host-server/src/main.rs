@@ -73,14 +73,15 @@ struct ServeArgs {
     /// Password hashes computed at once (default: cores - 1, at least 1).
     #[arg(long)]
     hash_concurrency: Option<usize>,
-    /// Threads serving HTTP connections (default: one per core).
+    /// Worker threads of the tokio runtime that serves HTTP (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     http_threads: Option<u16>,
     /// Seconds a login may wait for a hashing slot before it is refused with 429.
     #[arg(long, default_value_t = 10)]
     hash_queue_timeout: u64,
-    /// Seconds a client has to send a whole request or take an answer; also how
-    /// long an idle keep-alive connection stays open.
+    /// Seconds a request may take: its head must arrive within it (so also how
+    /// long an idle keep-alive connection stays open), and it must be received
+    /// and answered within it (else 408).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
     /// Failed logins allowed per username per minute.
@@ -301,17 +302,18 @@ fn serve(
             .unwrap_or_else(latchkey_server::default_hash_concurrency),
         hash_queue_timeout: Duration::from_secs(args.hash_queue_timeout),
         request_timeout: Duration::from_secs(args.request_timeout),
-        http_threads: args
-            .http_threads
-            .map_or_else(latchkey_server::default_http_threads, usize::from),
         throttle: auth::ThrottleLimits {
             per_user: args.max_failures_per_user,
             per_address: args.max_failures_per_address,
             window: Duration::from_secs(60),
         },
     };
-    // Accepting, signals and pruning only: connections run on the HTTP threads.
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(
+            args.http_threads
+                .map_or_else(latchkey_server::default_http_threads, usize::from),
+        )
+        .thread_name("http")
         .enable_all()
         .build()
         .map_err(|e| Error::Config(format!("tokio runtime: {e}")))?;
