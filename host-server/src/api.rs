@@ -7,6 +7,7 @@ use crate::bridge::Bridge;
 use crate::error::Error;
 use crate::http::{Bearer, Caller, ClientAddr, DeviceId, Json, JsonBody};
 use crate::keys::random_id;
+use crate::metrics::{Login, Metrics, StoreOp};
 use crate::store::{Grant, Rotation, Store};
 use crate::tokens::{Kind, TokenService, unix_now};
 use axum::extract::{Request, State};
@@ -57,6 +58,8 @@ pub struct Shared {
     pub throttle: Throttle,
     /// Links to devices' UARTs.
     pub bridge: Bridge,
+    /// Counters for `GET /metrics`.
+    pub metrics: Metrics,
     /// How long a request may take, from its head's arrival to its answer
     /// (`--request-timeout`).
     pub request_timeout: Duration,
@@ -115,13 +118,15 @@ fn to_json<T: Serialize>(value: &T) -> Result<Json, Error> {
     Ok(Json(body))
 }
 
-/// Runs a store write on a blocking thread (writes may wait for the write lock).
+/// Runs a store write on a blocking thread (writes may wait for the write lock),
+/// timed as `op`.
 async fn write<T: Send + 'static>(
     state: &AppState,
+    op: StoreOp,
     f: impl FnOnce(&dyn Store) -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
-    let store = Arc::clone(&state.store);
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
+    let shared = state.clone();
+    tokio::task::spawn_blocking(move || shared.metrics.store(op, || f(shared.store.as_ref())))
         .await
         .map_err(|e| Error::Internal(format!("store task: {e}")))?
 }
@@ -133,9 +138,43 @@ pub(crate) async fn healthz() -> Result<Json, Error> {
     to_json(&json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
+/// How long `GET /readyz` waits for the store.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /readyz`: the store answers a read (a point query through
+/// [`Store::device_exists`]) within [`READY_TIMEOUT`]; 503 `not-ready` if not.
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json, Error> {
+    let shared = state.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        shared
+            .metrics
+            .store(StoreOp::Ready, || shared.store.device_exists(""))
+    });
+    match tokio::time::timeout(READY_TIMEOUT, read).await {
+        Ok(Ok(Ok(_))) => to_json(&json!({ "status": "ready" })),
+        Ok(Ok(Err(e))) => Err(Error::NotReady(format!("store: {e}"))),
+        Ok(Err(e)) => Err(Error::NotReady(format!("store task: {e}"))),
+        Err(_) => Err(Error::NotReady(format!(
+            "the store did not answer within {} s",
+            READY_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 /// `GET /openapi.json`.
 pub(crate) async fn openapi() -> Result<Json, Error> {
     to_json(&crate::openapi::document())
+}
+
+/// `GET /metrics`: the counters of [`Metrics`], Prometheus text format.
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 /// The body of `POST /login`.
@@ -158,13 +197,29 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
-/// `POST /login`.
+/// `POST /login`, its outcome counted.
 pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
-    JsonBody(req): JsonBody<LoginRequest>,
+    body: Result<JsonBody<LoginRequest>, Error>,
 ) -> Result<Json, Error> {
-    password_login(&state, req, ip).await
+    let answer = match body {
+        Ok(JsonBody(req)) => password_login(&state, req, ip).await,
+        Err(e) => Err(e),
+    };
+    state.metrics.login(match &answer {
+        Ok(_) => Login::Success,
+        Err(Error::BadCredentials) => Login::BadCredentials,
+        Err(Error::Throttled { .. }) => Login::Throttled,
+        Err(
+            Error::Malformed(_)
+            | Error::UnsupportedMediaType
+            | Error::BodyTooLarge
+            | Error::RequestTimeout,
+        ) => Login::Malformed,
+        Err(_) => Login::Error,
+    });
+    answer
 }
 
 async fn password_login(
@@ -179,8 +234,14 @@ async fn password_login(
         )));
     }
     state.throttle.check(&req.username, ip)?;
-    let phc = state.store.password_hash(&req.username)?;
-    if !state.passwords.check(req.password, phc).await? {
+    let phc = state.metrics.store(StoreOp::PasswordHash, || {
+        state.store.password_hash(&req.username)
+    })?;
+    let matched = {
+        let _queued = state.metrics.hashing();
+        state.passwords.check(req.password, phc).await?
+    };
+    if !matched {
         state.throttle.failed(&req.username, ip);
         tracing::info!(user = %req.username.escape_debug(), "failed login");
         return Err(Error::BadCredentials);
@@ -193,7 +254,10 @@ async fn password_login(
         .issue_access(&req.username, &family, true, now)?;
     let refresh = state.tokens.issue_refresh(&req.username, &family, now)?;
     let (user, jti, exp) = (req.username, refresh.jti.clone(), refresh.exp);
-    write(state, move |s| s.create_family(&family, &user, &jti, exp)).await?;
+    write(state, StoreOp::CreateFamily, move |s| {
+        s.create_family(&family, &user, &jti, exp)
+    })
+    .await?;
     to_json(&TokenPair {
         access_token: access.token,
         refresh_token: refresh.token,
@@ -233,7 +297,11 @@ pub(crate) async fn refresh(
         refresh.jti.clone(),
         refresh.exp,
     );
-    match write(&state, move |s| s.rotate(&fam, &jti, &new_jti, exp)).await? {
+    match write(&state, StoreOp::Rotate, move |s| {
+        s.rotate(&fam, &jti, &new_jti, exp)
+    })
+    .await?
+    {
         Rotation::Rotated => to_json(&TokenPair {
             access_token: access.token,
             refresh_token: refresh.token,
@@ -252,7 +320,7 @@ pub(crate) async fn refresh(
 pub(crate) async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Json, Error> {
     let who = caller.token;
     let (fam, jti, exp) = (who.fam, who.jti, who.exp);
-    write(&state, move |s| s.logout(&fam, &jti, exp)).await?;
+    write(&state, StoreOp::Logout, move |s| s.logout(&fam, &jti, exp)).await?;
     to_json(&json!({ "logged_out": true }))
 }
 
@@ -341,7 +409,10 @@ pub(crate) async fn command(
         )));
     }
     let arg = command_args(&req.command, req.args.as_ref())?;
-    if !state.store.device_exists(&device)? {
+    if !state
+        .metrics
+        .store(StoreOp::DeviceExists, || state.store.device_exists(&device))?
+    {
         return Err(Error::NotFound(format!("no device {device:?}")));
     }
     if !grants.iter().any(|g| g.allows(&device, &req.command)) {

@@ -46,6 +46,9 @@ pub enum Error {
     },
     /// The device bridge could not reach the device (503 `device-unreachable`).
     DeviceUnreachable(String),
+    /// The store cannot be reached: not ready for requests (503 `not-ready`; the
+    /// detail is logged, never sent).
+    NotReady(String),
     /// A configuration problem (bad key file, bad flag value).
     Config(String),
     /// The database failed (500; the detail is logged, never sent).
@@ -71,7 +74,7 @@ impl Error {
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
             Error::Throttled { .. } => 429,
-            Error::DeviceUnreachable(_) => 503,
+            Error::DeviceUnreachable(_) | Error::NotReady(_) => 503,
             Error::Config(_) | Error::Store(_) | Error::Internal(_) => 500,
         }
     }
@@ -95,6 +98,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Throttled { .. } => "throttled",
             Error::DeviceUnreachable(_) => "device-unreachable",
+            Error::NotReady(_) => "not-ready",
             Error::Config(_) => "config",
             Error::Store(_) | Error::Internal(_) => "internal",
         }
@@ -119,6 +123,7 @@ impl fmt::Display for Error {
             Error::RequestTimeout => {
                 f.write_str("the request was not received and answered in time")
             }
+            Error::NotReady(m) => write!(f, "not ready: {m}"),
             Error::MethodNotAllowed(_) => f.write_str("method not allowed on this route"),
             Error::BadCredentials => f.write_str("bad username or password"),
             Error::MissingToken => f.write_str("missing bearer token"),
@@ -147,7 +152,7 @@ impl Error {
     pub fn is_internal(&self) -> bool {
         matches!(
             self,
-            Error::Config(_) | Error::Store(_) | Error::Internal(_)
+            Error::Config(_) | Error::Store(_) | Error::Internal(_) | Error::NotReady(_)
         )
     }
 }
@@ -160,6 +165,7 @@ mod tests {
     fn statuses_and_codes() {
         let cases = [
             (Error::RequestTimeout, 408, "request-timeout"),
+            (Error::NotReady("x".into()), 503, "not-ready"),
             (
                 Error::DeviceUnreachable("x".into()),
                 503,
@@ -171,7 +177,7 @@ mod tests {
         for (error, status, code) in cases {
             assert_eq!((error.status(), error.code()), (status, code), "{error:?}");
         }
-        assert!(Error::Store("x".into()).is_internal());
+        assert!(Error::NotReady("x".into()).is_internal());
         assert!(!Error::DeviceUnreachable("x".into()).is_internal());
     }
 }

@@ -23,6 +23,7 @@ pub mod bridge;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod store;
 pub mod tokens;
@@ -126,6 +127,7 @@ impl AppState {
             )?,
             throttle: auth::Throttle::new(config.throttle),
             bridge: bridge::Bridge::new(config.devices.clone()),
+            metrics: metrics::Metrics::default(),
             request_timeout: config.request_timeout,
         }))
     }

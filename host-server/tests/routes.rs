@@ -640,7 +640,9 @@ async fn openapi_lists_exactly_the_routed_paths() {
             "DELETE /logout",
             "GET /healthz",
             "GET /me",
+            "GET /metrics",
             "GET /openapi.json",
+            "GET /readyz",
             "POST /devices/{id}/commands",
             "POST /login",
             "POST /logout",
@@ -666,6 +668,8 @@ async fn head_works_where_get_does_and_405_says_allow() {
     for (method, uri, allow) in [
         ("POST", "/healthz", "GET, HEAD"),
         ("DELETE", "/me", "GET, HEAD"),
+        ("PUT", "/readyz", "GET, HEAD"),
+        ("POST", "/metrics", "GET, HEAD"),
         ("GET", "/login", "POST"),
         ("GET", "/refresh", "POST"),
         ("GET", "/logout", "POST, DELETE"),
@@ -821,4 +825,45 @@ async fn a_request_not_finished_in_time_gets_408() {
         )
     );
     drop(sender);
+}
+
+#[tokio::test]
+async fn readyz_reads_the_store() {
+    let h = harness("ready");
+    let r = call(&h, get("/readyz", None)).await;
+    assert_eq!((r.status, &r.body), (200, &json!({ "status": "ready" })));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_logins_and_store_calls() {
+    let h = harness("metrics");
+    add_user(&h, "alice", "pw");
+    assert_eq!(login(&h, "alice", "wrong").await.status, 401);
+    let access = login(&h, "alice", "pw").await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(call(&h, get("/me", Some(&access))).await.status, 200);
+    assert_eq!(call(&h, get("/nowhere/at/all", None)).await.status, 404);
+    let (status, headers, body) = exchange(&h, get("/metrics", None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    for line in [
+        "latchkey_http_requests_total{route=\"/login\",status=\"200\"} 1",
+        "latchkey_http_requests_total{route=\"/login\",status=\"401\"} 1",
+        "latchkey_http_requests_total{route=\"/me\",status=\"200\"} 1",
+        "latchkey_http_requests_total{route=\"other\",status=\"404\"} 1",
+        "latchkey_logins_total{outcome=\"success\"} 1",
+        "latchkey_logins_total{outcome=\"bad-credentials\"} 1",
+        "latchkey_hash_queue_depth 0",
+        "latchkey_store_duration_seconds_count{op=\"password_hash\"} 2",
+        "latchkey_store_duration_seconds_count{op=\"create_family\"} 1",
+        "latchkey_store_duration_seconds_count{op=\"session\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
 }

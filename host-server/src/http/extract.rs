@@ -120,8 +120,10 @@ impl FromRequestParts<AppState> for Caller {
         // readers never wait for the writer, and the store caches until the file
         // changes), so it runs inline.
         let grants = state
-            .store
-            .session(&token.jti, &token.fam, &token.sub)?
+            .metrics
+            .store(crate::metrics::StoreOp::Session, || {
+                state.store.session(&token.jti, &token.fam, &token.sub)
+            })?
             .ok_or(Error::InvalidToken("revoked"))?;
         Ok(Caller { token, grants })
     }

@@ -3,7 +3,8 @@
 //! one place where an [`Error`] becomes an answer, and the accept loop
 //! ([`serve`](crate::serve), HTTP/1.1 and HTTP/2).
 //!
-//! Every answer our code gives is JSON. What hyper refuses before a request exists (a malformed
+//! Every answer our code gives is JSON (`GET /metrics` aside, which is
+//! Prometheus text). What hyper refuses before a request exists (a malformed
 //! head, a head over the limits, bad chunked framing) keeps hyper's bare status.
 
 mod extract;
@@ -14,7 +15,7 @@ pub use extract::{Bearer, Caller, ClientAddr, DeviceId, JsonBody};
 use crate::api::{self, AppState, MAX_BODY};
 use crate::error::Error;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -37,7 +38,8 @@ const GET: &str = "GET, HEAD";
 
 /// The router: every route, the 404 and 405 answers, and the layers every
 /// request passes (outermost first): a request id (`x-request-id`, kept if the
-/// client sent one, echoed in the answer), a tracing span, the request timeout ([`AppState::request_timeout`], 408), and
+/// client sent one, echoed in the answer), a tracing span, the request counter
+/// of `/metrics`, the request timeout ([`AppState::request_timeout`], 408), and
 /// the body limit ([`MAX_BODY`], 413: a declared `Content-Length` is refused
 /// before the body is read, a body without one when it passes the limit).
 pub fn app(state: AppState) -> Router {
@@ -45,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(Sequential::new()))
         .layer(TraceLayer::new_for_http().make_span_with(span))
         .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(HandleErrorLayer::new(|_: BoxError| async {
             Error::RequestTimeout
         }))
@@ -53,6 +56,8 @@ pub fn app(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY));
     Router::new()
         .route("/healthz", get(api::healthz).fallback(not_allowed(GET)))
+        .route("/readyz", get(api::readyz).fallback(not_allowed(GET)))
+        .route("/metrics", get(api::metrics).fallback(not_allowed(GET)))
         .route(
             "/openapi.json",
             get(api::openapi).fallback(not_allowed(GET)),
@@ -80,6 +85,37 @@ fn not_allowed(
     allow: &'static str,
 ) -> impl Fn() -> std::future::Ready<Error> + Clone + Send + Sync + 'static {
     move || std::future::ready(Error::MethodNotAllowed(allow))
+}
+
+/// The route a path belongs to, as `/metrics` labels it: a route's pattern, or
+/// `other` (so the series stay few whatever paths clients send).
+#[must_use]
+pub fn route_label(path: &str) -> &'static str {
+    match path {
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        "/openapi.json" => "/openapi.json",
+        "/me" => "/me",
+        "/login" => "/login",
+        "/refresh" => "/refresh",
+        "/logout" => "/logout",
+        _ => match path
+            .strip_prefix("/devices/")
+            .and_then(|rest| rest.strip_suffix("/commands"))
+        {
+            Some(id) if !id.is_empty() && !id.contains('/') => "/devices/{id}/commands",
+            _ => "other",
+        },
+    }
+}
+
+/// Counts every answer by route and status (after the timeout, so a 408 counts).
+async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = route_label(request.uri().path());
+    let response = next.run(request).await;
+    state.metrics.request(route, response.status().as_u16());
+    response
 }
 
 /// Refuses a body declared larger than [`MAX_BODY`] before any of it is read
@@ -171,6 +207,10 @@ struct ErrorBody<'a> {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let message = match &self {
+            Error::NotReady(detail) => {
+                tracing::warn!(%detail, "not ready");
+                "the store cannot be reached".to_owned()
+            }
             e if e.is_internal() => {
                 // The detail may name files or SQL; it goes to the log only.
                 tracing::error!(error = %e, "internal error");
@@ -232,6 +272,12 @@ mod tests {
             parts(Error::Store("no such table: users at /secret/path".into())).await;
         assert_eq!(status, 500);
         assert_eq!(body, br#"{"error":"internal","message":"internal error"}"#);
+        let (status, _, body) = parts(Error::NotReady("/secret/path: locked".into())).await;
+        assert_eq!(status, 503);
+        assert_eq!(
+            body,
+            br#"{"error":"not-ready","message":"the store cannot be reached"}"#
+        );
     }
 
     #[tokio::test]
@@ -254,5 +300,17 @@ mod tests {
         let (status, fields, _) = parts(Error::MethodNotAllowed("GET, HEAD")).await;
         assert_eq!(status, 405);
         assert!(fields.contains(&("allow".to_owned(), "GET, HEAD".to_owned())));
+    }
+
+    #[test]
+    fn routes_are_labelled_by_pattern() {
+        assert_eq!(route_label("/me"), "/me");
+        assert_eq!(
+            route_label("/devices/door-1/commands"),
+            "/devices/{id}/commands"
+        );
+        assert_eq!(route_label("/devices//commands"), "other");
+        assert_eq!(route_label("/devices/a/b/commands"), "other");
+        assert_eq!(route_label("/wp-admin"), "other");
     }
 }
