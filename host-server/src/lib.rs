@@ -6,7 +6,7 @@
 //! Every token is signed and verified with `latchkey-core`.
 //!
 //! [`app`] is the axum `Router` of the API over an [`AppState`]; [`serve`] runs
-//! it on hyper (HTTP/1.1 and HTTP/2).
+//! it on hyper (HTTP/1.1 and HTTP/2, plain or TLS).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), latchkey_server::Error> {
@@ -31,6 +31,7 @@ pub mod tokens;
 pub use api::{AppState, Shared};
 pub use error::Error;
 pub use http::app;
+pub use http::serve::TlsFiles;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +66,8 @@ pub struct Config {
     /// keep-alive connection is closed after as long), and the whole request,
     /// body and handling, must be answered within it (408 if not).
     pub request_timeout: Duration,
+    /// Serve TLS with this certificate and key (else plain TCP).
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for Config {
@@ -80,6 +83,7 @@ impl Default for Config {
             hash_queue_timeout: Duration::from_secs(10),
             throttle: auth::ThrottleLimits::default(),
             request_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -136,12 +140,19 @@ impl AppState {
 /// Binds, calls `on_bound` with the bound address, and serves [`app`] until
 /// Ctrl-C or SIGTERM, then closes idle connections and lets the requests in
 /// flight finish (up to [`SHUTDOWN_GRACE`]). Connections are served on the
-/// caller's tokio runtime (its worker threads are the server's threads).
-/// Expired revocations are pruned at start and every [`PRUNE_EVERY`].
+/// caller's tokio runtime (its worker threads are the server's threads), over
+/// TLS when [`Config::tls`] is set. Expired revocations are pruned at start and
+/// every [`PRUNE_EVERY`].
 ///
 /// # Errors
-/// [`Error::Config`] if the address cannot be bound or the state cannot be loaded.
+/// [`Error::Config`] if the address cannot be bound or the state or the TLS
+/// files cannot be loaded.
 pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<(), Error> {
+    let tls = config
+        .tls
+        .as_ref()
+        .map(http::serve::tls_acceptor)
+        .transpose()?;
     let state = AppState::from_config(&config)?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -164,8 +175,15 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<
         }
     });
     on_bound(addr);
-    tracing::info!(%addr, "serving");
-    http::serve::accept_loop(listener, app(state), config.request_timeout, shutdown()).await;
+    tracing::info!(%addr, tls = tls.is_some(), "serving");
+    http::serve::accept_loop(
+        listener,
+        app(state),
+        tls,
+        config.request_timeout,
+        shutdown(),
+    )
+    .await;
     pruning.abort();
     Ok(())
 }

@@ -7,7 +7,7 @@ use latchkey_server::api::{COMMANDS, valid_device_id, valid_username};
 use latchkey_server::keys::{KeySet, from_hex, to_hex};
 use latchkey_server::store::{SqliteStore, Store};
 use latchkey_server::tokens::{Lifetimes, TokenService, unix_now};
-use latchkey_server::{Config, Error, auth, bridge};
+use latchkey_server::{Config, Error, TlsFiles, auth, bridge};
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,6 +76,12 @@ struct ServeArgs {
     /// Worker threads of the tokio runtime that serves HTTP (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     http_threads: Option<u16>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (mode 0600 or stricter).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Seconds a login may wait for a hashing slot before it is refused with 429.
     #[arg(long, default_value_t = 10)]
     hash_queue_timeout: u64,
@@ -302,11 +308,20 @@ fn serve(
             .unwrap_or_else(latchkey_server::default_hash_concurrency),
         hash_queue_timeout: Duration::from_secs(args.hash_queue_timeout),
         request_timeout: Duration::from_secs(args.request_timeout),
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
         throttle: auth::ThrottleLimits {
             per_user: args.max_failures_per_user,
             per_address: args.max_failures_per_address,
             window: Duration::from_secs(60),
         },
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(
@@ -319,7 +334,7 @@ fn serve(
         .map_err(|e| Error::Config(format!("tokio runtime: {e}")))?;
     runtime.block_on(latchkey_server::serve(config, |addr| {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }))
 }

@@ -1,4 +1,5 @@
-//! The accept loop: each connection is served by hyper-util's `auto` builder, HTTP/1.1 or HTTP/2 as the client speaks, on the
+//! The accept loop: each connection (plain TCP, or TLS through rustls) is served
+//! by hyper-util's `auto` builder, HTTP/1.1 or HTTP/2 as the client speaks, on the
 //! caller's tokio runtime, with the limits `axum::serve` leaves unset: a time
 //! limit on the request head (which also closes idle keep-alive connections), a
 //! bound on the head's size and field count, and a bound on concurrent HTTP/2
@@ -6,15 +7,20 @@
 //! [`SHUTDOWN_GRACE`](crate::SHUTDOWN_GRACE)) and closes idle connections.
 
 use super::ClientAddr;
+use crate::error::Error;
+use crate::keys;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
 use tower::ServiceExt as _;
 
 /// Longest request head (request line and header fields) over HTTP/1.1, and
@@ -24,6 +30,51 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 64;
 /// Most concurrent streams (requests) on one HTTP/2 connection.
 pub const MAX_STREAMS: u32 = 64;
+
+/// The certificate chain and private key of `serve --tls-cert --tls-key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain, the server's own certificate first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1), mode 0600 or stricter.
+    pub key: PathBuf,
+}
+
+/// The TLS acceptor for `files`: rustls with the `ring` provider, TLS 1.2 and
+/// 1.3, ALPN `h2` then `http/1.1`.
+///
+/// # Errors
+/// [`Error::Config`] naming the file that is missing, unreadable, readable by
+/// others, or holds no usable certificate or key.
+pub fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    keys::require_private(&files.key)?;
+    let cert = files.cert.display();
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| Error::Config(format!("--tls-cert {cert}: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::Config(format!(
+            "--tls-cert {cert}: no CERTIFICATE in the file"
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| Error::Config(format!("--tls-key {}: {e}", files.key.display())))?;
+    // ring rather than aws-lc-rs: it builds much faster here. rustls 0.23.48
+    // deprecates it for having no post-quantum key exchange (X25519MLKEM768);
+    // the classical groups (X25519, P-256, P-384) remain.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("TLS: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::Config(format!("--tls-cert {cert} with its key: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
 
 /// hyper's connection settings. `timeout`: how long a request head may take to
 /// arrive, from when the server starts waiting for it (so also how long an
@@ -54,6 +105,7 @@ fn builder(timeout: Duration) -> auto::Builder<TokioExecutor> {
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     router: Router,
+    tls: Option<TlsAcceptor>,
     timeout: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) {
@@ -69,8 +121,10 @@ pub(crate) async fn accept_loop(
                         stream,
                         peer,
                         router.clone(),
+                        tls.clone(),
                         Arc::clone(&builder),
                         graceful.watcher(),
+                        timeout,
                     ));
                 }
                 // Out of descriptors and the like: pause rather than spin.
@@ -91,13 +145,16 @@ pub(crate) async fn accept_loop(
     }
 }
 
-/// Serves one connection until either side ends it or shutdown closes it.
+/// Serves one connection: the TLS handshake first (within `timeout`) if there
+/// is an acceptor, then HTTP until either side ends it or shutdown closes it.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
+    tls: Option<TlsAcceptor>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     watcher: Watcher,
+    timeout: Duration,
 ) {
     // Answers are written whole; never hold one back for coalescing.
     let _ = stream.set_nodelay(true);
@@ -106,8 +163,27 @@ async fn connection(
         request.extensions_mut().insert(client);
         router.clone().oneshot(request)
     });
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    if let Err(e) = watcher.watch(conn).await {
+    let served = match tls {
+        None => {
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            watcher.watch(conn).await
+        }
+        Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => {
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                watcher.watch(conn).await
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+    };
+    if let Err(e) = served {
         tracing::debug!(%peer, error = %e, "connection ended");
     }
 }
