@@ -16,10 +16,6 @@ pub enum Error {
     UnsupportedMediaType,
     /// The body is larger than the route accepts (413 `body-too-large`).
     BodyTooLarge,
-    /// The request head is over the server's limits (431 `headers-too-large`).
-    HeadersTooLarge,
-    /// The request uses an HTTP feature the server does not (501 `not-implemented`).
-    NotImplemented(String),
     /// The request was not received and answered within the request timeout
     /// (408 `request-timeout`).
     RequestTimeout,
@@ -65,8 +61,6 @@ impl Error {
             Error::Malformed(_) => 400,
             Error::UnsupportedMediaType => 415,
             Error::BodyTooLarge => 413,
-            Error::HeadersTooLarge => 431,
-            Error::NotImplemented(_) => 501,
             Error::RequestTimeout => 408,
             Error::BadCredentials | Error::MissingToken | Error::InvalidToken(_) => 401,
             Error::Forbidden(_) => 403,
@@ -86,8 +80,6 @@ impl Error {
             Error::Malformed(_) => "malformed",
             Error::UnsupportedMediaType => "unsupported-media-type",
             Error::BodyTooLarge => "body-too-large",
-            Error::HeadersTooLarge => "headers-too-large",
-            Error::NotImplemented(_) => "not-implemented",
             Error::RequestTimeout => "request-timeout",
             Error::BadCredentials => "bad-credentials",
             Error::MissingToken => "missing-token",
@@ -113,13 +105,11 @@ impl fmt::Display for Error {
             | Error::NotFound(m)
             | Error::Conflict(m)
             | Error::DeviceUnreachable(m)
-            | Error::NotImplemented(m)
             | Error::Config(m) => f.write_str(m),
             Error::UnsupportedMediaType => {
                 f.write_str("expected a body with content type application/json")
             }
             Error::BodyTooLarge => f.write_str("request body too large"),
-            Error::HeadersTooLarge => f.write_str("request header fields too large"),
             Error::RequestTimeout => {
                 f.write_str("the request was not received and answered in time")
             }

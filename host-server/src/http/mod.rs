@@ -1,7 +1,7 @@
 //! HTTP on hyper through axum: the router ([`app`]), its tower layers, the
 //! extractors the handlers take ([`Caller`], [`Bearer`], [`JsonBody`], ...), the
 //! one place where an [`Error`] becomes an answer, and the accept loop
-//! ([`serve`](crate::serve), HTTP/1.1 and HTTP/2).
+//! ([`serve`](crate::serve), plain TCP or TLS, HTTP/1.1 and HTTP/2).
 //!
 //! Every answer our code gives is JSON (`GET /metrics` aside, which is
 //! Prometheus text). What hyper refuses before a request exists (a malformed
