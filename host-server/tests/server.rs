@@ -868,3 +868,40 @@ fn the_password_prompt_does_not_echo() -> Result<(), Error> {
     assert_eq!(login(&mut http, "alice", "typed-secret")?.status, 200);
     Ok(())
 }
+
+/// A client that sends requests and never reads the answers: once the server's
+/// writes have made no progress for --request-timeout, the connection is dropped
+/// (before all the answers are written) instead of held forever.
+#[test]
+fn a_client_that_takes_no_answers_is_cut_off() -> Result<(), Error> {
+    const REQUESTS: usize = 5000;
+    let (_dir, builder) = setup("stalled")?;
+    let s = start(&builder, &["--dev-keys", "--request-timeout", "2"])?;
+    let mut stream = TcpStream::connect(s.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    // Written on another thread: the server stops reading requests once its
+    // answers back up, so this write may block until the connection ends.
+    let sender = std::thread::spawn(move || {
+        let requests = "GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(REQUESTS);
+        let _ = writer.write_all(requests.as_bytes());
+    });
+    std::thread::sleep(Duration::from_secs(6));
+    let mut answers = Vec::new();
+    let _ = stream.read_to_end(&mut answers);
+    let _ = sender.join();
+    let answered = answers
+        .windows(15)
+        .filter(|w| w == b"HTTP/1.1 200 OK")
+        .count();
+    assert!(answered > 0, "nothing answered");
+    assert!(
+        answered < REQUESTS,
+        "all {REQUESTS} answers were written to a client that read none for 6 s"
+    );
+    // The server is fine afterwards.
+    assert_eq!(client(&s).get("/healthz", None)?.status, 200);
+    Ok(())
+}

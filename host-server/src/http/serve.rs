@@ -2,8 +2,9 @@
 //! by hyper-util's `auto` builder, HTTP/1.1 or HTTP/2 as the client speaks, on the
 //! caller's tokio runtime, with the limits `axum::serve` leaves unset: a time
 //! limit on the request head (which also closes idle keep-alive connections), a
-//! bound on the head's size and field count, and a bound on concurrent HTTP/2
-//! streams. Shutdown stops accepting, lets every request in flight finish (up to
+//! bound on the head's size and field count, a bound on concurrent HTTP/2
+//! streams, and a time limit on a write that cannot go on (a client that stops
+//! taking answers). Shutdown stops accepting, lets every request in flight finish (up to
 //! [`SHUTDOWN_GRACE`](crate::SHUTDOWN_GRACE)) and closes idle connections.
 
 use super::ClientAddr;
@@ -14,11 +15,17 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tower::ServiceExt as _;
@@ -163,6 +170,7 @@ async fn connection(
         request.extensions_mut().insert(client);
         router.clone().oneshot(request)
     });
+    let stream = WriteDeadline::new(stream, timeout);
     let served = match tls {
         None => {
             let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -185,5 +193,95 @@ async fn connection(
     };
     if let Err(e) = served {
         tracing::debug!(%peer, error = %e, "connection ended");
+    }
+}
+
+/// A connection whose writes may not stall longer than `limit`: once a write,
+/// flush or shutdown has waited that long for the client to take bytes, it fails
+/// (`TimedOut`) and hyper drops the connection. hyper has no write timeout of its
+/// own; without this a client that sends requests and never reads the answers
+/// would hold its connection, and the task serving it, forever.
+struct WriteDeadline<IO> {
+    io: IO,
+    limit: Duration,
+    /// Armed when a write first waits; disarmed when one makes progress.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<IO> WriteDeadline<IO> {
+    fn new(io: IO, limit: Duration) -> Self {
+        WriteDeadline {
+            io,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// After the wrapped call returned `poll`: `Pending` arms (or checks) the
+    /// deadline, anything else disarms it.
+    fn guard<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took no bytes of the answer in time",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for WriteDeadline<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.guard(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.guard(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_flush(cx);
+        this.guard(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.guard(cx, poll)
     }
 }
