@@ -905,3 +905,36 @@ fn a_client_that_takes_no_answers_is_cut_off() -> Result<(), Error> {
     assert_eq!(client(&s).get("/healthz", None)?.status, 200);
     Ok(())
 }
+
+/// A request refused before its handler reads the body (here: no token) still
+/// has its body read, so the connection stays usable: a client that reuses it
+/// for its next request gets an answer, not a closed connection.
+#[test]
+fn an_early_refusal_keeps_the_connection_usable() -> Result<(), Error> {
+    let (_dir, builder) = setup("early")?;
+    let s = start(&builder, &["--dev-keys"])?;
+    let mut stream = TcpStream::connect(s.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let body = json!({ "command": "open" }).to_string();
+    write!(
+        stream,
+        "POST /devices/door-1/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // The body comes later than the head, as it may from a real client.
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(body.as_bytes()).unwrap();
+    let (status, fields, _) = read_answer(&mut reader, false);
+    assert_eq!(status, 401);
+    assert_ne!(field(&fields, "connection"), Some("close"));
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_answer(&mut reader, false).0, 200);
+    Ok(())
+}

@@ -6,7 +6,7 @@ use crate::api::{AppState, is_json};
 use crate::error::Error;
 use crate::store::Grant;
 use crate::tokens::{Kind, Verified, unix_now};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -205,7 +205,16 @@ fn parse<T: DeserializeOwned>(
 
 /// The whole body, within the body limit layer's bound.
 async fn read(request: Request) -> Result<Bytes, Error> {
-    match request.into_body().collect().await {
+    read_body(request.into_body()).await
+}
+
+/// The whole of `body`, within the body limit layer's bound.
+///
+/// # Errors
+/// [`Error::BodyTooLarge`] past the limit; [`Error::Malformed`] if it cannot be
+/// read (hyper refused its chunked coding, say).
+pub(crate) async fn read_body(body: Body) -> Result<Bytes, Error> {
+    match body.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) => {
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tower::ServiceBuilder;
 use tower::timeout::TimeoutLayer;
+use tower_http::body::Limited;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -39,9 +40,10 @@ const GET: &str = "GET, HEAD";
 /// The router: every route, the 404 and 405 answers, and the layers every
 /// request passes (outermost first): a request id (`x-request-id`, kept if the
 /// client sent one, echoed in the answer), a tracing span, the request counter
-/// of `/metrics`, the request timeout ([`AppState::request_timeout`], 408), and
-/// the body limit ([`MAX_BODY`], 413: a declared `Content-Length` is refused
-/// before the body is read, a body without one when it passes the limit).
+/// of `/metrics`, the request timeout ([`AppState::request_timeout`], 408), the
+/// body limit ([`MAX_BODY`], 413: a declared `Content-Length` is refused before
+/// the body is read, a body without one when it passes the limit), and the body
+/// read whole before the handler runs.
 pub fn app(state: AppState) -> Router {
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(Sequential::new()))
@@ -53,7 +55,9 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(TimeoutLayer::new(state.request_timeout))
         .layer(middleware::from_fn(refuse_declared_oversize))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY));
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .map_request(unlimited)
+        .layer(middleware::from_fn(read_whole_body));
     Router::new()
         .route("/healthz", get(api::healthz).fallback(not_allowed(GET)))
         .route("/readyz", get(api::readyz).fallback(not_allowed(GET)))
@@ -137,6 +141,27 @@ async fn refuse_declared_oversize(request: Request, next: Next) -> Response {
         return response;
     }
     next.run(request).await
+}
+
+/// The request as the router takes it, its body still bounded by the limit.
+fn unlimited(request: axum::http::Request<Limited<axum::body::Body>>) -> Request {
+    request.map(axum::body::Body::new)
+}
+
+/// Reads the body whole (it is at most [`MAX_BODY`]) before the handler runs.
+/// A handler that refuses early (a missing token, say) would otherwise leave
+/// part of the body unread, and hyper then closes the HTTP/1.1 connection after
+/// the answer, at times without saying so: a client that reuses it for its next
+/// request finds it closed.
+async fn read_whole_body(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match extract::read_body(body).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The tracing span of one request, named by its id.
