@@ -1,7 +1,7 @@
 //! The crate's one error type: HTTP answers, configuration and storage failures.
+//! It knows its status and code; the answer itself is written in one place, the
+//! `IntoResponse` of the http module.
 
-use crate::api::Response;
-use serde::Serialize;
 use std::fmt;
 
 /// Everything that can go wrong in the server, its store, or its CLI.
@@ -16,10 +16,9 @@ pub enum Error {
     UnsupportedMediaType,
     /// The body is larger than the route accepts (413 `body-too-large`).
     BodyTooLarge,
-    /// The request head is over the server's limits (431 `headers-too-large`).
-    HeadersTooLarge,
-    /// The request uses an HTTP feature the server does not (501 `not-implemented`).
-    NotImplemented(String),
+    /// The request was not received and answered within the request timeout
+    /// (408 `request-timeout`).
+    RequestTimeout,
     /// Wrong username or password (401 `bad-credentials`).
     BadCredentials,
     /// No bearer token in the request (401 `missing-token`).
@@ -43,6 +42,9 @@ pub enum Error {
     },
     /// The device bridge could not reach the device (503 `device-unreachable`).
     DeviceUnreachable(String),
+    /// The store cannot be reached: not ready for requests (503 `not-ready`; the
+    /// detail is logged, never sent).
+    NotReady(String),
     /// A configuration problem (bad key file, bad flag value).
     Config(String),
     /// The database failed (500; the detail is logged, never sent).
@@ -59,15 +61,14 @@ impl Error {
             Error::Malformed(_) => 400,
             Error::UnsupportedMediaType => 415,
             Error::BodyTooLarge => 413,
-            Error::HeadersTooLarge => 431,
-            Error::NotImplemented(_) => 501,
+            Error::RequestTimeout => 408,
             Error::BadCredentials | Error::MissingToken | Error::InvalidToken(_) => 401,
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
             Error::Throttled { .. } => 429,
-            Error::DeviceUnreachable(_) => 503,
+            Error::DeviceUnreachable(_) | Error::NotReady(_) => 503,
             Error::Config(_) | Error::Store(_) | Error::Internal(_) => 500,
         }
     }
@@ -79,8 +80,7 @@ impl Error {
             Error::Malformed(_) => "malformed",
             Error::UnsupportedMediaType => "unsupported-media-type",
             Error::BodyTooLarge => "body-too-large",
-            Error::HeadersTooLarge => "headers-too-large",
-            Error::NotImplemented(_) => "not-implemented",
+            Error::RequestTimeout => "request-timeout",
             Error::BadCredentials => "bad-credentials",
             Error::MissingToken => "missing-token",
             Error::InvalidToken(_) => "invalid-token",
@@ -90,6 +90,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Throttled { .. } => "throttled",
             Error::DeviceUnreachable(_) => "device-unreachable",
+            Error::NotReady(_) => "not-ready",
             Error::Config(_) => "config",
             Error::Store(_) | Error::Internal(_) => "internal",
         }
@@ -104,13 +105,15 @@ impl fmt::Display for Error {
             | Error::NotFound(m)
             | Error::Conflict(m)
             | Error::DeviceUnreachable(m)
-            | Error::NotImplemented(m)
             | Error::Config(m) => f.write_str(m),
             Error::UnsupportedMediaType => {
                 f.write_str("expected a body with content type application/json")
             }
             Error::BodyTooLarge => f.write_str("request body too large"),
-            Error::HeadersTooLarge => f.write_str("request header fields too large"),
+            Error::RequestTimeout => {
+                f.write_str("the request was not received and answered in time")
+            }
+            Error::NotReady(m) => write!(f, "not ready: {m}"),
             Error::MethodNotAllowed(_) => f.write_str("method not allowed on this route"),
             Error::BadCredentials => f.write_str("bad username or password"),
             Error::MissingToken => f.write_str("missing bearer token"),
@@ -132,46 +135,15 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: String,
-}
-
 impl Error {
-    /// The answer to send: the status, the JSON body, and `WWW-Authenticate`,
-    /// `Retry-After` or `Allow` where the error calls for one. A server error's
-    /// detail is logged here and never sent.
+    /// Whether the detail must stay out of the answer (it may name files or SQL):
+    /// server errors other than an unreachable device.
     #[must_use]
-    pub fn response(&self) -> Response {
-        let status = self.status();
-        let message = if status >= 500 && !matches!(self, Error::DeviceUnreachable(_)) {
-            // The detail may name files or SQL; it goes to the log only.
-            tracing::error!(error = %self, "internal error");
-            "internal error".to_owned()
-        } else {
-            self.to_string()
-        };
-        let body = serde_json::to_vec(&Body {
-            error: self.code(),
-            message,
-        })
-        .unwrap_or_default();
-        let field = match self {
-            Error::MissingToken => Some(("www-authenticate", "Bearer realm=\"latchkey\"".into())),
-            Error::InvalidToken(code) => Some((
-                "www-authenticate",
-                format!("Bearer error=\"invalid_token\", error_description=\"{code}\""),
-            )),
-            Error::Throttled { retry_after } => Some(("retry-after", retry_after.to_string())),
-            Error::MethodNotAllowed(allow) => Some(("allow", (*allow).to_owned())),
-            _ => None,
-        };
-        Response {
-            status,
-            fields: field.into_iter().collect(),
-            body,
-        }
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            Error::Config(_) | Error::Store(_) | Error::Internal(_) | Error::NotReady(_)
+        )
     }
 }
 
@@ -180,37 +152,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn server_errors_hide_their_detail() {
-        let response = Error::Store("no such table: users at /secret/path".into()).response();
-        assert_eq!(response.status, 500);
-        assert_eq!(
-            response.body,
-            br#"{"error":"internal","message":"internal error"}"#
-        );
-    }
-
-    #[test]
-    fn invalid_token_names_the_reason_in_www_authenticate() {
-        let response = Error::InvalidToken("expired").response();
-        assert_eq!(response.status, 401);
-        assert_eq!(
-            response.fields,
-            [(
-                "www-authenticate",
-                "Bearer error=\"invalid_token\", error_description=\"expired\"".to_owned()
-            )]
-        );
-    }
-
-    #[test]
-    fn throttled_sets_retry_after() {
-        let response = Error::Throttled { retry_after: 7 }.response();
-        assert_eq!(response.status, 429);
-        assert_eq!(response.fields, [("retry-after", "7".to_owned())]);
-        let response = Error::MethodNotAllowed("GET, HEAD").response();
-        assert_eq!(
-            (response.status, response.fields),
-            (405, vec![("allow", "GET, HEAD".to_owned())])
-        );
+    fn statuses_and_codes() {
+        let cases = [
+            (Error::RequestTimeout, 408, "request-timeout"),
+            (Error::NotReady("x".into()), 503, "not-ready"),
+            (
+                Error::DeviceUnreachable("x".into()),
+                503,
+                "device-unreachable",
+            ),
+            (Error::Store("x".into()), 500, "internal"),
+            (Error::MethodNotAllowed("GET"), 405, "method-not-allowed"),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!((error.status(), error.code()), (status, code), "{error:?}");
+        }
+        assert!(Error::NotReady("x".into()).is_internal());
+        assert!(!Error::DeviceUnreachable("x".into()).is_internal());
     }
 }

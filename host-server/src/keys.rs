@@ -244,8 +244,11 @@ impl KeySet {
             return Self::from_json(&text).map_err(|e| Error::Config(format!("{KEYS_ENV}: {e}")));
         }
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_json(&text)
-                .map_err(|e| Error::Config(format!("{}: {e}", path.display()))),
+            Ok(text) => {
+                require_private(path)?;
+                Self::from_json(&text)
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let keys = Self::generate()?;
                 write_private(path, keys.to_json().as_bytes())?;
@@ -274,6 +277,33 @@ pub fn derive_device_key(master: &[u8], device_id: &str) -> [u8; 32] {
         okm = [0u8; 32];
     }
     okm
+}
+
+/// Refuses a secret file that others may read or write: on Unix its mode must be
+/// 0600 or stricter (no group or other bits). Used for the key file and the TLS
+/// private key.
+///
+/// # Errors
+/// [`Error::Config`] naming the file, its mode, and the `chmod` that fixes it.
+pub fn require_private(path: &Path) -> Result<(), Error> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::Config(format!(
+                "{} holds secrets but has mode {mode:04o}: others may read it; \
+                 run `chmod 600 {}` (0600 or stricter is required)",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    Ok(())
 }
 
 /// Creates `path` with mode 0600 (never overwriting) and writes `data`.
@@ -356,6 +386,34 @@ mod tests {
         }
         assert_eq!(KeySet::load(&path, false).unwrap(), first);
         assert_ne!(first, KeySet::development());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secret_files_readable_by_others_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.pem");
+        std::fs::write(&path, "x").unwrap();
+        for (mode, ok) in [(0o600, true), (0o400, true), (0o640, false), (0o604, false)] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let result = require_private(&path);
+            assert_eq!(result.is_ok(), ok, "{mode:o}: {result:?}");
+            if let Err(Error::Config(message)) = result {
+                assert!(
+                    message.contains(&format!("chmod 600 {}", path.display())),
+                    "{message}"
+                );
+            }
+        }
+        let public = KeySet::development().to_json();
+        std::fs::write(&path, public).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            matches!(KeySet::load(&path, false), Err(Error::Config(m)) if m.contains("chmod 600"))
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(KeySet::load(&path, false).is_ok());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! devices (`POST /devices/{id}/commands`), signed with the device's own key.
 //! Every token is signed and verified with `latchkey-core`.
 //!
-//! [`handle`] answers one request with an [`AppState`]; [`serve`] runs the server.
+//! [`app`] is the axum `Router` of the API over an [`AppState`]; [`serve`] runs
+//! it on hyper (HTTP/1.1 and HTTP/2, plain or TLS).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), latchkey_server::Error> {
@@ -20,15 +21,17 @@ pub mod api;
 pub mod auth;
 pub mod bridge;
 pub mod error;
-mod http;
+pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod store;
 pub mod tokens;
-pub mod wire;
 
-pub use api::{AppState, Shared, handle};
+pub use api::{AppState, Shared};
 pub use error::Error;
+pub use http::app;
+pub use http::serve::TlsFiles;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,11 +62,12 @@ pub struct Config {
     pub hash_queue_timeout: Duration,
     /// Failed-login limits.
     pub throttle: auth::ThrottleLimits,
-    /// Threads serving HTTP connections (each its own single-threaded runtime).
-    pub http_threads: usize,
-    /// How long a client has to send a whole request or take an answer; also how
-    /// long an idle keep-alive connection stays open.
+    /// How long a request may take: its head must arrive within it (so an idle
+    /// keep-alive connection is closed after as long), and the whole request,
+    /// body and handling, must be answered within it (408 if not).
     pub request_timeout: Duration,
+    /// Serve TLS with this certificate and key (else plain TCP).
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for Config {
@@ -78,8 +82,8 @@ impl Default for Config {
             hash_concurrency: default_hash_concurrency(),
             hash_queue_timeout: Duration::from_secs(10),
             throttle: auth::ThrottleLimits::default(),
-            http_threads: default_http_threads(),
             request_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -92,7 +96,7 @@ pub fn default_hash_concurrency() -> usize {
         .max(1)
 }
 
-/// One HTTP thread per core.
+/// One tokio worker thread per core (`serve --http-threads`).
 #[must_use]
 pub fn default_http_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
@@ -127,19 +131,28 @@ impl AppState {
             )?,
             throttle: auth::Throttle::new(config.throttle),
             bridge: bridge::Bridge::new(config.devices.clone()),
+            metrics: metrics::Metrics::default(),
+            request_timeout: config.request_timeout,
         }))
     }
 }
 
-/// Binds, calls `on_bound` with the bound address, and serves until Ctrl-C or
-/// SIGTERM, then lets the requests in flight finish (up to
-/// [`SHUTDOWN_GRACE`]). Expired revocations are pruned at start and every
-/// [`PRUNE_EVERY`]. Connections are served on [`Config::http_threads`] threads
-/// of their own; the caller's runtime accepts them and prunes.
+/// Binds, calls `on_bound` with the bound address, and serves [`app`] until
+/// Ctrl-C or SIGTERM, then closes idle connections and lets the requests in
+/// flight finish (up to [`SHUTDOWN_GRACE`]). Connections are served on the
+/// caller's tokio runtime (its worker threads are the server's threads), over
+/// TLS when [`Config::tls`] is set. Expired revocations are pruned at start and
+/// every [`PRUNE_EVERY`].
 ///
 /// # Errors
-/// [`Error::Config`] if the address cannot be bound or the state cannot be loaded.
+/// [`Error::Config`] if the address cannot be bound or the state or the TLS
+/// files cannot be loaded.
 pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<(), Error> {
+    let tls = config
+        .tls
+        .as_ref()
+        .map(http::serve::tls_acceptor)
+        .transpose()?;
     let state = AppState::from_config(&config)?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -148,7 +161,7 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<
         .local_addr()
         .map_err(|e| Error::Config(format!("local address: {e}")))?;
     let store = Arc::clone(&state.store);
-    tokio::spawn(async move {
+    let pruning = tokio::spawn(async move {
         loop {
             let s = Arc::clone(&store);
             let now = tokens::unix_now()
@@ -161,27 +174,17 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<
             tokio::time::sleep(PRUNE_EVERY).await;
         }
     });
-    let mut lanes = http::Lanes::start(&state, config.http_threads, config.request_timeout)?;
     on_bound(addr);
-    tracing::info!(%addr, threads = config.http_threads, "serving");
-    let stop = shutdown();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => lanes.hand_over(stream, peer),
-                // Out of descriptors and the like: pause rather than spin.
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-        }
-    }
-    drop(listener);
-    tracing::info!("shutting down");
-    lanes.finish().await;
+    tracing::info!(%addr, tls = tls.is_some(), "serving");
+    http::serve::accept_loop(
+        listener,
+        app(state),
+        tls,
+        config.request_timeout,
+        shutdown(),
+    )
+    .await;
+    pruning.abort();
     Ok(())
 }
 

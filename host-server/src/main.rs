@@ -7,7 +7,7 @@ use latchkey_server::api::{COMMANDS, valid_device_id, valid_username};
 use latchkey_server::keys::{KeySet, from_hex, to_hex};
 use latchkey_server::store::{SqliteStore, Store};
 use latchkey_server::tokens::{Lifetimes, TokenService, unix_now};
-use latchkey_server::{Config, Error, auth, bridge};
+use latchkey_server::{Config, Error, TlsFiles, auth, bridge};
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,14 +73,21 @@ struct ServeArgs {
     /// Password hashes computed at once (default: cores - 1, at least 1).
     #[arg(long)]
     hash_concurrency: Option<usize>,
-    /// Threads serving HTTP connections (default: one per core).
+    /// Worker threads of the tokio runtime that serves HTTP (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     http_threads: Option<u16>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (mode 0600 or stricter).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Seconds a login may wait for a hashing slot before it is refused with 429.
     #[arg(long, default_value_t = 10)]
     hash_queue_timeout: u64,
-    /// Seconds a client has to send a whole request or take an answer; also how
-    /// long an idle keep-alive connection stays open.
+    /// Seconds a request may take: its head must arrive within it (so also how
+    /// long an idle keep-alive connection stays open), and it must be received
+    /// and answered within it (else 408).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
     /// Failed logins allowed per username per minute.
@@ -301,38 +308,52 @@ fn serve(
             .unwrap_or_else(latchkey_server::default_hash_concurrency),
         hash_queue_timeout: Duration::from_secs(args.hash_queue_timeout),
         request_timeout: Duration::from_secs(args.request_timeout),
-        http_threads: args
-            .http_threads
-            .map_or_else(latchkey_server::default_http_threads, usize::from),
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
         throttle: auth::ThrottleLimits {
             per_user: args.max_failures_per_user,
             per_address: args.max_failures_per_address,
             window: Duration::from_secs(60),
         },
     };
-    // Accepting, signals and pruning only: connections run on the HTTP threads.
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(
+            args.http_threads
+                .map_or_else(latchkey_server::default_http_threads, usize::from),
+        )
+        .thread_name("http")
         .enable_all()
         .build()
         .map_err(|e| Error::Config(format!("tokio runtime: {e}")))?;
     runtime.block_on(latchkey_server::serve(config, |addr| {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }))
 }
 
+/// The new user's password: typed at a prompt that does not echo it when stdin
+/// is a terminal, else the first line of stdin.
 fn read_password() -> Result<String, Error> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Password (echoed): ");
-        let _ = std::io::stderr().flush();
-    }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::Config(format!("reading the password: {e}")))?;
+    let line = if stdin.is_terminal() {
+        rpassword::prompt_password("Password: ")
+            .map_err(|e| Error::Config(format!("reading the password: {e}")))?
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Error::Config(format!("reading the password: {e}")))?;
+        line
+    };
     let password = line.strip_suffix('\n').unwrap_or(&line);
     let password = password.strip_suffix('\r').unwrap_or(password);
     if password.is_empty() {

@@ -35,6 +35,17 @@ pub fn document() -> Value {
                 "summary": "Liveness",
                 "responses": { "200": { "description": "Up" } }
             }},
+            "/readyz": { "get": {
+                "summary": "Readiness: the store answers a read",
+                "responses": {
+                    "200": { "description": "Ready (`{\"status\":\"ready\"}`)" },
+                    "503": error_response("The store cannot be reached (`not-ready`)")
+                }
+            }},
+            "/metrics": { "get": {
+                "summary": "Counters in the Prometheus text format",
+                "responses": { "200": { "description": "Requests by route and status, logins by outcome, hashing queue depth, store latency", "content": { "text/plain": {} } } }
+            }},
             "/login": { "post": {
                 "summary": "Password login",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {

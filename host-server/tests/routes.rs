@@ -1,28 +1,38 @@
-//! Route tests in process: each request is written as HTTP/1.1 bytes, framed by
-//! `wire::next` and answered by `handle`, as the connection loop does; every
-//! answer's status, header fields and exact JSON body are checked.
+//! Route tests in process: each request is built as an `http::Request` and sent
+//! through the whole axum `Router` (layers included) with
+//! `tower::ServiceExt::oneshot`, as the accept loop does; every answer's status,
+//! header fields and exact JSON body are checked.
 
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::Request as HttpRequest;
 use base64ct::{Base64UrlUnpadded, Encoding};
+use http_body_util::BodyExt;
+use latchkey_server::http::ClientAddr;
 use latchkey_server::keys::{KeySet, SigningKey};
 use latchkey_server::store::{SqliteStore, Store};
 use latchkey_server::tokens::{Lifetimes, TokenService, unix_now};
-use latchkey_server::wire::{self, Frame};
-use latchkey_server::{AppState, Config, auth, handle};
+use latchkey_server::{AppState, Config, app, auth};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
+use tower::ServiceExt;
 
 struct Harness {
-    state: AppState,
+    app: Router,
     store: Arc<SqliteStore>,
     /// Holds the database; removed when the test ends.
     _dir: tempfile::TempDir,
 }
 
 fn harness(name: &str) -> Harness {
+    harness_with(name, Duration::from_secs(30))
+}
+
+fn harness_with(name: &str, request_timeout: Duration) -> Harness {
     let dir = tempfile::Builder::new()
         .prefix(&format!("latchkey-routes-{name}-"))
         .tempdir()
@@ -35,12 +45,13 @@ fn harness(name: &str) -> Harness {
             window: Duration::from_secs(60),
         },
         hash_concurrency: 2,
+        request_timeout,
         ..Config::default()
     };
     let dyn_store: Arc<dyn Store> = store.clone();
     let state = AppState::new(dyn_store, &KeySet::development(), &config).unwrap();
     Harness {
-        state,
+        app: app(state),
         store,
         _dir: dir,
     }
@@ -58,15 +69,18 @@ struct Reply {
     body: Value,
 }
 
-/// A request written out as HTTP/1.1 bytes.
+/// A request being built.
 struct Request {
-    head: String,
+    builder: axum::http::request::Builder,
 }
 
 impl Request {
     fn new(method: &str, uri: &str) -> Request {
         Request {
-            head: format!("{method} {uri} HTTP/1.1\r\nHost: test\r\n"),
+            builder: HttpRequest::builder()
+                .method(method)
+                .uri(uri)
+                .header("host", "test"),
         }
     }
 
@@ -78,37 +92,45 @@ impl Request {
         Request::new("GET", uri)
     }
 
-    fn header(mut self, name: &str, value: impl Display) -> Request {
-        self.head.push_str(&format!("{name}: {value}\r\n"));
-        self
+    fn header(self, name: &str, value: impl Display) -> Request {
+        Request {
+            builder: self.builder.header(name, value.to_string()),
+        }
     }
 
-    fn body(self, body: impl Into<Vec<u8>>) -> Vec<u8> {
+    /// The request with `body`, its length declared as an HTTP/1.1 client would.
+    fn body(self, body: impl Into<Vec<u8>>) -> HttpRequest<Body> {
         let body = body.into();
-        let mut bytes = self.header("Content-Length", body.len()).head.into_bytes();
-        bytes.extend_from_slice(b"\r\n");
-        bytes.extend_from_slice(&body);
-        bytes
+        self.header("content-length", body.len())
+            .builder
+            .body(Body::from(body))
+            .unwrap()
     }
 }
 
-async fn call(h: &Harness, bytes: Vec<u8>) -> Reply {
-    let client = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let response = match wire::next(&bytes, latchkey_server::api::MAX_BODY) {
-        Ok(Frame::Complete { request, len }) => {
-            assert_eq!(len, bytes.len(), "one whole request");
-            handle(&h.state, &request, client).await
-        }
-        Ok(Frame::Incomplete { .. }) => panic!("incomplete request"),
-        Err(refused) => refused.response(),
-    };
-    let status = response.status;
+/// Status, header fields and body bytes of the router's answer to `request`,
+/// sent as if from 127.0.0.1.
+async fn exchange(
+    h: &Harness,
+    mut request: HttpRequest<Body>,
+) -> (u16, HashMap<String, String>, Bytes) {
+    request
+        .extensions_mut()
+        .insert(ClientAddr(Some(IpAddr::V4(Ipv4Addr::LOCALHOST))));
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
     let headers = response
-        .fields
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
         .collect();
-    let bytes = response.body;
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes)
+}
+
+async fn call(h: &Harness, request: HttpRequest<Body>) -> Reply {
+    let (status, headers, bytes) = exchange(h, request).await;
+    assert_eq!(headers["content-type"], "application/json", "{status}");
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| panic!("not JSON ({status}): {:?}", String::from_utf8_lossy(&bytes)));
     Reply {
@@ -118,7 +140,7 @@ async fn call(h: &Harness, bytes: Vec<u8>) -> Reply {
     }
 }
 
-fn post_json(uri: &str, body: &Value, token: Option<&str>) -> Vec<u8> {
+fn post_json(uri: &str, body: &Value, token: Option<&str>) -> HttpRequest<Body> {
     let mut b = Request::post(uri).header("content-type", "application/json");
     if let Some(t) = token {
         b = b.header("authorization", format!("Bearer {t}"));
@@ -126,7 +148,7 @@ fn post_json(uri: &str, body: &Value, token: Option<&str>) -> Vec<u8> {
     b.body(body.to_string())
 }
 
-fn get(uri: &str, token: Option<&str>) -> Vec<u8> {
+fn get(uri: &str, token: Option<&str>) -> HttpRequest<Body> {
     let mut b = Request::get(uri);
     if let Some(t) = token {
         b = b.header("authorization", format!("Bearer {t}"));
@@ -602,13 +624,12 @@ async fn openapi_lists_exactly_the_routed_paths() {
         for method in methods.as_object().unwrap().keys() {
             let uri = path.replace("{id}", "door-1");
             let req = Request::new(&method.to_uppercase(), &uri).body(Vec::new());
-            let r = call(&h, req).await;
+            let (status, _, body) = exchange(&h, req).await;
             assert!(
-                r.body["error"] != "not-found",
-                "{method} {path} is documented but not routed: {:?}",
-                r.body
+                status != 404 || String::from_utf8_lossy(&body).contains("no device"),
+                "{method} {path} is documented but not routed: {body:?}"
             );
-            assert_ne!(r.status, 405, "{method} {path}");
+            assert_ne!(status, 405, "{method} {path}");
             listed.push(format!("{} {path}", method.to_uppercase()));
         }
     }
@@ -619,11 +640,230 @@ async fn openapi_lists_exactly_the_routed_paths() {
             "DELETE /logout",
             "GET /healthz",
             "GET /me",
+            "GET /metrics",
             "GET /openapi.json",
+            "GET /readyz",
             "POST /devices/{id}/commands",
             "POST /login",
             "POST /logout",
             "POST /refresh"
         ]
     );
+}
+
+#[tokio::test]
+async fn head_works_where_get_does_and_405_says_allow() {
+    let h = harness("methods");
+    let (status, headers, body) =
+        exchange(&h, Request::new("HEAD", "/healthz").body(Vec::new())).await;
+    assert_eq!(status, 200);
+    assert!(body.is_empty());
+    let full = exchange(&h, get("/healthz", None)).await;
+    assert_eq!(headers["content-length"], full.2.len().to_string());
+    let (status, headers, _) = exchange(&h, Request::new("HEAD", "/me").body(Vec::new())).await;
+    assert_eq!(
+        (status, headers["www-authenticate"].as_str()),
+        (401, "Bearer realm=\"latchkey\"")
+    );
+    for (method, uri, allow) in [
+        ("POST", "/healthz", "GET, HEAD"),
+        ("DELETE", "/me", "GET, HEAD"),
+        ("PUT", "/readyz", "GET, HEAD"),
+        ("POST", "/metrics", "GET, HEAD"),
+        ("GET", "/login", "POST"),
+        ("GET", "/refresh", "POST"),
+        ("GET", "/logout", "POST, DELETE"),
+        ("GET", "/devices/door-1/commands", "POST"),
+    ] {
+        let r = call(&h, Request::new(method, uri).body(Vec::new())).await;
+        assert_eq!(r.status, 405, "{method} {uri}");
+        assert_eq!(r.headers["allow"], allow, "{method} {uri}");
+        assert_eq!(r.body["error"], "method-not-allowed");
+    }
+    // Every answer carries a request id; one the client sent is kept.
+    let (_, headers, _) = exchange(
+        &h,
+        Request::get("/healthz")
+            .header("x-request-id", "abc-1")
+            .body(Vec::new()),
+    )
+    .await;
+    assert_eq!(headers["x-request-id"], "abc-1");
+    let (_, headers, _) = exchange(&h, get("/healthz", None)).await;
+    assert!(!headers["x-request-id"].is_empty());
+}
+
+#[tokio::test]
+async fn ambiguous_fields_and_paths_are_refused() {
+    let h = harness("ambiguous");
+    let r = call(
+        &h,
+        Request::get("/me")
+            .header("authorization", "Bearer a.b.c")
+            .header("authorization", "Bearer d.e.f")
+            .body(Vec::new()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, &r.body),
+        (
+            400,
+            &json!({ "error": "malformed", "message": "more than one Authorization" })
+        )
+    );
+    let r = call(
+        &h,
+        Request::post("/login")
+            .header("content-type", "application/json")
+            .header("content-type", "text/plain")
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(
+        (r.status, &r.body),
+        (
+            400,
+            &json!({ "error": "malformed", "message": "more than one Content-Type" })
+        )
+    );
+    assert_invalid_token(
+        &call(
+            &h,
+            Request::get("/me")
+                .header("authorization", "Bearer   ")
+                .body(Vec::new()),
+        )
+        .await,
+        "malformed",
+    );
+    // Another scheme is no bearer token at all.
+    let r = call(
+        &h,
+        Request::get("/me")
+            .header("authorization", "Basic YTpi")
+            .body(Vec::new()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("missing-token"))
+    );
+    // A query is not part of the path; a path that is not UTF-8 once decoded is refused.
+    assert_eq!(call(&h, get("/healthz?x=/me", None)).await.status, 200);
+    let access = {
+        add_user(&h, "alice", "pw");
+        login(&h, "alice", "pw").await.body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let r = call(
+        &h,
+        post_json(
+            "/devices/%ff/commands",
+            &json!({ "command": "open" }),
+            Some(&access),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status, &r.body),
+        (
+            400,
+            &json!({ "error": "malformed", "message": "the path is not UTF-8 once decoded" })
+        )
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_without_a_length_are_refused_too() {
+    let h = harness("limit");
+    // No Content-Length (as a chunked HTTP/1.1 body or HTTP/2 DATA frames).
+    let request = |size: usize| {
+        HttpRequest::post("/login")
+            .header("content-type", "application/json")
+            .body(Body::from(format!(
+                r#"{{"username":"a","password":"{}"}}"#,
+                "x".repeat(size)
+            )))
+            .unwrap()
+    };
+    let r = call(&h, request(17 * 1024)).await;
+    assert_eq!(
+        (r.status, &r.body),
+        (
+            413,
+            &json!({ "error": "body-too-large", "message": "request body too large" })
+        )
+    );
+    // Under the limit it is read (and the password is too long for a login).
+    let r = call(&h, request(8 * 1024)).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("malformed"))
+    );
+}
+
+#[tokio::test]
+async fn a_request_not_finished_in_time_gets_408() {
+    let h = harness_with("timeout", Duration::from_millis(300));
+    let (mut sender, body) = http_body_util::channel::Channel::<Bytes>::new(1);
+    sender
+        .send_data(Bytes::from_static(b"{\"user"))
+        .await
+        .unwrap();
+    let request = HttpRequest::post("/login")
+        .header("content-type", "application/json")
+        .body(Body::new(body))
+        .unwrap();
+    let r = call(&h, request).await;
+    assert_eq!(
+        (r.status, &r.body),
+        (
+            408,
+            &json!({ "error": "request-timeout", "message": "the request was not received and answered in time" })
+        )
+    );
+    drop(sender);
+}
+
+#[tokio::test]
+async fn readyz_reads_the_store() {
+    let h = harness("ready");
+    let r = call(&h, get("/readyz", None)).await;
+    assert_eq!((r.status, &r.body), (200, &json!({ "status": "ready" })));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_logins_and_store_calls() {
+    let h = harness("metrics");
+    add_user(&h, "alice", "pw");
+    assert_eq!(login(&h, "alice", "wrong").await.status, 401);
+    let access = login(&h, "alice", "pw").await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(call(&h, get("/me", Some(&access))).await.status, 200);
+    assert_eq!(call(&h, get("/nowhere/at/all", None)).await.status, 404);
+    let (status, headers, body) = exchange(&h, get("/metrics", None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    for line in [
+        "latchkey_http_requests_total{route=\"/login\",status=\"200\"} 1",
+        "latchkey_http_requests_total{route=\"/login\",status=\"401\"} 1",
+        "latchkey_http_requests_total{route=\"/me\",status=\"200\"} 1",
+        "latchkey_http_requests_total{route=\"other\",status=\"404\"} 1",
+        "latchkey_logins_total{outcome=\"success\"} 1",
+        "latchkey_logins_total{outcome=\"bad-credentials\"} 1",
+        "latchkey_hash_queue_depth 0",
+        "latchkey_store_duration_seconds_count{op=\"password_hash\"} 2",
+        "latchkey_store_duration_seconds_count{op=\"create_family\"} 1",
+        "latchkey_store_duration_seconds_count{op=\"session\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
 }

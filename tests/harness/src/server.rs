@@ -150,7 +150,8 @@ impl ServerBuilder {
             .map_err(Error::io(format!("reading {what}")))
     }
 
-    /// Starts the server and waits for its `listening on http://ADDR` line.
+    /// Starts the server and waits for its `listening on http://ADDR` line
+    /// (`https://` when it serves TLS).
     ///
     /// # Errors
     /// `Error::Io` when it cannot start, `Error::Exited` when it exits first,
@@ -170,10 +171,13 @@ impl ServerBuilder {
     }
 }
 
-/// The address in a `listening on http://127.0.0.1:PORT` line (anywhere in the line, so
-/// that a log prefix does not matter).
+/// The address in a `listening on http://127.0.0.1:PORT` line, or `https://`
+/// (anywhere in the line, so that a log prefix does not matter).
 pub fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let (_, rest) = line.split_once("listening on http://")?;
+    let (_, rest) = line.split_once("listening on ")?;
+    let rest = rest
+        .strip_prefix("http://")
+        .or_else(|| rest.strip_prefix("https://"))?;
     let addr = rest.split_whitespace().next()?.trim_end_matches('/');
     addr.parse().ok()
 }
@@ -278,6 +282,10 @@ mod tests {
             Some(8080)
         );
         assert_eq!(listening_addr("listening on 127.0.0.1:1"), None);
+        assert_eq!(
+            listening_addr("listening on https://127.0.0.1:8443").map(|a| a.port()),
+            Some(8443)
+        );
         assert_eq!(listening_addr("listening on http://nonsense"), None);
     }
 

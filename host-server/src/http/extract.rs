@@ -1,0 +1,230 @@
+//! What handlers take from a request, each refusal an [`Error`] (so answered in
+//! the same JSON shape as every other error): the bearer token, the caller it
+//! proves, a JSON body, the device id of the path, the client's address.
+
+use crate::api::{AppState, is_json};
+use crate::error::Error;
+use crate::store::Grant;
+use crate::tokens::{Kind, Verified, unix_now};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The client's address, put into every request by the accept loop (`None` when
+/// a request did not come through it, as in tests that call the router
+/// directly). The failed-login throttle counts by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(parts
+            .extensions
+            .get::<ClientAddr>()
+            .copied()
+            .unwrap_or(ClientAddr(None)))
+    }
+}
+
+/// The one value of a header field that may appear at most once.
+///
+/// # Errors
+/// [`Error::Malformed`] if the field appears more than once.
+fn single<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+    label: &str,
+) -> Result<Option<&'a HeaderValue>, Error> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Error::Malformed(format!("more than one {label}")));
+    }
+    Ok(first)
+}
+
+/// The token of an `Authorization: Bearer` field. As an `Option`, a request
+/// without one (or with another scheme) gives `None`.
+///
+/// Refused: no bearer token (401 `missing-token`), a token that is empty or not
+/// text (401 `invalid-token`, `malformed`), two `Authorization` fields (400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bearer(pub String);
+
+impl Bearer {
+    fn from_headers(headers: &HeaderMap) -> Result<Option<Bearer>, Error> {
+        let Some(value) = single(headers, &AUTHORIZATION, "Authorization")? else {
+            return Ok(None);
+        };
+        let value = value
+            .to_str()
+            .map_err(|_| Error::InvalidToken("malformed"))?;
+        match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                let token = token.trim();
+                if token.is_empty() {
+                    Err(Error::InvalidToken("malformed"))
+                } else {
+                    Ok(Some(Bearer(token.to_owned())))
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        Bearer::from_headers(&parts.headers)?.ok_or(Error::MissingToken)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Bearer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Error> {
+        Bearer::from_headers(&parts.headers)
+    }
+}
+
+/// The caller: an access token, verified, not revoked, whose user still exists,
+/// and the user's grants as the store holds them now.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The access token's claims.
+    pub token: Verified,
+    /// The user's grants.
+    pub grants: Arc<[Grant]>,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let Bearer(token) = Bearer::from_headers(&parts.headers)?.ok_or(Error::MissingToken)?;
+        let token = state.tokens.verify(&token, Kind::Access, unix_now())?;
+        // Asked on every request, so a logout is seen at once by every worker and
+        // every server process sharing the database. A point read (in WAL mode
+        // readers never wait for the writer, and the store caches until the file
+        // changes), so it runs inline.
+        let grants = state
+            .metrics
+            .store(crate::metrics::StoreOp::Session, || {
+                state.store.session(&token.jti, &token.fam, &token.sub)
+            })?
+            .ok_or(Error::InvalidToken("revoked"))?;
+        Ok(Caller { token, grants })
+    }
+}
+
+/// The `{id}` of `/devices/{id}/commands`, percent-decoded. Refused (400) if it
+/// is not UTF-8 once decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for DeviceId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        match <Path<String> as FromRequestParts<S>>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(DeviceId(id)),
+            Err(PathRejection::FailedToDeserializePathParams(e))
+                if matches!(
+                    e.kind(),
+                    axum::extract::path::ErrorKind::InvalidUtf8InPathParam { .. }
+                ) =>
+            {
+                Err(Error::Malformed(
+                    "the path is not UTF-8 once decoded".into(),
+                ))
+            }
+            Err(other) => Err(Error::Malformed(other.body_text())),
+        }
+    }
+}
+
+/// A JSON body of type `T`.
+///
+/// Refused: a body not declared JSON (415; `application/json` or
+/// `application/*+json`, see [`is_json`]), two `Content-Type` fields (400), a
+/// body over the limit (413), a body that cannot be read (400) or is not a `T`
+/// (400 `malformed`, with serde's message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> JsonBody<T> {
+    /// The body as a `T`, or `None` if the request has no body at all (the
+    /// refresh token may come in a header instead).
+    ///
+    /// # Errors
+    /// As the extractor.
+    pub async fn optional(request: Request) -> Result<Option<T>, Error> {
+        let content_type = single(request.headers(), &CONTENT_TYPE, "Content-Type")?.cloned();
+        let bytes = read(request).await?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        parse(content_type.as_ref(), &bytes).map(Some)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Error> {
+        let content_type = single(request.headers(), &CONTENT_TYPE, "Content-Type")?.cloned();
+        if !is_json(content_type.as_ref().map(HeaderValue::as_bytes)) {
+            return Err(Error::UnsupportedMediaType);
+        }
+        let bytes = read(request).await?;
+        parse(content_type.as_ref(), &bytes).map(JsonBody)
+    }
+}
+
+fn parse<T: DeserializeOwned>(
+    content_type: Option<&HeaderValue>,
+    bytes: &[u8],
+) -> Result<T, Error> {
+    if !is_json(content_type.map(HeaderValue::as_bytes)) {
+        return Err(Error::UnsupportedMediaType);
+    }
+    serde_json::from_slice(bytes).map_err(|e| Error::Malformed(format!("invalid JSON body: {e}")))
+}
+
+/// The whole body, within the body limit layer's bound.
+async fn read(request: Request) -> Result<Bytes, Error> {
+    read_body(request.into_body()).await
+}
+
+/// The whole of `body`, within the body limit layer's bound.
+///
+/// # Errors
+/// [`Error::BodyTooLarge`] past the limit; [`Error::Malformed`] if it cannot be
+/// read (hyper refused its chunked coding, say).
+pub(crate) async fn read_body(body: Body) -> Result<Bytes, Error> {
+    match body.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(cause) = source {
+                if cause.is::<http_body_util::LengthLimitError>() {
+                    return Err(Error::BodyTooLarge);
+                }
+                source = cause.source();
+            }
+            Err(Error::Malformed(format!("could not read the body: {e}")))
+        }
+    }
+}
