@@ -1,11 +1,11 @@
 //! The HTTP API: one function per route, picked by [`handle`] from a framed
 //! request ([`crate::wire`]); every answer is JSON.
 
-use crate::auth::{PasswordChecker, Throttle};
+use crate::auth::{Attempt, PasswordChecker, Throttle};
 use crate::bridge::Bridge;
 use crate::error::Error;
 use crate::keys::random_id;
-use crate::store::{Grant, Rotation, Store};
+use crate::store::{CommandRecord, Credentials, Grant, Rotation, Store};
 use crate::tokens::{Kind, TokenService, Verified, unix_now};
 use crate::wire::Request;
 use serde::de::DeserializeOwned;
@@ -106,7 +106,7 @@ async fn route(
         "/healthz" if get => {
             to_json(&json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
         }
-        "/me" if get => me(state, req),
+        "/me" if get => me(state, req).await,
         "/openapi.json" if get => to_json(&crate::openapi::document()),
         "/login" if post => login(state, req, client).await,
         "/refresh" if post => refresh(state, req).await,
@@ -235,18 +235,18 @@ fn bearer<'a>(req: &Request<'a>) -> Result<Option<&'a str>, Error> {
 
 /// The caller's access token, verified and not revoked, and the user's grants as
 /// the database holds them now.
-fn caller(state: &AppState, req: &Request<'_>) -> Result<(Verified, Arc<[Grant]>), Error> {
+async fn caller(state: &AppState, req: &Request<'_>) -> Result<(Verified, Arc<[Grant]>), Error> {
     let token = bearer(req)?.ok_or(Error::MissingToken)?;
     let who = state.tokens.verify(token, Kind::Access, unix_now())?;
-    // Asked on every request, so a logout is seen at once by every worker and
-    // every server process sharing the database. A point read (in WAL mode readers
-    // never wait for the writer, and the store caches until the file changes), so
-    // it runs inline.
-    let grants = state
-        .store
-        .session(&who.jti, &who.fam, &who.sub)?
-        .ok_or(Error::InvalidToken("revoked"))?;
-    Ok((who, grants))
+    // Asked of the store on every request (it reads the revocation counter), so a
+    // logout acknowledged by any instance on the database is seen by the next
+    // request everywhere.
+    let (who, session) = read(state, move |s| {
+        let session = s.session(&who.jti, &who.fam, &who.sub)?;
+        Ok((who, session))
+    })
+    .await?;
+    Ok((who, session.ok_or(Error::InvalidToken("revoked"))?))
 }
 
 /// `value` as a JSON body, in a buffer sized for a typical answer at once.
@@ -257,7 +257,20 @@ fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
     Ok(body)
 }
 
-/// Runs a store write on a blocking thread (writes may wait for the write lock).
+/// Runs a store read inline when the store says its reads are cheap (SQLite),
+/// else on a blocking thread (PostgreSQL: a network round trip).
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Store) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    if state.store.cheap_reads() {
+        f(state.store.as_ref())
+    } else {
+        write(state, f).await
+    }
+}
+
+/// Runs a store call on a blocking thread (writes may wait for a lock).
 async fn write<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&dyn Store) -> Result<T, Error> + Send + 'static,
@@ -297,28 +310,84 @@ async fn login(state: &AppState, req: &Request<'_>, ip: Option<IpAddr>) -> Resul
              password at most {MAX_PASSWORD} bytes"
         )));
     }
-    state.throttle.check(&req.username, ip)?;
-    let phc = state.store.password_hash(&req.username)?;
-    if !state.passwords.check(req.password, phc).await? {
-        state.throttle.failed(&req.username, ip);
-        tracing::info!(user = %req.username.escape_debug(), "failed login");
-        return Err(Error::BadCredentials);
-    }
-    state.throttle.succeeded(&req.username);
+    // Reserved in the store before anything is hashed, so that concurrent
+    // attempts, on any instance, count against the limit.
+    let (throttle, user) = (state.throttle.clone(), req.username.clone());
+    let attempt = write(state, move |s| throttle.reserve(s, &user, ip, unix_now())).await?;
+    let user = req.username.clone();
+    let checked = match read(state, move |s| s.credentials(&user)).await {
+        Ok(credentials) => {
+            let phc = credentials.as_ref().map(|c| c.phc.clone());
+            state
+                .passwords
+                .check(req.password, phc)
+                .await
+                .map(|ok| credentials.filter(|_| ok))
+        }
+        Err(e) => Err(e),
+    };
+    let user = match checked {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            // The attempt stays counted as a failure.
+            tracing::info!(user = %req.username.escape_debug(), "failed login");
+            return Err(Error::BadCredentials);
+        }
+        Err(e) => {
+            settle(state, attempt, false).await;
+            return Err(e);
+        }
+    };
+    let answer = start_session(state, req.username, user).await;
+    settle(state, attempt, answer.is_ok()).await;
+    answer
+}
+
+/// Issues a token pair for the user whose password was just checked, and starts
+/// its refresh family, tied to the row whose password was checked: if the user
+/// was removed (and perhaps added again) meanwhile, no session starts.
+async fn start_session(
+    state: &AppState,
+    username: String,
+    user: Credentials,
+) -> Result<Vec<u8>, Error> {
     let now = unix_now();
     let family = random_id()?;
-    let access = state
-        .tokens
-        .issue_access(&req.username, &family, true, now)?;
-    let refresh = state.tokens.issue_refresh(&req.username, &family, now)?;
-    let (user, jti, exp) = (req.username, refresh.jti.clone(), refresh.exp);
-    write(state, move |s| s.create_family(&family, &user, &jti, exp)).await?;
+    let access = state.tokens.issue_access(&username, &family, true, now)?;
+    let refresh = state.tokens.issue_refresh(&username, &family, now)?;
+    let (jti, exp) = (refresh.jti.clone(), refresh.exp);
+    let started = write(state, move |s| {
+        s.start_session(&family, user.user_id, &jti, exp)
+    })
+    .await?;
+    if !started {
+        tracing::info!(user = %username.escape_debug(), "user removed while logging in");
+        return Err(Error::BadCredentials);
+    }
     to_json(&TokenPair {
         access_token: access.token,
         refresh_token: refresh.token,
         token_type: "Bearer".into(),
         expires_in: access.exp.saturating_sub(now),
     })
+}
+
+/// Hands a login's reserved attempt back: forgotten after a success, released
+/// when the password was never checked. A failure here only leaves the attempt
+/// counted (fails closed), so it is logged, not answered.
+async fn settle(state: &AppState, attempt: Attempt, succeeded: bool) {
+    let throttle = state.throttle.clone();
+    let result = write(state, move |s| {
+        if succeeded {
+            throttle.succeeded(s, &attempt)
+        } else {
+            throttle.abandoned(s, &attempt)
+        }
+    })
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not settle a login attempt");
+    }
 }
 
 #[derive(Deserialize)]
@@ -363,7 +432,7 @@ async fn refresh(state: &AppState, req: &Request<'_>) -> Result<Vec<u8>, Error> 
 }
 
 async fn logout(state: &AppState, req: &Request<'_>) -> Result<Vec<u8>, Error> {
-    let (who, _) = caller(state, req)?;
+    let (who, _) = caller(state, req).await?;
     let (fam, jti, exp) = (who.fam, who.jti, who.exp);
     write(state, move |s| s.logout(&fam, &jti, exp)).await?;
     to_json(&json!({ "logged_out": true }))
@@ -385,8 +454,8 @@ struct MeToken<'a> {
     fresh: bool,
 }
 
-fn me(state: &AppState, req: &Request<'_>) -> Result<Vec<u8>, Error> {
-    let (who, grants) = caller(state, req)?;
+async fn me(state: &AppState, req: &Request<'_>) -> Result<Vec<u8>, Error> {
+    let (who, grants) = caller(state, req).await?;
     to_json(&Me {
         username: &who.sub,
         grants: &grants,
@@ -437,7 +506,7 @@ fn command_args(command: &str, args: Option<&Value>) -> Result<Option<String>, E
 }
 
 async fn command(state: &AppState, req: &Request<'_>, segment: &str) -> Result<Vec<u8>, Error> {
-    let (who, grants) = caller(state, req)?;
+    let (who, grants) = caller(state, req).await?;
     let device = percent_decoded(segment)?;
     let req: CommandRequest = json_body(req)?;
     if !valid_device_id(&device) {
@@ -447,7 +516,8 @@ async fn command(state: &AppState, req: &Request<'_>, segment: &str) -> Result<V
         )));
     }
     let arg = command_args(&req.command, req.args.as_ref())?;
-    if !state.store.device_exists(&device)? {
+    let id = device.to_string();
+    if !read(state, move |s| s.device_exists(&id)).await? {
         return Err(Error::NotFound(format!("no device {device:?}")));
     }
     if !grants.iter().any(|g| g.allows(&device, &req.command)) {
@@ -457,13 +527,22 @@ async fn command(state: &AppState, req: &Request<'_>, segment: &str) -> Result<V
         )));
     }
     let now = unix_now();
-    let issued = state.tokens.issue_command(
-        &who.sub,
-        &device,
-        &req.command,
-        arg.as_deref().and_then(|a| a.parse().ok()),
-        now,
-    )?;
+    let level = arg.as_deref().and_then(|a| a.parse().ok());
+    let issued = state
+        .tokens
+        .issue_command(&who.sub, &device, &req.command, level, now)?;
+    // Recorded before anyone sees the token: no unaudited token leaves.
+    let record = CommandRecord {
+        jti: issued.jti.clone(),
+        issued_at: now,
+        expires_at: issued.exp,
+        username: who.sub.clone(),
+        device: device.to_string(),
+        command: req.command.clone(),
+        arg: level,
+        source: "api".into(),
+    };
+    write(state, move |s| s.record_command(&record)).await?;
     let mut body = json!({
         "token": issued.token,
         "device": device,

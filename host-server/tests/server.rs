@@ -144,8 +144,18 @@ fn persistence_across_restart() -> Result<(), Error> {
 fn concurrent_logins_and_a_revocation_seen_by_every_request() -> Result<(), Error> {
     let (_dir, builder) = setup("concurrent")?;
     builder.admin(&["user", "add", "alice"], "pw\n")?;
-    // Debug builds hash slowly (about 1 s of CPU each): let logins queue.
-    let s = start(&builder, &["--dev-keys", "--hash-queue-timeout", "120"])?;
+    // Debug builds hash slowly (about 1 s of CPU each): let logins queue. Logins
+    // in flight count against the per-user limit: room for all six.
+    let s = start(
+        &builder,
+        &[
+            "--dev-keys",
+            "--hash-queue-timeout",
+            "120",
+            "--max-failures-per-user",
+            "10",
+        ],
+    )?;
     let threads: Vec<_> = (0..6)
         .map(|_| {
             let mut http = client(&s);
