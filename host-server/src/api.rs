@@ -2,13 +2,13 @@
 //! extractors of [`crate::http`] and answering JSON or an [`Error`]. The routes
 //! themselves are listed in [`crate::http::app`].
 
-use crate::auth::{PasswordChecker, Throttle};
+use crate::auth::{Attempt, PasswordChecker, Throttle};
 use crate::bridge::Bridge;
 use crate::error::Error;
 use crate::http::{Bearer, Caller, ClientAddr, DeviceId, Json, JsonBody};
 use crate::keys::random_id;
 use crate::metrics::{Login, Metrics, StoreOp};
-use crate::store::{Grant, Rotation, Store};
+use crate::store::{CommandRecord, Credentials, Grant, Rotation, Store};
 use crate::tokens::{Kind, TokenService, unix_now};
 use axum::extract::{Request, State};
 use serde::{Deserialize, Serialize};
@@ -118,8 +118,24 @@ fn to_json<T: Serialize>(value: &T) -> Result<Json, Error> {
     Ok(Json(body))
 }
 
-/// Runs a store write on a blocking thread (writes may wait for the write lock),
-/// timed as `op`.
+/// Runs a store read, timed as `op`: inline when the store says its reads are
+/// cheap (SQLite: a point read that never waits for a writer), else on a blocking
+/// thread (PostgreSQL: a network round trip, and its client must not block an
+/// executor thread).
+pub(crate) async fn read<T: Send + 'static>(
+    state: &AppState,
+    op: StoreOp,
+    f: impl FnOnce(&dyn Store) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    if state.store.cheap_reads() {
+        state.metrics.store(op, || f(state.store.as_ref()))
+    } else {
+        write(state, op, f).await
+    }
+}
+
+/// Runs a store call on a blocking thread (writes may wait for a lock), timed as
+/// `op`.
 async fn write<T: Send + 'static>(
     state: &AppState,
     op: StoreOp,
@@ -233,31 +249,82 @@ async fn password_login(
              password at most {MAX_PASSWORD} bytes"
         )));
     }
-    state.throttle.check(&req.username, ip)?;
-    let phc = state.metrics.store(StoreOp::PasswordHash, || {
-        state.store.password_hash(&req.username)
-    })?;
-    let matched = {
-        let _queued = state.metrics.hashing();
-        state.passwords.check(req.password, phc).await?
-    };
-    if !matched {
-        state.throttle.failed(&req.username, ip);
-        tracing::info!(user = %req.username.escape_debug(), "failed login");
-        return Err(Error::BadCredentials);
-    }
-    state.throttle.succeeded(&req.username);
-    let now = unix_now();
-    let family = random_id()?;
-    let access = state
-        .tokens
-        .issue_access(&req.username, &family, true, now)?;
-    let refresh = state.tokens.issue_refresh(&req.username, &family, now)?;
-    let (user, jti, exp) = (req.username, refresh.jti.clone(), refresh.exp);
-    write(state, StoreOp::CreateFamily, move |s| {
-        s.create_family(&family, &user, &jti, exp)
+    // Reserved in the store before anything is hashed, so that concurrent
+    // attempts, on any instance, count against the limit.
+    let (throttle, user) = (state.throttle.clone(), req.username.clone());
+    let attempt = write(state, StoreOp::Reserve, move |s| {
+        throttle.reserve(s, &user, ip, unix_now())
     })
     .await?;
+    let user = req.username.clone();
+    let checked = match read(state, StoreOp::Credentials, move |s| s.credentials(&user)).await {
+        Ok(credentials) => {
+            let phc = credentials.as_ref().map(|c| c.phc.clone());
+            let _queued = state.metrics.hashing();
+            state
+                .passwords
+                .check(req.password, phc)
+                .await
+                .map(|ok| credentials.filter(|_| ok))
+        }
+        Err(e) => Err(e),
+    };
+    let user = match checked {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            // The attempt stays counted as a failure.
+            tracing::info!(user = %req.username.escape_debug(), "failed login");
+            return Err(Error::BadCredentials);
+        }
+        Err(e) => {
+            settle(state, attempt, false).await;
+            return Err(e);
+        }
+    };
+    let answer = start_session(state, req.username, user).await;
+    settle(state, attempt, answer.is_ok()).await;
+    answer
+}
+
+/// Hands a login's reserved attempt back: forgotten after a success, released
+/// when the password was never checked. A failure here only leaves the attempt
+/// counted (fails closed), so it is logged, not answered.
+async fn settle(state: &AppState, attempt: Attempt, succeeded: bool) {
+    let throttle = state.throttle.clone();
+    let result = write(state, StoreOp::Settle, move |s| {
+        if succeeded {
+            throttle.succeeded(s, &attempt)
+        } else {
+            throttle.abandoned(s, &attempt)
+        }
+    })
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not settle a login attempt");
+    }
+}
+
+/// Issues a token pair for the user whose password was just checked, and starts
+/// its refresh family, tied to the row whose password was checked: if the user
+/// was removed (and perhaps added again) meanwhile, no session starts.
+async fn start_session(
+    state: &AppState,
+    username: String,
+    user: Credentials,
+) -> Result<Json, Error> {
+    let now = unix_now();
+    let family = random_id()?;
+    let access = state.tokens.issue_access(&username, &family, true, now)?;
+    let refresh = state.tokens.issue_refresh(&username, &family, now)?;
+    let (jti, exp) = (refresh.jti.clone(), refresh.exp);
+    let started = write(state, StoreOp::StartSession, move |s| {
+        s.start_session(&family, user.user_id, &jti, exp)
+    })
+    .await?;
+    if !started {
+        tracing::info!(user = %username.escape_debug(), "user removed while logging in");
+        return Err(Error::BadCredentials);
+    }
     to_json(&TokenPair {
         access_token: access.token,
         refresh_token: refresh.token,
@@ -409,10 +476,8 @@ pub(crate) async fn command(
         )));
     }
     let arg = command_args(&req.command, req.args.as_ref())?;
-    if !state
-        .metrics
-        .store(StoreOp::DeviceExists, || state.store.device_exists(&device))?
-    {
+    let id = device.clone();
+    if !read(&state, StoreOp::DeviceExists, move |s| s.device_exists(&id)).await? {
         return Err(Error::NotFound(format!("no device {device:?}")));
     }
     if !grants.iter().any(|g| g.allows(&device, &req.command)) {
@@ -422,13 +487,25 @@ pub(crate) async fn command(
         )));
     }
     let now = unix_now();
-    let issued = state.tokens.issue_command(
-        &who.sub,
-        &device,
-        &req.command,
-        arg.as_deref().and_then(|a| a.parse().ok()),
-        now,
-    )?;
+    let level = arg.as_deref().and_then(|a| a.parse().ok());
+    let issued = state
+        .tokens
+        .issue_command(&who.sub, &device, &req.command, level, now)?;
+    // Recorded before anyone sees the token: no unaudited token leaves.
+    let record = CommandRecord {
+        jti: issued.jti.clone(),
+        issued_at: now,
+        expires_at: issued.exp,
+        username: who.sub.clone(),
+        device: device.clone(),
+        command: req.command.clone(),
+        arg: level,
+        source: "api".into(),
+    };
+    write(&state, StoreOp::RecordCommand, move |s| {
+        s.record_command(&record)
+    })
+    .await?;
     let mut body = json!({
         "token": issued.token,
         "device": device,

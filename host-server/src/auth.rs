@@ -1,10 +1,10 @@
 //! Password hashing off the async executor, and throttling of failed logins.
 
 use crate::error::Error;
+use crate::store::{AttemptLimit, Reservation, Slot, Store};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Argon2id with the OWASP parameters (m = 19456 KiB, t = 2, p = 1), which are
@@ -162,105 +162,88 @@ impl Default for ThrottleLimits {
     }
 }
 
-#[derive(Debug)]
-struct Window {
-    start: Instant,
-    failures: u32,
+/// A login's reserved attempts: kept as failures if the password was wrong,
+/// handed back through [`Throttle::succeeded`] or [`Throttle::abandoned`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Attempt {
+    user: Slot,
+    address: Option<Slot>,
 }
 
-/// Counts failed logins per username and per client address in fixed windows;
-/// once a key reaches its limit, logins for it are refused (before any hashing)
-/// until its window ends.
+/// Limits failed logins per username and per client address in fixed windows,
+/// counted in the store, so that every server instance on the database counts
+/// the same attempts. An attempt is reserved before the password is hashed:
+/// while a key's window holds its limit of failures and attempts in flight,
+/// logins for it are refused with 429 and nothing is hashed.
 #[derive(Debug, Clone)]
 pub struct Throttle {
     limits: ThrottleLimits,
-    windows: Arc<Mutex<HashMap<String, Window>>>,
 }
-
-/// Entries kept before expired windows are swept.
-const MAX_TRACKED: usize = 100_000;
 
 impl Throttle {
     /// A throttle with these limits.
     #[must_use]
     pub fn new(limits: ThrottleLimits) -> Self {
-        Throttle {
-            limits,
-            windows: Arc::new(Mutex::new(HashMap::new())),
-        }
+        Throttle { limits }
     }
 
-    fn keys(username: &str, address: Option<std::net::IpAddr>) -> [(Option<String>, bool); 2] {
-        [
-            (Some(format!("u:{username}")), true),
-            (address.map(|a| format!("a:{a}")), false),
-        ]
-    }
-
-    /// Refuses with [`Error::Throttled`] if the user or the address is over its limit.
+    /// Reserves one attempt for `username` and one for `address`, or neither.
     ///
     /// # Errors
-    /// [`Error::Throttled`] with the seconds left in the window.
-    pub fn check(&self, username: &str, address: Option<std::net::IpAddr>) -> Result<(), Error> {
-        let now = Instant::now();
-        let Ok(map) = self.windows.lock() else {
-            return Ok(());
-        };
-        let mut wait = Duration::ZERO;
-        for (key, is_user) in Self::keys(username, address) {
-            let Some(key) = key else { continue };
-            let limit = if is_user {
-                self.limits.per_user
-            } else {
-                self.limits.per_address
-            };
-            if let Some(w) = map.get(&key) {
-                let elapsed = now.duration_since(w.start);
-                if elapsed < self.limits.window && w.failures >= limit {
-                    wait = wait.max(self.limits.window.saturating_sub(elapsed));
-                }
-            }
-        }
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            Err(Error::Throttled {
-                retry_after: wait.as_secs().max(1),
-            })
-        }
-    }
-
-    /// Records a failed login for the user and the address.
-    pub fn failed(&self, username: &str, address: Option<std::net::IpAddr>) {
-        let now = Instant::now();
-        let Ok(mut map) = self.windows.lock() else {
-            return;
-        };
-        if map.len() >= MAX_TRACKED {
-            let window = self.limits.window;
-            map.retain(|_, w| now.duration_since(w.start) < window);
-        }
-        for (key, _) in Self::keys(username, address) {
-            let Some(key) = key else { continue };
-            let w = map.entry(key).or_insert(Window {
-                start: now,
-                failures: 0,
+    /// [`Error::Throttled`] with the seconds left in the fullest window;
+    /// [`Error::Store`] on database failure.
+    pub fn reserve(
+        &self,
+        store: &dyn Store,
+        username: &str,
+        address: Option<std::net::IpAddr>,
+        now: i64,
+    ) -> Result<Attempt, Error> {
+        let user_key = format!("u:{username}");
+        let address_key = address.map(|a| format!("a:{a}"));
+        let mut limits = vec![AttemptLimit {
+            key: &user_key,
+            max: self.limits.per_user,
+        }];
+        if let Some(key) = &address_key {
+            limits.push(AttemptLimit {
+                key,
+                max: self.limits.per_address,
             });
-            if now.duration_since(w.start) >= self.limits.window {
-                *w = Window {
-                    start: now,
-                    failures: 0,
+        }
+        let window = i64::try_from(self.limits.window.as_secs()).unwrap_or(i64::MAX);
+        match store.reserve_attempts(&limits, now, window)? {
+            Reservation::Refused { retry_after } => Err(Error::Throttled { retry_after }),
+            Reservation::Granted(slots) => {
+                let mut slots = slots.into_iter();
+                let (Some(user), address) = (slots.next(), slots.next()) else {
+                    return Err(Error::Internal("the store reserved no attempt".into()));
                 };
+                Ok(Attempt { user, address })
             }
-            w.failures = w.failures.saturating_add(1);
         }
     }
 
-    /// Forgets the user's failures after a successful login.
-    pub fn succeeded(&self, username: &str) {
-        if let Ok(mut map) = self.windows.lock() {
-            map.remove(&format!("u:{username}"));
-        }
+    /// After a successful login: the user's failures are forgotten, and the
+    /// attempt does not count against the address.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    pub fn succeeded(&self, store: &dyn Store, attempt: &Attempt) -> Result<(), Error> {
+        let release: Vec<Slot> = attempt.address.iter().cloned().collect();
+        store.settle_attempts(&release, &[attempt.user.key.as_str()])
+    }
+
+    /// When the password was never checked (no hashing slot, an error): the
+    /// attempt counts for neither key.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    pub fn abandoned(&self, store: &dyn Store, attempt: &Attempt) -> Result<(), Error> {
+        let mut release = vec![attempt.user.clone()];
+        release.extend(attempt.address.iter().cloned());
+        store.settle_attempts(&release, &[])
     }
 }
 
@@ -278,25 +261,35 @@ mod tests {
     }
 
     #[test]
-    fn throttle_blocks_after_the_limit_per_user_and_per_address() {
+    fn throttle_reserves_per_user_and_per_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::SqliteStore::open(&dir.path().join("t.db")).unwrap();
         let t = Throttle::new(ThrottleLimits {
             per_user: 2,
             per_address: 3,
             window: Duration::from_secs(60),
         });
         let ip: std::net::IpAddr = [127, 0, 0, 9].into();
-        t.failed("alice", Some(ip));
-        assert!(t.check("alice", Some(ip)).is_ok());
-        t.failed("alice", Some(ip));
-        assert!(
-            matches!(t.check("alice", None), Err(Error::Throttled { retry_after }) if retry_after > 0 && retry_after <= 60)
-        );
-        assert!(t.check("bob", Some(ip)).is_ok());
-        t.failed("bob", Some(ip));
-        assert!(t.check("carol", Some(ip)).is_err());
-        assert!(t.check("carol", None).is_ok());
-        t.succeeded("alice");
-        assert!(t.check("alice", None).is_ok());
+        let now = 1_000;
+        // Two wrong passwords for alice: kept as failures.
+        let _ = t.reserve(&store, "alice", Some(ip), now).unwrap();
+        let _ = t.reserve(&store, "alice", Some(ip), now).unwrap();
+        assert!(matches!(
+            t.reserve(&store, "alice", None, now + 5),
+            Err(Error::Throttled { retry_after: 55 })
+        ));
+        // The address has one attempt left; bob takes it.
+        let bob = t.reserve(&store, "bob", Some(ip), now).unwrap();
+        assert!(t.reserve(&store, "carol", Some(ip), now).is_err());
+        assert!(t.reserve(&store, "carol", None, now).is_ok());
+        // Bob's login never ran: the address gets its attempt back.
+        t.abandoned(&store, &bob).unwrap();
+        let carol = t.reserve(&store, "carol", Some(ip), now).unwrap();
+        // Carol got in: her attempt is not a failure of the address either.
+        t.succeeded(&store, &carol).unwrap();
+        let _ = t.reserve(&store, "dave", Some(ip), now).unwrap();
+        // A new window starts over.
+        assert!(t.reserve(&store, "alice", Some(ip), now + 60).is_ok());
     }
 
     #[tokio::test]

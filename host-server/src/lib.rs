@@ -46,8 +46,8 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
 pub struct Config {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub bind: SocketAddr,
-    /// SQLite database file.
-    pub db: PathBuf,
+    /// The database: an SQLite file or a PostgreSQL URL.
+    pub db: store::Database,
     /// Key file (created with random keys, mode 0600, if absent).
     pub keys: PathBuf,
     /// Use the DEVELOPMENT ONLY keys instead of the key file.
@@ -74,7 +74,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            db: PathBuf::from("latchkey.db"),
+            db: store::Database::Sqlite(PathBuf::from("latchkey.db")),
             keys: PathBuf::from("latchkey-keys.json"),
             dev_keys: false,
             devices: Vec::new(),
@@ -108,9 +108,9 @@ impl AppState {
     /// # Errors
     /// [`Error::Config`] or [`Error::Store`] naming what could not be loaded.
     pub fn from_config(config: &Config) -> Result<Self, Error> {
-        let store = store::SqliteStore::open(&config.db)?;
+        let store = store::open(&config.db)?;
         let keys = keys::KeySet::load(&config.keys, config.dev_keys)?;
-        Self::new(Arc::new(store), &keys, config)
+        Self::new(store, &keys, config)
     }
 
     /// Builds the shared state from an opened store and keys.
@@ -153,7 +153,11 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<
         .as_ref()
         .map(http::serve::tls_acceptor)
         .transpose()?;
-    let state = AppState::from_config(&config)?;
+    // Off the executor: PostgreSQL's client blocks on its own runtime.
+    let loading = config.clone();
+    let state = tokio::task::spawn_blocking(move || AppState::from_config(&loading))
+        .await
+        .map_err(|e| Error::Internal(format!("opening the store: {e}")))??;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| Error::Config(format!("cannot bind {}: {e}", config.bind)))?;

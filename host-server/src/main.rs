@@ -5,7 +5,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use latchkey_core::{Algorithm, ClaimSet, Key, Validation, Verifier};
 use latchkey_server::api::{COMMANDS, valid_device_id, valid_username};
 use latchkey_server::keys::{KeySet, from_hex, to_hex};
-use latchkey_server::store::{SqliteStore, Store};
+use latchkey_server::store::{self, AuditFilter, CommandRecord, Database};
 use latchkey_server::tokens::{Lifetimes, TokenService, unix_now};
 use latchkey_server::{Config, Error, TlsFiles, auth, bridge};
 use std::io::{BufRead, IsTerminal, Read, Write};
@@ -24,9 +24,18 @@ const DEV_KEYS_ENV: &str = "LATCHKEY_DEV_KEYS";
     about = "Latchkey login and command-token server"
 )]
 struct Cli {
-    /// SQLite database file (created and migrated on first use).
-    #[arg(long, global = true, default_value = "latchkey.db")]
-    db: PathBuf,
+    /// The database: an SQLite file (created and migrated on first use), or a
+    /// PostgreSQL URL `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (migrated on
+    /// first use). Give a URL with a password in $LATCHKEY_DB_URL, not here.
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_DB_URL",
+        hide_env_values = true,
+        default_value = "latchkey.db",
+        value_parser = parse_database
+    )]
+    db: Database,
     /// Key file (created with random keys, mode 0600, if absent). The JSON may
     /// instead be given in $LATCHKEY_KEYS_JSON.
     #[arg(long, global = true, default_value = "latchkey-keys.json")]
@@ -51,6 +60,34 @@ enum Command {
     /// Issue or inspect tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Read the audit of issued command tokens.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Issued command tokens, oldest first: one line each,
+    /// `ISSUED<TAB>USER<TAB>DEVICE<TAB>COMMAND[ ARG]<TAB>JTI<TAB>SOURCE`
+    /// (ISSUED in UTC, RFC 3339).
+    List {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this device's.
+        #[arg(long)]
+        device: Option<String>,
+        /// At most this many, the newest.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+fn parse_database(text: &str) -> Result<Database, String> {
+    if text.is_empty() {
+        return Err("empty".into());
+    }
+    Ok(Database::parse(text))
 }
 
 #[derive(Args)]
@@ -249,6 +286,18 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::Verify(args)) => return token_verify(&args),
         Command::Serve(args) => serve(&cli.db, &cli.keys, dev_keys, args),
         Command::User(cmd) => user(&cli.db, cmd),
+        Command::Audit(AuditCommand::List {
+            user,
+            device,
+            limit,
+        }) => audit_list(
+            &cli.db,
+            AuditFilter {
+                username: user,
+                device,
+                limit,
+            },
+        ),
         Command::Device(cmd) => device(&cli.db, &cli.keys, dev_keys, cmd),
         Command::Token(TokenCommand::Issue {
             user,
@@ -258,6 +307,7 @@ fn main() -> ExitCode {
             arg,
             ttl,
         }) => token_issue(
+            &cli.db,
             &cli.keys,
             dev_keys,
             &user,
@@ -278,7 +328,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(
-    db: &std::path::Path,
+    db: &Database,
     keys: &std::path::Path,
     dev_keys: bool,
     args: ServeArgs,
@@ -371,8 +421,8 @@ fn valid_pattern(pattern: &str) -> bool {
     pattern == "*" || valid_device_id(pattern.strip_suffix('*').unwrap_or(pattern))
 }
 
-fn user(db: &std::path::Path, cmd: UserCommand) -> Result<(), Error> {
-    let store = SqliteStore::open(db)?;
+fn user(db: &Database, cmd: UserCommand) -> Result<(), Error> {
+    let store = store::open(db)?;
     match cmd {
         UserCommand::Add { name } => {
             if !valid_username(&name) {
@@ -431,7 +481,7 @@ fn user(db: &std::path::Path, cmd: UserCommand) -> Result<(), Error> {
 }
 
 fn device(
-    db: &std::path::Path,
+    db: &Database,
     keys: &std::path::Path,
     dev_keys: bool,
     cmd: DeviceCommand,
@@ -443,11 +493,11 @@ fn device(
                     "device id must be 1-64 of A-Z a-z 0-9 . _ -".into(),
                 ));
             }
-            SqliteStore::open(db)?.add_device(&id, &description)?;
+            store::open(db)?.add_device(&id, &description)?;
             println!("added device {id}");
         }
         DeviceCommand::List => {
-            for d in SqliteStore::open(db)?.list_devices()? {
+            for d in store::open(db)?.list_devices()? {
                 println!("{}\t{}", d.id, d.description);
             }
         }
@@ -463,9 +513,52 @@ fn device(
     Ok(())
 }
 
+fn audit_list(db: &Database, filter: AuditFilter) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    for r in store::open(db)?.command_records(&filter)? {
+        let command = match r.arg {
+            Some(arg) => format!("{} {arg}", r.command),
+            None => r.command,
+        };
+        let line = format!(
+            "{}\t{}\t{}\t{command}\t{}\t{}\n",
+            rfc3339(r.issued_at),
+            r.username,
+            r.device,
+            r.jti,
+            r.source
+        );
+        out.write_all(line.as_bytes())
+            .map_err(|e| Error::Internal(format!("writing the list: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+fn rfc3339(unix: i64) -> String {
+    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 // One parameter per CLI option of `token issue`.
 #[allow(clippy::too_many_arguments)]
 fn token_issue(
+    db: &Database,
     keys: &std::path::Path,
     dev_keys: bool,
     user: &str,
@@ -488,8 +581,16 @@ fn token_issue(
     let now = unix_now();
     let family = latchkey_server::keys::random_id()?;
     let issued = match kind {
-        TokenKind::Access => service.issue_access(user, &family, false, now)?,
-        TokenKind::Refresh => service.issue_refresh(user, &family, now)?,
+        // A session of the user's, as a login starts one, so the server takes it.
+        TokenKind::Access | TokenKind::Refresh => {
+            let store = store::open(db)?;
+            let refresh = service.issue_refresh(user, &family, now)?;
+            store.create_family(&family, user, &refresh.jti, refresh.exp)?;
+            match kind {
+                TokenKind::Access => service.issue_access(user, &family, false, now)?,
+                _ => refresh,
+            }
+        }
         TokenKind::Command => {
             let device = device
                 .ok_or_else(|| Error::Config("--device is required for command tokens".into()))?;
@@ -503,7 +604,18 @@ fn token_issue(
                     "--arg is required for led and only for led".into(),
                 ));
             }
-            service.issue_command(user, device, command, arg, now)?
+            let issued = service.issue_command(user, device, command, arg, now)?;
+            store::open(db)?.record_command(&CommandRecord {
+                jti: issued.jti.clone(),
+                issued_at: now,
+                expires_at: issued.exp,
+                username: user.to_owned(),
+                device: device.to_owned(),
+                command: command.to_owned(),
+                arg,
+                source: "cli".into(),
+            })?;
+            issued
         }
     };
     println!("{}", issued.token);
@@ -636,6 +748,14 @@ mod tests {
         assert!(valid_pattern("door-1"));
         assert!(!valid_pattern("door 1"));
         assert!(!valid_pattern("**"));
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_767_225_599), "2025-12-31T23:59:59Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

@@ -52,39 +52,51 @@ impl Login {
 pub enum StoreOp {
     /// `Store::session`, on every authenticated request.
     Session,
-    /// `Store::password_hash`, on every login.
-    PasswordHash,
+    /// The login throttle's reservation, before every password check.
+    Reserve,
+    /// `Store::credentials`, on every login.
+    Credentials,
+    /// The throttle settling a login's reservation.
+    Settle,
     /// `Store::device_exists`, on every command request.
     DeviceExists,
-    /// `Store::create_family`, on every successful login.
-    CreateFamily,
+    /// `Store::start_session`, on every successful login.
+    StartSession,
     /// `Store::rotate`, on every refresh.
     Rotate,
     /// `Store::logout`.
     Logout,
+    /// `Store::record_command`, the audit record of every command token.
+    RecordCommand,
     /// The read `GET /readyz` makes.
     Ready,
 }
 
 impl StoreOp {
-    const ALL: [StoreOp; 7] = [
+    const ALL: [StoreOp; 10] = [
         StoreOp::Session,
-        StoreOp::PasswordHash,
+        StoreOp::Reserve,
+        StoreOp::Credentials,
+        StoreOp::Settle,
         StoreOp::DeviceExists,
-        StoreOp::CreateFamily,
+        StoreOp::StartSession,
         StoreOp::Rotate,
         StoreOp::Logout,
+        StoreOp::RecordCommand,
         StoreOp::Ready,
     ];
 
     fn label(self) -> &'static str {
         match self {
             StoreOp::Session => "session",
-            StoreOp::PasswordHash => "password_hash",
+            StoreOp::Reserve => "reserve",
+            StoreOp::Credentials => "credentials",
+            StoreOp::Settle => "settle",
             StoreOp::DeviceExists => "device_exists",
-            StoreOp::CreateFamily => "create_family",
+            StoreOp::StartSession => "start_session",
             StoreOp::Rotate => "rotate",
             StoreOp::Logout => "logout",
+            StoreOp::RecordCommand => "record_command",
             StoreOp::Ready => "ready",
         }
     }

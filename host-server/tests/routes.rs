@@ -860,8 +860,10 @@ async fn metrics_count_requests_logins_and_store_calls() {
         "latchkey_logins_total{outcome=\"success\"} 1",
         "latchkey_logins_total{outcome=\"bad-credentials\"} 1",
         "latchkey_hash_queue_depth 0",
-        "latchkey_store_duration_seconds_count{op=\"password_hash\"} 2",
-        "latchkey_store_duration_seconds_count{op=\"create_family\"} 1",
+        "latchkey_store_duration_seconds_count{op=\"reserve\"} 2",
+        "latchkey_store_duration_seconds_count{op=\"credentials\"} 2",
+        "latchkey_store_duration_seconds_count{op=\"settle\"} 1",
+        "latchkey_store_duration_seconds_count{op=\"start_session\"} 1",
         "latchkey_store_duration_seconds_count{op=\"session\"} 1",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");

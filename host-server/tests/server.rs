@@ -145,7 +145,8 @@ fn concurrent_logins_and_a_revocation_seen_by_every_request() -> Result<(), Erro
     let (_dir, builder) = setup("concurrent")?;
     builder.admin(&["user", "add", "alice"], "pw\n")?;
     // Debug builds hash slowly (about 1 s of CPU each): let logins queue (the
-    // queue's wait counts in the request timeout).
+    // queue's wait counts in the request timeout). Logins in flight count against
+    // the per-user limit: room for all six.
     let s = start(
         &builder,
         &[
@@ -154,6 +155,8 @@ fn concurrent_logins_and_a_revocation_seen_by_every_request() -> Result<(), Erro
             "120",
             "--request-timeout",
             "150",
+            "--max-failures-per-user",
+            "10",
         ],
     )?;
     let threads: Vec<_> = (0..6)

@@ -36,6 +36,7 @@ cargo xtask bench-server: load benchmark of the login server on loopback, with w
 
 USAGE: cargo xtask bench-server [--duration SECS] [--rounds N]
                                  [--http-threads N] [--no-flask | --with-flask]
+                                 [--postgres]
 
 Installs wrk when missing (apt-get, when root), builds the server in release
 mode, starts it on a free loopback port with a fresh SQLite file under
@@ -63,6 +64,9 @@ OPTIONS:
   --with-flask      fail when the Flask peer cannot be started (by default it
                     is skipped, with a message, when python3 or
                     the venv cannot be made)
+  --postgres        the server's store is a throwaway PostgreSQL cluster on
+                    loopback (Debian's postgresql, see `setup`) instead of the
+                    SQLite file
 ";
 
 /// Longest wrk run `--duration` accepts, in seconds.
@@ -107,7 +111,7 @@ pub fn demo_main(project: &Project, args: &[String]) -> Result<(), Error> {
 /// # Errors
 /// When an option is wrong, wrk is missing, a build fails or the benchmark fails.
 pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
-    let switches = ["--no-flask", "--with-flask"];
+    let switches = ["--no-flask", "--with-flask", "--postgres"];
     let valued = ["--duration", "--rounds", "--http-threads"];
     let Some(args) = Args::parse(args, &switches, &valued, BENCH_HELP)? else {
         return Ok(());
@@ -154,6 +158,9 @@ pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
         .arg(rounds.to_string());
     if let Some(n) = http_threads {
         bench.arg("--http-threads").arg(n.to_string());
+    }
+    if args.has("--postgres") {
+        bench.arg("--postgres");
     }
     if !args.has("--no-flask")
         && let Some(venv) = flask_venv(project, args.has("--with-flask"))?

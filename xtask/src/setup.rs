@@ -14,8 +14,10 @@ USAGE: cargo xtask setup
 Checks, and installs when missing:
   - the Rust target thumbv7m-none-eabi   (rustup target add)
   - the rustfmt and clippy components     (rustup component add)
-  - qemu-system-arm and wrk               (apt-get, only when run as root;
-                                           otherwise says what to install)
+  - qemu-system-arm, wrk and PostgreSQL   (apt-get, only when run as root;
+                                           otherwise says what to install;
+                                           PostgreSQL is found under
+                                           /usr/lib/postgresql/*/bin)
 Every other command runs these checks first.
 ";
 
@@ -28,12 +30,15 @@ pub struct Ready {
     pub components: bool,
     /// `qemu-system-arm` is on `PATH`.
     pub qemu: bool,
+    /// PostgreSQL's programs (`initdb`, `pg_ctl`) are installed, for the
+    /// server's tests on PostgreSQL.
+    pub postgres: bool,
 }
 
 impl Ready {
     /// Everything is there.
     pub fn all(self) -> bool {
-        self.target && self.components && self.qemu
+        self.target && self.components && self.qemu && self.postgres
     }
 }
 
@@ -58,11 +63,12 @@ pub fn run() -> Ready {
     println!("setup: checking the tools");
     let target = ensure_target();
     let components = ensure_components();
-    let qemu = ensure_qemu();
+    ensure_packages();
     Ready {
         target,
         components,
-        qemu,
+        qemu: which("qemu-system-arm").is_some(),
+        postgres: postgres_bin().is_some(),
     }
 }
 
@@ -131,25 +137,61 @@ fn ensure_components() -> bool {
     .unwrap_or(false)
 }
 
-/// Debian packages the other commands need: QEMU for the device, and wrk, the
-/// load generator of `bench-server` (its harness test runs in `cargo xtask test`).
-const APT_TOOLS: [&str; 2] = ["qemu-system-arm", "wrk"];
+/// How to tell that a Debian package is installed.
+enum Probe {
+    /// This program is on `PATH`.
+    Program(&'static str),
+    /// PostgreSQL's `initdb` under `/usr/lib/postgresql/<version>/bin` (not on
+    /// `PATH` in Debian).
+    Postgres,
+}
 
-/// Installs missing [`APT_TOOLS`] with one apt-get call when root; returns whether
-/// `qemu-system-arm`, which everything else needs, is there.
-fn ensure_qemu() -> bool {
-    let missing: Vec<&str> = APT_TOOLS
-        .into_iter()
-        .filter(|tool| match which(tool) {
+/// Debian packages the other commands need: QEMU for the device; wrk, the load
+/// generator of `bench-server` (its harness test runs in `cargo xtask test`);
+/// PostgreSQL, whose throwaway clusters the server's tests start.
+const APT_PACKAGES: [(&str, Probe); 3] = [
+    ("qemu-system-arm", Probe::Program("qemu-system-arm")),
+    ("wrk", Probe::Program("wrk")),
+    ("postgresql", Probe::Postgres),
+];
+
+/// The newest `/usr/lib/postgresql/<version>/bin` with an `initdb`, if any.
+fn postgres_bin() -> Option<std::path::PathBuf> {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let version: f64 = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, bin)| bin)
+}
+
+fn found(probe: &Probe) -> Option<std::path::PathBuf> {
+    match probe {
+        Probe::Program(name) => which(name),
+        Probe::Postgres => postgres_bin(),
+    }
+}
+
+/// Installs missing [`APT_PACKAGES`] with one apt-get call when root;
+/// otherwise prints the command that would.
+fn ensure_packages() {
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .filter(|(package, probe)| match found(probe) {
             Some(path) => {
-                println!("setup: {tool}: {}", path.display());
+                println!("setup: {package}: {}", path.display());
                 false
             }
             None => true,
         })
+        .map(|(package, _)| *package)
         .collect();
     if missing.is_empty() {
-        return true;
+        return;
     }
     let list = missing.join(" ");
     let root = output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0");
@@ -158,7 +200,7 @@ fn ensure_qemu() -> bool {
             "setup: {list}: MISSING. Install, then run this again:\n  \
              sudo apt-get update && sudo apt-get install -y --no-install-recommends {list}"
         );
-        return which("qemu-system-arm").is_some();
+        return;
     }
     println!("setup: {list}: missing, installing with apt-get (running as root)");
     let apt = |args: &[&str]| {
@@ -171,10 +213,9 @@ fn ensure_qemu() -> bool {
             .into_iter()
             .chain(missing.iter().copied())
             .collect::<Vec<_>>());
-    for tool in &missing {
-        if !(installed && which(tool).is_some()) {
-            println!("setup: {tool}: installation FAILED (see apt-get output above)");
+    for (package, probe) in &APT_PACKAGES {
+        if missing.contains(package) && !(installed && found(probe).is_some()) {
+            println!("setup: {package}: installation FAILED (see apt-get output above)");
         }
     }
-    which("qemu-system-arm").is_some()
 }

@@ -14,12 +14,15 @@ USAGE: cargo xtask test [--bless]
 
 Steps (each timed; a failed step does not stop the others, but steps that
 need a failed build are skipped):
-  setup           the target, rustfmt/clippy, qemu-system-arm (see `setup --help`)
+  setup           the target, rustfmt/clippy, qemu-system-arm, wrk, PostgreSQL
+                  (see `setup --help`)
   fmt             cargo fmt --all --check
   clippy          cargo clippy --workspace --all-targets -- -D warnings
   clippy-core     cargo clippy -p latchkey-core --all-targets --all-features -- -D warnings
                   (the feature-gated algorithm families)
-  host-tests      cargo test --workspace
+  host-tests      LATCHKEY_REQUIRE_POSTGRES=1 cargo test --workspace (the server's
+                  PostgreSQL tests fail instead of being skipped when no
+                  throwaway cluster can be started; so in e2e and clean-clone)
   core-small     LATCHKEY_CORE_SMALL=1 cargo test -p latchkey-core  (the device's
                   byte-at-a-time code paths, on the host)
   core-hs256      cargo test -p latchkey-core --no-default-features --lib
@@ -46,6 +49,10 @@ OPTIONS:
 The last line reads `xtask: N passed, N failed` (`, N skipped` when steps were
 skipped); the exit code is non-zero when any step failed.
 ";
+
+/// Set to `1`, the tests that need a PostgreSQL cluster fail when none can be
+/// started, instead of skipping (latchkey-harness `postgres::REQUIRE_ENV`).
+const REQUIRE_POSTGRES: &str = "LATCHKEY_REQUIRE_POSTGRES";
 
 /// How a step ended.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -213,6 +220,7 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
         ),
     );
     let mut host_tests = cargo(project, &["test", "--workspace"]);
+    host_tests.env(REQUIRE_POSTGRES, "1");
     if bless {
         host_tests.env("LATCHKEY_BLESS", "1");
     }
@@ -312,14 +320,15 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
             "--include-ignored",
         ],
     );
-    e2e.env(
-        "LATCHKEY_FIRMWARE_ELF",
-        project.firmware_elf(FIRMWARE_PROFILE),
-    )
-    .env(
-        "LATCHKEY_SERVER_BIN",
-        project.host_bin("debug", "latchkey-server"),
-    );
+    e2e.env(REQUIRE_POSTGRES, "1")
+        .env(
+            "LATCHKEY_FIRMWARE_ELF",
+            project.firmware_elf(FIRMWARE_PROFILE),
+        )
+        .env(
+            "LATCHKEY_SERVER_BIN",
+            project.host_bin("debug", "latchkey-server"),
+        );
     if bless {
         e2e.env("LATCHKEY_BLESS", "1");
     }
@@ -374,6 +383,7 @@ fn clean_clone(project: &Project, report: &mut Report) {
         .arg(&clone);
     let mut test = Command::new(&project.cargo);
     test.args(["test", "--workspace"])
+        .env(REQUIRE_POSTGRES, "1")
         .current_dir(&clone)
         // Reuses the compiled dependencies; the clone's own crates build anew.
         .env("CARGO_TARGET_DIR", &project.target_dir);

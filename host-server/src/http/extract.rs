@@ -115,16 +115,15 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let Bearer(token) = Bearer::from_headers(&parts.headers)?.ok_or(Error::MissingToken)?;
         let token = state.tokens.verify(&token, Kind::Access, unix_now())?;
-        // Asked on every request, so a logout is seen at once by every worker and
-        // every server process sharing the database. A point read (in WAL mode
-        // readers never wait for the writer, and the store caches until the file
-        // changes), so it runs inline.
-        let grants = state
-            .metrics
-            .store(crate::metrics::StoreOp::Session, || {
-                state.store.session(&token.jti, &token.fam, &token.sub)
-            })?
-            .ok_or(Error::InvalidToken("revoked"))?;
+        // Asked of the store on every request (it reads the revocation counter), so
+        // a logout acknowledged by any instance on the database is seen by the next
+        // request everywhere.
+        let (token, grants) = crate::api::read(state, crate::metrics::StoreOp::Session, move |s| {
+            let grants = s.session(&token.jti, &token.fam, &token.sub)?;
+            Ok((token, grants))
+        })
+        .await?;
+        let grants = grants.ok_or(Error::InvalidToken("revoked"))?;
         Ok(Caller { token, grants })
     }
 }

@@ -51,8 +51,9 @@ impl Response {
     }
 }
 
-/// A client for one server (`http://ADDR`), reusing its connections.
-#[derive(Debug)]
+/// A client for one server (`http://ADDR`), reusing its connections (clones share
+/// them).
+#[derive(Debug, Clone)]
 pub struct Client {
     base: String,
     agent: Agent,

@@ -3,7 +3,7 @@
 //! the firmware under QEMU ([`Qemu`], UART over loopback TCP; [`qemu::command`] is
 //! the one QEMU command line), the login server ([`Server`], port 0, an SQLite file in
 //! a [`TempDir`]), the Flask-JWT-Extended peer ([`flask`]) and the `wrk` load
-//! generator ([`wrk`]); with an HTTP client ([`http::Client`], on `ureq`) and golden
+//! generator ([`wrk`]), a throwaway PostgreSQL cluster ([`Postgres`]); with an HTTP client ([`http::Client`], on `ureq`) and golden
 //! transcripts ([`golden`]).
 //!
 //! Every child process is killed when its handle drops, failed tests included, and every
@@ -29,6 +29,7 @@
 pub mod flask;
 pub mod golden;
 pub mod http;
+pub mod postgres;
 mod process;
 pub mod qemu;
 pub mod scenario;
@@ -41,6 +42,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use postgres::Postgres;
 pub use process::Process;
 pub use qemu::Qemu;
 pub use server::{Server, ServerBuilder};
@@ -77,6 +79,9 @@ pub enum Error {
     NotBuilt(String),
     /// A golden transcript differs from what the test produced.
     Golden(String),
+    /// A program the test needs is not installed; the string says which and how
+    /// to install it.
+    Unavailable(String),
 }
 
 impl Error {
@@ -98,7 +103,10 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Exited { what, output } => write!(f, "{what} exited early\n{output}"),
-            Error::Protocol(msg) | Error::NotBuilt(msg) | Error::Golden(msg) => f.write_str(msg),
+            Error::Protocol(msg)
+            | Error::NotBuilt(msg)
+            | Error::Golden(msg)
+            | Error::Unavailable(msg) => f.write_str(msg),
         }
     }
 }

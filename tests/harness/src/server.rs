@@ -19,7 +19,10 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug)]
 pub struct ServerBuilder {
     bin: PathBuf,
-    db: PathBuf,
+    /// The SQLite file for `--db`; `None` when the database is in `LATCHKEY_DB_URL`.
+    db: Option<PathBuf>,
+    /// The working directory (where a key file lands): `db`'s directory by default.
+    dir: Option<PathBuf>,
     args: Vec<OsString>,
     /// Variables to set (`Some`) or remove (`None`), in order.
     envs: Vec<(OsString, Option<OsString>)>,
@@ -30,9 +33,24 @@ impl ServerBuilder {
     pub fn new(bin: &Path, db: &Path) -> ServerBuilder {
         ServerBuilder {
             bin: bin.to_path_buf(),
-            db: db.to_path_buf(),
+            db: Some(db.to_path_buf()),
+            dir: db.parent().filter(|d| d.is_dir()).map(Path::to_path_buf),
             args: Vec::new(),
             envs: Vec::new(),
+        }
+    }
+
+    /// Runs `bin serve --bind 127.0.0.1:0` in `dir` on the database at `url` (a
+    /// PostgreSQL URL), given in `LATCHKEY_DB_URL` as an operator keeps
+    /// credentials off the command line. Several servers built from one builder
+    /// share the database and, in `dir`, the key file.
+    pub fn with_database_url(bin: &Path, url: &str, dir: &Path) -> ServerBuilder {
+        ServerBuilder {
+            bin: bin.to_path_buf(),
+            db: None,
+            dir: Some(dir.to_path_buf()),
+            args: Vec::new(),
+            envs: vec![("LATCHKEY_DB_URL".into(), Some(url.into()))],
         }
     }
 
@@ -68,16 +86,24 @@ impl ServerBuilder {
     /// The command line this builder runs.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.args(["serve", "--bind", "127.0.0.1:0", "--db"])
-            .arg(&self.db)
-            .args(&self.args);
-        self.apply_envs(&mut cmd);
+        cmd.args(["serve", "--bind", "127.0.0.1:0"]);
+        self.db_args(&mut cmd);
+        cmd.args(&self.args);
+        cmd
+    }
+
+    /// `--db <db>` when the database is a file, the environment, and the
+    /// working directory.
+    fn db_args(&self, cmd: &mut Command) {
+        if let Some(db) = &self.db {
+            cmd.arg("--db").arg(db);
+        }
+        self.apply_envs(cmd);
         // Files the server creates next to its working directory (a key file) stay
         // with the database instead of landing in the source tree.
-        if let Some(dir) = self.db.parent().filter(|d| d.is_dir()) {
+        if let Some(dir) = &self.dir {
             cmd.current_dir(dir);
         }
-        cmd
     }
 
     /// Runs an offline admin command on the same database and environment,
@@ -109,14 +135,11 @@ impl ServerBuilder {
     /// `Error::Io` when it cannot be run, `Error::Timeout` when it takes over a minute.
     pub fn admin_output(&self, args: &[&str], stdin: &str) -> Result<Output, Error> {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("--db").arg(&self.db).args(args);
-        self.apply_envs(&mut cmd);
-        cmd.stdin(Stdio::piped())
+        self.db_args(&mut cmd);
+        cmd.args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if let Some(dir) = self.db.parent().filter(|d| d.is_dir()) {
-            cmd.current_dir(dir);
-        }
         let what = format!("latchkey-server {}", args.join(" "));
         let mut child = cmd.spawn().map_err(Error::io(format!("starting {what}")))?;
         if let Some(mut pipe) = child.stdin.take() {

@@ -6,7 +6,9 @@
 //! round), and the table reports medians: single runs swing by about 10% here.
 //!
 //! Usage: `latchkey-bench --server BIN --wrk BIN --state-dir DIR [--duration SECS]
-//! [--rounds N] [--http-threads N] [--flask-venv DIR]` (the peer runs under that venv's gunicorn)
+//! [--rounds N] [--http-threads N] [--flask-venv DIR] [--postgres]` (the peer runs under
+//! that venv's gunicorn; `--postgres`: the server's store is a throwaway PostgreSQL
+//! cluster on loopback instead of the SQLite file)
 //!
 //! Scenarios: GET /me with a valid access token (Flask: GET /protected), the same with
 //! a forged token (header and payload intact, signature changed), POST /login, GET /me
@@ -28,11 +30,12 @@ use latchkey_harness::flask::{self, FlaskPeer};
 use latchkey_harness::http::Client;
 use latchkey_harness::scenario::{self, DEVICE, PASSWORD, USER};
 use latchkey_harness::wrk::{self, Report, Wrk};
-use latchkey_harness::{Error, Server};
+use latchkey_harness::{Error, Postgres, Server, ServerBuilder};
 use serde_json::json;
 
 const USAGE: &str = "usage: latchkey-bench --server BIN --wrk BIN --state-dir DIR \
-                     [--duration SECS] [--rounds N] [--flask-venv DIR] [--http-threads N]";
+                     [--duration SECS] [--rounds N] [--flask-venv DIR] [--http-threads N] \
+                     [--postgres]";
 const MAX_DURATION: u64 = 60;
 /// Rounds when `--rounds` is not given: the fewest with a median that ignores one outlier.
 const DEFAULT_ROUNDS: u32 = 3;
@@ -47,6 +50,8 @@ const FLOOD_MARGIN: Duration = Duration::from_secs(1);
 const TARGET_RATIO: f64 = 30.0;
 const TARGET_FLOOD_P99: Duration = Duration::from_millis(10);
 const JSON_TYPE: (&str, &str) = ("Content-Type", "application/json");
+/// The server's `--max-failures-per-user`: above the logins wrk has in flight.
+const LOGIN_LIMIT: u32 = 4 * wrk::CONNECTIONS;
 
 struct Options {
     server: PathBuf,
@@ -59,6 +64,8 @@ struct Options {
     flask_venv: Option<PathBuf>,
     /// The server's `--http-threads`; its default (one per core) when `None`.
     http_threads: Option<u16>,
+    /// The store is a throwaway PostgreSQL cluster instead of an SQLite file.
+    postgres: bool,
 }
 
 fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Options, lexopt::Error> {
@@ -83,6 +90,7 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Options, 
         rounds: DEFAULT_ROUNDS,
         flask_venv: None,
         http_threads: None,
+        postgres: false,
     };
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
@@ -99,6 +107,7 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Options, 
                 options.http_threads = Some(bounded("http-threads", parser.value()?, 1..=1024)?);
             }
             Long("flask-venv") => options.flask_venv = Some(PathBuf::from(parser.value()?)),
+            Long("postgres") => options.postgres = true,
             other => return Err(other.unexpected()),
         }
     }
@@ -554,7 +563,20 @@ fn fresh_db(dir: &Path) -> Result<PathBuf, Error> {
 
 fn run(options: &Options) -> Result<bool, Error> {
     let dir = &options.state_dir;
-    let mut builder = scenario::server(&options.server, &fresh_db(dir)?);
+    let db = fresh_db(dir)?;
+    // Kept until the end of the run; stopped and removed when dropped.
+    let postgres = options.postgres.then(Postgres::start).transpose()?;
+    let mut builder = match &postgres {
+        Some(pg) => ServerBuilder::with_database_url(&options.server, &pg.url(), dir)
+            .env("LATCHKEY_DEV_KEYS", "1"),
+        None => scenario::server(&options.server, &db),
+    };
+    // wrk's connections log in as one user at once, and a login's attempt counts
+    // against the per-user limit (default 5) while it is in flight: the login
+    // scenarios measure logins, not the throttle.
+    builder = builder
+        .arg("--max-failures-per-user")
+        .arg(LOGIN_LIMIT.to_string());
     if let Some(n) = options.http_threads {
         builder = builder.arg("--http-threads").arg(n.to_string());
     }
@@ -568,8 +590,8 @@ fn run(options: &Options) -> Result<bool, Error> {
     let wrk = Wrk::new(&options.wrk);
     let load_before = load_average();
     println!(
-        "bench: latchkey-server {} on {} ({}); Flask reference {}; wrk -t{} -c{}, {} s per run, \
-         {} rounds; load average {load_before}",
+        "bench: latchkey-server {} on {} ({}; store {}); Flask reference {}; wrk -t{} -c{}, \
+         {} s per run, {} rounds; load average {load_before}",
         options.server.display(),
         server.addr(),
         options
@@ -577,6 +599,11 @@ fn run(options: &Options) -> Result<bool, Error> {
             .map_or("HTTP threads: one per core".to_string(), |n| {
                 format!("--http-threads {n}")
             }),
+        if postgres.is_some() {
+            "a throwaway PostgreSQL cluster"
+        } else {
+            "SQLite"
+        },
         flask
             .as_ref()
             .map_or("not measured".to_string(), |f| format!("on {}", f.addr())),

@@ -1,0 +1,566 @@
+//! The same checks on both stores: each SQLite check is its own test; the
+//! PostgreSQL ones run in one test, one fresh database each, on a throwaway
+//! cluster (skipped with a printed reason when none can be started, unless
+//! `LATCHKEY_REQUIRE_POSTGRES=1`).
+
+use super::*;
+use latchkey_harness::Postgres;
+
+/// Opens another store on the same database (another server process, the CLI).
+type Open<'a> = &'a dyn Fn() -> Arc<dyn Store>;
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn users_grants_and_conflicts(open: Open<'_>) {
+    let s = open();
+    s.add_user("alice", "$argon2id$x").unwrap();
+    assert!(matches!(s.add_user("alice", "y"), Err(Error::Conflict(_))));
+    s.add_user("bob'; DROP TABLE users; --", "h").unwrap();
+    s.add_user("Zed", "h").unwrap();
+    assert_eq!(
+        s.list_users().unwrap(),
+        names(&["Zed", "alice", "bob'; DROP TABLE users; --"])
+    );
+    s.grant("alice", "door-*", &names(&["open", "close"]))
+        .unwrap();
+    s.grant("alice", "door-*", &names(&["open"])).unwrap();
+    assert!(matches!(
+        s.grant("nobody", "*", &names(&["open"])),
+        Err(Error::NotFound(_))
+    ));
+    let g = s.grants("alice").unwrap();
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].commands, names(&["close", "open"]));
+    assert!(g[0].allows("door-1", "open"));
+    assert!(!g[0].allows("door-1", "led"));
+    assert!(!g[0].allows("gate-1", "open"));
+    assert_eq!(
+        s.revoke_grant("alice", "door-*", &names(&["open"]))
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.revoke_grant("nobody", "door-*", &[]).unwrap(), 0);
+    assert_eq!(s.grants("alice").unwrap()[0].commands, names(&["close"]));
+    let alice = s.credentials("alice").unwrap().unwrap();
+    assert_eq!(alice.phc, "$argon2id$x");
+    assert_eq!(
+        s.password_hash("alice").unwrap().as_deref(),
+        Some("$argon2id$x")
+    );
+    s.remove_user("alice").unwrap();
+    assert!(s.credentials("alice").unwrap().is_none());
+    assert!(s.grants("alice").unwrap().is_empty());
+    assert!(matches!(s.remove_user("alice"), Err(Error::NotFound(_))));
+    s.add_device("door-1", "front").unwrap();
+    assert!(matches!(
+        s.add_device("door-1", "again"),
+        Err(Error::Conflict(_))
+    ));
+    s.add_device("a-gate", "").unwrap();
+    assert!(s.device_exists("door-1").unwrap());
+    assert!(!s.device_exists("door-2").unwrap());
+    let ids: Vec<String> = s
+        .list_devices()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, names(&["a-gate", "door-1"]));
+}
+
+fn rotation_detects_reuse_and_survives_reopen(open: Open<'_>) {
+    let s = open();
+    s.add_user("alice", "h").unwrap();
+    s.create_family("f1", "alice", "j1", 100).unwrap();
+    assert_eq!(s.rotate("f1", "j1", "j2", 200).unwrap(), Rotation::Rotated);
+    assert!(!s.access_revoked("a1", "f1", "alice").unwrap());
+    drop(s);
+    let s = open();
+    let before = s.revocation_counter().unwrap();
+    assert_eq!(s.rotate("f1", "j1", "j3", 200).unwrap(), Rotation::Reused);
+    assert!(s.revocation_counter().unwrap() > before);
+    assert_eq!(s.rotate("f1", "j2", "j3", 200).unwrap(), Rotation::Revoked);
+    assert!(s.access_revoked("a1", "f1", "alice").unwrap());
+    assert_eq!(s.rotate("nope", "j1", "j2", 1).unwrap(), Rotation::Unknown);
+    assert!(matches!(
+        s.create_family("f2", "ghost", "j1", 100),
+        Err(Error::NotFound(_))
+    ));
+}
+
+fn logout_revokes_and_prune_forgets_expired(open: Open<'_>) {
+    let s = open();
+    s.add_user("alice", "h").unwrap();
+    s.create_family("f1", "alice", "j1", 1_000).unwrap();
+    s.create_family("f2", "alice", "j2", 5_000).unwrap();
+    let before = s.revocation_counter().unwrap();
+    s.logout("f1", "a1", 500).unwrap();
+    assert!(s.revocation_counter().unwrap() > before);
+    // The revoked jti is dead in any family; the revoked family for any jti.
+    assert!(s.access_revoked("a1", "f2", "alice").unwrap());
+    assert!(s.access_revoked("a2", "f1", "alice").unwrap());
+    assert!(!s.access_revoked("a2", "f2", "alice").unwrap());
+    // A family that does not exist, or that is not this user's, is dead.
+    assert!(s.access_revoked("a2", "f9", "alice").unwrap());
+    assert!(s.access_revoked("a2", "f2", "ghost").unwrap());
+    s.grant("alice", "door-1", &names(&["open", "close"]))
+        .unwrap();
+    s.grant("alice", "*", &names(&["status"])).unwrap();
+    let g = s.session("a2", "f2", "alice").unwrap().unwrap();
+    assert_eq!(*g, *s.grants("alice").unwrap());
+    assert_eq!(g.len(), 2);
+    assert_eq!(s.session("a1", "f2", "alice").unwrap(), None);
+    assert_eq!(s.session("a2", "f1", "alice").unwrap(), None);
+    assert_eq!(s.session("a2", "f2", "ghost").unwrap(), None);
+    s.add_user("bob", "h").unwrap();
+    s.create_family("f3", "bob", "j3", 5_000).unwrap();
+    assert_eq!(s.session("a3", "f3", "bob").unwrap(), Some(Arc::from([])));
+    // The revoked jti (expires 500), family f1 (1000).
+    assert_eq!(s.prune(600).unwrap(), 1);
+    assert!(!s.access_revoked("a1", "f2", "alice").unwrap());
+    assert_eq!(s.prune(2_000).unwrap(), 1);
+    assert_eq!(s.rotate("f1", "j1", "j9", 1).unwrap(), Rotation::Unknown);
+}
+
+/// Two stores on one database stand for two server processes (or the CLI): what
+/// one commits, the other's cached sessions see at the next call.
+fn cached_sessions_see_commits_from_other_stores(open: Open<'_>) {
+    let (a, b) = (open(), open());
+    a.add_user("alice", "h").unwrap();
+    a.grant("alice", "door-1", &names(&["open"])).unwrap();
+    a.create_family("f1", "alice", "r1", i64::MAX).unwrap();
+    a.create_family("f2", "alice", "r2", i64::MAX).unwrap();
+    let first = a.session("j1", "f1", "alice").unwrap().unwrap();
+    assert_eq!(first[0].commands, names(&["open"]));
+    // Answered from the cache: the same allocation.
+    let again = a.session("j1", "f1", "alice").unwrap().unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+
+    b.grant("alice", "door-1", &names(&["close"])).unwrap();
+    let grants = a.session("j1", "f1", "alice").unwrap().unwrap();
+    assert_eq!(grants[0].commands, names(&["close", "open"]));
+
+    b.logout("f1", "j1", i64::MAX).unwrap();
+    assert_eq!(a.session("j1", "f1", "alice").unwrap(), None);
+
+    assert!(a.session("j2", "f2", "alice").unwrap().is_some());
+    b.remove_user("alice").unwrap();
+    assert_eq!(a.session("j2", "f2", "alice").unwrap(), None);
+    // A cached answer is only for the family and user it was read for.
+    a.add_user("bob", "h").unwrap();
+    a.create_family("f3", "bob", "r3", i64::MAX).unwrap();
+    assert!(a.session("j3", "f3", "bob").unwrap().is_some());
+    assert_eq!(a.session("j3", "f3", "alice").unwrap(), None);
+    assert_eq!(a.session("j3", "f2", "bob").unwrap(), None);
+}
+
+/// A session belongs to the user row it started for: removed with it, and never
+/// handed to a new user of the same name (a login that raced `user remove`).
+fn sessions_end_with_their_user(open: Open<'_>) {
+    let s = open();
+    s.add_user("alice", "old").unwrap();
+    s.grant("alice", "*", &names(&["*"])).unwrap();
+    let old = s.credentials("alice").unwrap().unwrap();
+    assert!(s.start_session("f1", old.user_id, "r1", i64::MAX).unwrap());
+    s.remove_user("alice").unwrap();
+    // A login that checked the old password finishes after the removal...
+    assert!(!s.start_session("f2", old.user_id, "r2", i64::MAX).unwrap());
+    s.add_user("alice", "new").unwrap();
+    let new = s.credentials("alice").unwrap().unwrap();
+    assert_ne!(new.user_id, old.user_id, "ids are never reused");
+    // ... or after the name was added again: still nothing for it.
+    assert!(!s.start_session("f3", old.user_id, "r3", i64::MAX).unwrap());
+    // The old sessions are gone: their tokens get nothing of the new user's.
+    assert_eq!(
+        s.rotate("f1", "r1", "r9", i64::MAX).unwrap(),
+        Rotation::Unknown
+    );
+    assert_eq!(s.session("a1", "f1", "alice").unwrap(), None);
+    assert!(s.grants("alice").unwrap().is_empty());
+    assert!(s.start_session("f4", new.user_id, "r4", i64::MAX).unwrap());
+    assert_eq!(s.session("a4", "f4", "alice").unwrap(), Some(Arc::from([])));
+}
+
+fn attempts_are_reserved_all_or_nothing(open: Open<'_>) {
+    let s = open();
+    let limits = |user: u32, address: u32| {
+        [
+            AttemptLimit {
+                key: "u:alice",
+                max: user,
+            },
+            AttemptLimit {
+                key: "a:10.0.0.1",
+                max: address,
+            },
+        ]
+    };
+    let granted = |r: Reservation| match r {
+        Reservation::Granted(slots) => slots,
+        Reservation::Refused { retry_after } => panic!("refused, retry after {retry_after}"),
+    };
+    let first = granted(s.reserve_attempts(&limits(2, 3), 1_000, 60).unwrap());
+    assert_eq!(
+        first,
+        [
+            Slot {
+                key: "u:alice".into(),
+                window_end: 1_060
+            },
+            Slot {
+                key: "a:10.0.0.1".into(),
+                window_end: 1_060
+            }
+        ]
+    );
+    granted(s.reserve_attempts(&limits(2, 3), 1_010, 60).unwrap());
+    // The user is full: refused, and the address took nothing.
+    assert_eq!(
+        s.reserve_attempts(&limits(2, 3), 1_020, 60).unwrap(),
+        Reservation::Refused { retry_after: 40 }
+    );
+    let other = [AttemptLimit {
+        key: "a:10.0.0.1",
+        max: 3,
+    }];
+    granted(s.reserve_attempts(&other, 1_020, 60).unwrap());
+    assert!(matches!(
+        s.reserve_attempts(&other, 1_020, 60).unwrap(),
+        Reservation::Refused { .. }
+    ));
+    // Giving one back (the first) frees a place; forgetting the user frees it all.
+    s.settle_attempts(&first, &["u:alice"]).unwrap();
+    granted(s.reserve_attempts(&limits(2, 3), 1_030, 60).unwrap());
+    // The user's window started with the attempt after the forgetting; the
+    // address's ended, so a new one starts.
+    let late = granted(s.reserve_attempts(&limits(5, 5), 1_060, 60).unwrap());
+    assert_eq!((late[0].window_end, late[1].window_end), (1_090, 1_120));
+    // A slot of an ended window is not given back to the next one.
+    s.settle_attempts(&first, &[]).unwrap();
+    let two = [AttemptLimit {
+        key: "a:10.0.0.1",
+        max: 2,
+    }];
+    granted(s.reserve_attempts(&two, 1_061, 60).unwrap());
+    assert!(matches!(
+        s.reserve_attempts(&two, 1_061, 60).unwrap(),
+        Reservation::Refused { .. }
+    ));
+    // Pruning forgets windows that ended.
+    assert!(s.prune(1_120).unwrap() >= 2);
+    granted(s.reserve_attempts(&limits(1, 1), 1_120, 60).unwrap());
+}
+
+/// Reservations from many threads on two stores (two instances) at once: exactly
+/// the limit is granted.
+fn concurrent_reservations_never_exceed_the_limit(open: Open<'_>) {
+    let stores = [open(), open()];
+    let granted = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|i| {
+                let s = Arc::clone(&stores[i % 2]);
+                scope.spawn(move || {
+                    let limits = [
+                        AttemptLimit {
+                            key: "u:bob",
+                            max: 5,
+                        },
+                        AttemptLimit {
+                            key: "a:127.0.0.1",
+                            max: 50,
+                        },
+                    ];
+                    matches!(
+                        s.reserve_attempts(&limits, 2_000, 60).unwrap(),
+                        Reservation::Granted(_)
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&g| g)
+            .count()
+    });
+    assert_eq!(granted, 5);
+}
+
+fn command_tokens_are_audited(open: Open<'_>) {
+    let s = open();
+    let record = |n: u8, user: &str, device: &str| CommandRecord {
+        jti: format!("jti-{n}"),
+        issued_at: 1_000 + i64::from(n),
+        expires_at: 1_060 + i64::from(n),
+        username: user.into(),
+        device: device.into(),
+        command: if n.is_multiple_of(2) { "led" } else { "open" }.into(),
+        arg: n.is_multiple_of(2).then_some(n),
+        source: "api".into(),
+    };
+    for (n, user, device) in [
+        (1, "alice", "door-1"),
+        (2, "bob", "door-1"),
+        (3, "alice", "gate"),
+        (4, "alice", "door-1"),
+    ] {
+        s.record_command(&record(n, user, device)).unwrap();
+    }
+    let all = AuditFilter {
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        s.command_records(&all).unwrap(),
+        [
+            record(1, "alice", "door-1"),
+            record(2, "bob", "door-1"),
+            record(3, "alice", "gate"),
+            record(4, "alice", "door-1")
+        ]
+    );
+    let jtis = |f: AuditFilter| -> Vec<String> {
+        s.command_records(&f)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.jti)
+            .collect()
+    };
+    assert_eq!(
+        jtis(AuditFilter {
+            username: Some("alice".into()),
+            device: Some("door-1".into()),
+            limit: 10
+        }),
+        names(&["jti-1", "jti-4"])
+    );
+    assert_eq!(
+        jtis(AuditFilter {
+            limit: 2,
+            ..AuditFilter::default()
+        }),
+        names(&["jti-3", "jti-4"])
+    );
+    assert_eq!(s.prune(i64::MAX).unwrap(), 0, "audit records are kept");
+    assert_eq!(s.command_records(&all).unwrap().len(), 4);
+}
+
+/// One check, given a way to open stores on one fresh database.
+type Check = fn(Open<'_>);
+
+/// Every check, by name (the PostgreSQL test runs them all on one cluster).
+const CHECKS: &[(&str, Check)] = &[
+    ("users_grants_and_conflicts", users_grants_and_conflicts),
+    (
+        "rotation_detects_reuse_and_survives_reopen",
+        rotation_detects_reuse_and_survives_reopen,
+    ),
+    (
+        "logout_revokes_and_prune_forgets_expired",
+        logout_revokes_and_prune_forgets_expired,
+    ),
+    (
+        "cached_sessions_see_commits_from_other_stores",
+        cached_sessions_see_commits_from_other_stores,
+    ),
+    ("sessions_end_with_their_user", sessions_end_with_their_user),
+    (
+        "attempts_are_reserved_all_or_nothing",
+        attempts_are_reserved_all_or_nothing,
+    ),
+    (
+        "concurrent_reservations_never_exceed_the_limit",
+        concurrent_reservations_never_exceed_the_limit,
+    ),
+    ("command_tokens_are_audited", command_tokens_are_audited),
+];
+
+/// A database path in a fresh directory, removed when the guard drops.
+fn temp_db(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("latchkey-store-{name}-"))
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("test.db");
+    (dir, path)
+}
+
+fn on_sqlite(name: &str) {
+    let (_dir, path) = temp_db(name);
+    let open = || -> Arc<dyn Store> { Arc::new(SqliteStore::open(&path).unwrap()) };
+    let check = CHECKS.iter().find(|(n, _)| *n == name).unwrap().1;
+    check(&open);
+}
+
+macro_rules! sqlite_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::on_sqlite(stringify!($name));
+            })*
+
+            #[test]
+            fn every_check_has_a_test() {
+                let tested = [$(stringify!($name)),*];
+                for (name, _) in super::CHECKS {
+                    assert!(tested.contains(name), "{name} has no SQLite test");
+                }
+            }
+        }
+    };
+}
+
+sqlite_tests!(
+    users_grants_and_conflicts,
+    rotation_detects_reuse_and_survives_reopen,
+    logout_revokes_and_prune_forgets_expired,
+    cached_sessions_see_commits_from_other_stores,
+    sessions_end_with_their_user,
+    attempts_are_reserved_all_or_nothing,
+    concurrent_reservations_never_exceed_the_limit,
+    command_tokens_are_audited,
+);
+
+#[test]
+fn every_check_on_postgres() {
+    let Some(pg) = Postgres::for_test("store::tests::every_check_on_postgres").unwrap() else {
+        return;
+    };
+    for (name, check) in CHECKS {
+        let url = pg.create_database(name).unwrap();
+        let open = || -> Arc<dyn Store> { Arc::new(PostgresStore::open(&url).unwrap()) };
+        eprintln!("postgres: {name}");
+        check(&open);
+    }
+}
+
+/// Instances starting together on a fresh database: the migrations run once,
+/// under the advisory lock, and every instance opens.
+#[test]
+fn postgres_instances_starting_together_migrate_once() {
+    let Some(pg) =
+        Postgres::for_test("store::tests::postgres_instances_starting_together_migrate_once")
+            .unwrap()
+    else {
+        return;
+    };
+    let url = pg.url();
+    let stores: Vec<PostgresStore> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| scope.spawn(|| PostgresStore::open(&url)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect()
+    });
+    stores[0].add_user("alice", "h").unwrap();
+    for s in &stores {
+        assert_eq!(s.list_users().unwrap(), names(&["alice"]));
+    }
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let versions: Vec<i32> = client
+        .query("SELECT version FROM latchkey_schema ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, [1]);
+}
+
+/// A file written by the first schema (users and grants keyed by name) is
+/// migrated in place: users, grants, devices and live families survive,
+/// families of users removed before do not.
+#[test]
+fn a_version_1_sqlite_file_is_migrated() {
+    let (_dir, path) = temp_db("v1");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(super::sqlite::MIGRATION_1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users VALUES ('alice', 'h', 1), ('bob', 'h', 2);
+             INSERT INTO grants VALUES ('alice', 'door-*', 'open');
+             INSERT INTO devices VALUES ('door-1', 'front', 3);
+             INSERT INTO refresh_families VALUES ('f1', 'alice', 'r1', 0, 9999999999);
+             INSERT INTO refresh_families VALUES ('f0', 'gone', 'r0', 1, 9999999999);
+             INSERT INTO revoked_jti VALUES ('a0', 9999999999);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.list_users().unwrap(), names(&["alice", "bob"]));
+    assert_eq!(s.grants("alice").unwrap()[0].commands, names(&["open"]));
+    assert!(s.device_exists("door-1").unwrap());
+    assert!(s.session("a1", "f1", "alice").unwrap().is_some());
+    assert!(s.session("a0", "f1", "alice").unwrap().is_none());
+    assert_eq!(s.rotate("f0", "r0", "r1", 1).unwrap(), Rotation::Unknown);
+    assert_eq!(s.rotate("f1", "r1", "r2", 1).unwrap(), Rotation::Rotated);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    // A newer file than this server knows is refused, not touched.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    drop(s);
+    assert!(matches!(SqliteStore::open(&path), Err(Error::Store(m)) if m.contains("newer")));
+}
+
+/// A pooled connection whose write failed is closed, not pooled again: with
+/// the database file read-only, writes fail (SQLITE_READONLY); once it is
+/// writable again, the next write succeeds. (Root writes to read-only files, so
+/// as root the test runs itself again as `nobody`.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_connection_is_not_pooled_again() {
+    const AS_NOBODY: &str = "LATCHKEY_TEST_AS_NOBODY";
+    if rustix::process::geteuid().is_root() && std::env::var_os(AS_NOBODY).is_none() {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(exe)
+            .args([
+                "--exact",
+                "store::tests::a_failed_connection_is_not_pooled_again",
+                "--nocapture",
+            ])
+            .env(AS_NOBODY, "1")
+            .env("TMPDIR", "/tmp")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "as nobody: {text}");
+        assert!(text.contains("1 passed"), "as nobody: {text}");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = temp_db("readonly");
+    let chmod = |mode| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+    // Created and migrated; a second store (a second process) keeps it open.
+    let first = SqliteStore::open(&path).unwrap();
+    first.add_user("alice", "h").unwrap();
+    chmod(0o444).unwrap();
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.list_users().unwrap(), names(&["alice"]));
+    let refused = s.add_user("bob", "h");
+    assert!(
+        matches!(&refused, Err(Error::Store(m)) if m.contains("readonly")),
+        "{refused:?}"
+    );
+    assert!(s.add_device("door-1", "").is_err());
+    chmod(0o644).unwrap();
+    s.add_user("bob", "h").unwrap();
+    s.add_device("door-1", "").unwrap();
+    assert_eq!(first.list_users().unwrap(), names(&["alice", "bob"]));
+}
