@@ -367,55 +367,30 @@ pub enum Outcome {
     },
 }
 
-/// An outcome written out: at most [`MAX_DETAIL_LEN`] bytes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Detail {
-    bytes: [u8; MAX_DETAIL_LEN],
-    len: u8,
-}
-
-impl Detail {
-    /// The text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        // Only ASCII is ever written here.
-        core::str::from_utf8(self.bytes.get(..usize::from(self.len)).unwrap_or_default())
-            .unwrap_or_default()
-    }
-}
-
-impl fmt::Debug for Detail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Detail({:?})", self.as_str())
-    }
-}
+/// An outcome written out: at most [`MAX_DETAIL_LEN`] bytes of ASCII.
+pub type Detail = heapless::String<MAX_DETAIL_LEN>;
 
 impl Outcome {
     /// The detail of the `OK` verdict (`door=closed led=255` is the longest, 19 bytes).
     #[must_use]
     pub fn detail(&self) -> Detail {
-        let mut bytes = [0u8; MAX_DETAIL_LEN];
-        let mut w = Writer::new(&mut bytes);
-        let level = |w: &mut Writer<'_>, prefix: &[u8], n: u8| {
-            let (digits, len) = decimal(n);
-            // Every outcome fits (test `outcomes_round_trip`).
-            let _ = w.put(prefix);
-            let _ = w.put(digits.get(..len).unwrap_or_default());
+        let mut text = Detail::new();
+        let (prefix, level) = match self {
+            Outcome::Opened => ("opened", None),
+            Outcome::Closed => ("closed", None),
+            Outcome::Led(n) => ("led=", Some(*n)),
+            Outcome::Status { open: true, led } => ("door=open led=", Some(*led)),
+            Outcome::Status { open: false, led } => ("door=closed led=", Some(*led)),
         };
-        match self {
-            Outcome::Opened => {
-                let _ = w.put(b"opened");
+        // Every outcome fits (test `outcomes_round_trip`).
+        let _ = text.push_str(prefix);
+        if let Some(n) = level {
+            let (digits, len) = decimal(n);
+            for &d in digits.get(..len).unwrap_or_default() {
+                let _ = text.push(char::from(d));
             }
-            Outcome::Closed => {
-                let _ = w.put(b"closed");
-            }
-            Outcome::Led(n) => level(&mut w, b"led=", *n),
-            Outcome::Status { open: true, led } => level(&mut w, b"door=open led=", *led),
-            Outcome::Status { open: false, led } => level(&mut w, b"door=closed led=", *led),
         }
-        // At most MAX_DETAIL_LEN (24): fits a u8.
-        let len = w.finish().len() as u8;
-        Detail { bytes, len }
+        text
     }
 
     /// The outcome an `OK` verdict's detail names, if it is one of these.
