@@ -8,6 +8,7 @@ use crate::keys::random_id;
 use crate::store::{Grant, Rotation, Store};
 use crate::tokens::{Kind, TokenService, Verified, unix_now};
 use crate::wire::Request;
+use latchkey_protocol::Command;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -21,8 +22,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub const MAX_USERNAME: usize = 128;
 /// Longest password, in bytes (Argon2 takes any length; this bounds the work).
 pub const MAX_PASSWORD: usize = 1024;
-/// The commands a device understands (team convention).
-pub const COMMANDS: [&str; 4] = ["open", "close", "status", "led"];
+/// The commands a device understands (the contract's names).
+pub const COMMANDS: [&str; 4] = latchkey_protocol::COMMAND_NAMES;
 
 /// Everything the handlers share, behind one `Arc` (one reference count for the
 /// HTTP threads to share, not one per part).
@@ -162,13 +163,11 @@ fn percent_decoded(segment: &str) -> Result<Cow<'_, str>, Error> {
         .map_err(|_| Error::Malformed("the path is not UTF-8 once decoded".into()))
 }
 
-/// Whether `id` is a usable device id: 1-64 of `A-Z a-z 0-9 . _ -`.
+/// Whether `id` is a device id by the contract's rule
+/// ([`latchkey_protocol::DEVICE_ID_RULE`]).
 #[must_use]
 pub fn valid_device_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    latchkey_protocol::DeviceId::new(id).is_ok()
 }
 
 /// Whether `name` is a usable username: 1-128 bytes, no control characters.
@@ -406,34 +405,34 @@ struct CommandRequest {
     args: Option<Value>,
 }
 
-/// Checks a command and its arguments; returns the argument text for the UART line.
-fn command_args(command: &str, args: Option<&Value>) -> Result<Option<String>, Error> {
-    if !COMMANDS.contains(&command) {
+/// Checks a command and its arguments by the contract's rules
+/// ([`latchkey_protocol::Command::parse`]): a number or a string of digits.
+fn command_args(command: &str, args: Option<&Value>) -> Result<Command, Error> {
+    let Some(takes_argument) = Command::takes_argument(command.as_bytes()) else {
         return Err(Error::Malformed(format!(
             "unknown command {command:?}; expected one of {}",
             COMMANDS.join(", ")
         )));
-    }
+    };
     let list: Vec<&Value> = match args {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.iter().collect(),
         Some(single) => vec![single],
     };
-    if command == "led" {
-        let level = match list.as_slice() {
-            [Value::Number(n)] => n.as_u64(),
-            [Value::String(s)] => s.parse::<u64>().ok(),
-            _ => None,
-        };
-        match level {
-            Some(l) if l <= 255 => Ok(Some(l.to_string())),
-            _ => Err(Error::Malformed("led takes one argument, 0-255".into())),
-        }
-    } else if list.is_empty() {
-        Ok(None)
-    } else {
-        Err(Error::Malformed(format!("{command} takes no arguments")))
-    }
+    let text = match list.as_slice() {
+        [] => Some(None),
+        [Value::Number(n)] => n.as_u64().map(|n| Some(n.to_string())),
+        [Value::String(s)] => Some(Some(s.clone())),
+        _ => None,
+    };
+    text.and_then(|arg| Command::parse(command.as_bytes(), arg.as_deref().map(str::as_bytes)).ok())
+        .ok_or_else(|| {
+            Error::Malformed(if takes_argument {
+                format!("{command} takes one argument, 0-255")
+            } else {
+                format!("{command} takes no arguments")
+            })
+        })
 }
 
 async fn command(state: &AppState, req: &Request<'_>, segment: &str) -> Result<Vec<u8>, Error> {
@@ -446,7 +445,7 @@ async fn command(state: &AppState, req: &Request<'_>, segment: &str) -> Result<V
             device.escape_debug().to_string()
         )));
     }
-    let arg = command_args(&req.command, req.args.as_ref())?;
+    let command = command_args(&req.command, req.args.as_ref())?;
     if !state.store.device_exists(&device)? {
         return Err(Error::NotFound(format!("no device {device:?}")));
     }
@@ -457,13 +456,9 @@ async fn command(state: &AppState, req: &Request<'_>, segment: &str) -> Result<V
         )));
     }
     let now = unix_now();
-    let issued = state.tokens.issue_command(
-        &who.sub,
-        &device,
-        &req.command,
-        arg.as_deref().and_then(|a| a.parse().ok()),
-        now,
-    )?;
+    let issued = state
+        .tokens
+        .issue_command(&who.sub, &device, command, now)?;
     let mut body = json!({
         "token": issued.token,
         "device": device,
@@ -472,11 +467,7 @@ async fn command(state: &AppState, req: &Request<'_>, segment: &str) -> Result<V
         "expires_in": issued.exp.saturating_sub(now),
     });
     if state.bridge.has(&device) {
-        let line = match &arg {
-            Some(a) => format!("{} {a} {}", req.command, issued.token),
-            None => format!("{} {}", req.command, issued.token),
-        };
-        let verdict = state.bridge.send(&device, &line).await?;
+        let verdict = state.bridge.send(&device, command, &issued.token).await?;
         body["device_verdict"] = Value::String(verdict);
     }
     to_json(&body)
@@ -488,21 +479,32 @@ mod tests {
 
     #[test]
     fn command_arguments_are_checked() {
-        assert_eq!(command_args("open", None).unwrap(), None);
-        assert_eq!(command_args("open", Some(&json!([]))).unwrap(), None);
+        assert_eq!(command_args("open", None).unwrap(), Command::Open);
+        assert_eq!(
+            command_args("open", Some(&json!([]))).unwrap(),
+            Command::Open
+        );
         assert!(command_args("open", Some(&json!(["x"]))).is_err());
         assert_eq!(
             command_args("led", Some(&json!([128]))).unwrap(),
-            Some("128".into())
+            Command::Led(128)
         );
         assert_eq!(
             command_args("led", Some(&json!("7"))).unwrap(),
-            Some("7".into())
+            Command::Led(7)
         );
-        assert!(command_args("led", Some(&json!([256]))).is_err());
-        assert!(command_args("led", Some(&json!([-1]))).is_err());
+        for bad in [
+            json!([256]),
+            json!([-1]),
+            json!([1.5]),
+            json!("1e2"),
+            json!([1, 2]),
+        ] {
+            assert!(command_args("led", Some(&bad)).is_err(), "{bad}");
+        }
         assert!(command_args("led", None).is_err());
         assert!(command_args("reboot", None).is_err());
+        assert!(command_args("OPEN", None).is_err());
     }
 
     #[test]
@@ -544,8 +546,11 @@ mod tests {
 
     #[test]
     fn ids_and_names() {
+        // The contract's rule: `:` and a leading `.` or `-` are out, as in the firmware build.
         assert!(valid_device_id("door-1.a_b"));
         assert!(!valid_device_id("door 1"));
+        assert!(!valid_device_id("door:1"));
+        assert!(!valid_device_id(".."));
         assert!(!valid_device_id(""));
         assert!(valid_username("zoë 🦀 ' OR 1=1 --"));
         assert!(!valid_username("a\u{0}b"));
