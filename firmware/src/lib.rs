@@ -180,7 +180,7 @@ mod tests {
 
     fn cmd<'a>(scope: &'a str, jti: &'a str) -> Cmd<'a> {
         Cmd {
-            iss: "latchkey",
+            iss: latchkey_protocol::ISSUER,
             sub: "alice",
             aud: provisioning::DEVICE_ID,
             scope,
@@ -313,7 +313,7 @@ mod tests {
             jti: &'a str,
         }
         let claims = Multi {
-            iss: "latchkey",
+            iss: latchkey_protocol::ISSUER,
             aud: ["other-device", provisioning::DEVICE_ID],
             scope: "open",
             iat: T0,
