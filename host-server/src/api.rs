@@ -8,7 +8,6 @@ use crate::keys::random_id;
 use crate::store::{Grant, Rotation, Store};
 use crate::tokens::{Kind, TokenService, Verified, unix_now};
 use crate::wire::Request;
-use latchkey_protocol::Command;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -163,8 +162,8 @@ fn percent_decoded(segment: &str) -> Result<Cow<'_, str>, Error> {
         .map_err(|_| Error::Malformed("the path is not UTF-8 once decoded".into()))
 }
 
-/// Whether `id` is a device id by the contract's rule
-/// ([`latchkey_protocol::DEVICE_ID_RULE`]).
+/// Whether `id` is a usable device id: 1-64 of `A-Z a-z 0-9 . _ -`.
+/// The first is a letter or a digit: the contract's rule, [`latchkey_protocol::DeviceId`].
 #[must_use]
 pub fn valid_device_id(id: &str) -> bool {
     latchkey_protocol::DeviceId::new(id).is_ok()
@@ -407,7 +406,8 @@ struct CommandRequest {
 
 /// Checks a command and its arguments by the contract's rules
 /// ([`latchkey_protocol::Command::parse`]): a number or a string of digits.
-fn command_args(command: &str, args: Option<&Value>) -> Result<Command, Error> {
+fn command_args(command: &str, args: Option<&Value>) -> Result<latchkey_protocol::Command, Error> {
+    use latchkey_protocol::Command;
     let Some(takes_argument) = Command::takes_argument(command.as_bytes()) else {
         return Err(Error::Malformed(format!(
             "unknown command {command:?}; expected one of {}",
@@ -476,6 +476,7 @@ async fn command(state: &AppState, req: &Request<'_>, segment: &str) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use latchkey_protocol::Command;
 
     #[test]
     fn command_arguments_are_checked() {
