@@ -386,12 +386,17 @@ mod tests {
         }
     }
 
-    async fn device() -> (TcpListener, Bridge) {
+    /// A fake device's listener and a bridge to it that waits `reply_timeout`.
+    async fn device_waiting(reply_timeout: Duration) -> (TcpListener, Bridge) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let bridge = Bridge::new([("d1".to_owned(), addr.to_string())])
-            .with_reply_timeout(Duration::from_millis(500));
+        let bridge =
+            Bridge::new([("d1".to_owned(), addr.to_string())]).with_reply_timeout(reply_timeout);
         (listener, bridge)
+    }
+
+    async fn device() -> (TcpListener, Bridge) {
+        device_waiting(REPLY_TIMEOUT).await
     }
 
     fn message(e: Error) -> String {
@@ -461,7 +466,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_verdict_means_the_command_may_have_run() {
-        let (listener, bridge) = device().await;
+        let (listener, bridge) = device_waiting(Duration::from_millis(500)).await;
         let fake = tokio::spawn(async move {
             let mut peer = Peer::accept(&listener).await;
             // Reads the request and says nothing about it; answers late, on the
@@ -507,11 +512,13 @@ mod tests {
     #[tokio::test]
     async fn a_kept_connection_closed_meanwhile_is_replaced() {
         let (listener, bridge) = device().await;
+        let (closed, is_closed) = tokio::sync::oneshot::channel();
         let fake = tokio::spawn(async move {
             let mut peer = Peer::accept(&listener).await;
             let (id, _, _) = peer.request().await;
             peer.say(&format!("{id} OK opened\n")).await;
             drop(peer);
+            let _ = closed.send(());
             let mut peer = Peer::accept(&listener).await;
             let (id, _, _) = peer.request().await;
             peer.say(&format!("{id} OK door=open led=0\n")).await;
@@ -521,7 +528,9 @@ mod tests {
             bridge.send("d1", Command::Open, "t.o.k").await.unwrap(),
             "OK opened"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        is_closed.await.unwrap();
+        // The FIN crosses loopback at once; a moment for the kernel to take it.
+        tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(
             bridge.send("d1", Command::Status, "t.o.k").await.unwrap(),
             "OK door=open led=0"
