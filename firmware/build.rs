@@ -16,10 +16,9 @@
 use std::{env, fmt::Write as _, fs, path::PathBuf, time::SystemTime};
 
 use hkdf::Hkdf;
+use latchkey_protocol::{DEVICE_KEY_SALT, DeviceId};
 use sha2::Sha256;
 
-/// HKDF salt shared with the server (team convention).
-const DEVICE_KEY_SALT: &[u8] = b"latchkey-device-key-v1";
 /// DEVELOPMENT ONLY master secret: bytes 0x00..=0x1f.
 const DEV_MASTER_SECRET: [u8; 32] = {
     let mut s = [0u8; 32];
@@ -100,7 +99,8 @@ fn run() -> Result<(), String> {
     }
 
     let id = id.unwrap_or_else(|| DEV_DEVICE_ID.to_owned());
-    check_device_id(&id)?;
+    // The contract's rule, so the server can issue tokens for every id that builds.
+    DeviceId::new(&id).map_err(|e| format!("device id {id:?}: {e}"))?;
     let (key, development) = match key_hex {
         Some(hex) => (parse_key_hex(&hex)?, false),
         None => {
@@ -151,29 +151,14 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// HKDF-SHA256(ikm = master, salt = "latchkey-device-key-v1", info = device id), 32 bytes.
+/// HKDF-SHA256(ikm = master, salt = the contract's `DEVICE_KEY_SALT`, info = device id),
+/// 32 bytes.
 fn derive_device_key(master: &[u8], device_id: &str) -> [u8; 32] {
     let hk = Hkdf::<Sha256>::new(Some(DEVICE_KEY_SALT), master);
     let mut okm = [0u8; 32];
     // 32 bytes is far below HKDF-SHA256's 255 * 32 byte limit: expand cannot fail.
     let _ = hk.expand(device_id.as_bytes(), &mut okm);
     okm
-}
-
-/// Device ids go into JSON `aud` and into a Rust string literal: keep them plain.
-fn check_device_id(id: &str) -> Result<(), String> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "device id {id:?}: use 1-64 characters from [A-Za-z0-9._:-]"
-        ))
-    }
 }
 
 fn parse_key_hex(hex: &str) -> Result<[u8; 32], String> {

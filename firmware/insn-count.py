@@ -54,11 +54,12 @@ def main():
     need = ["insn_mark_line_begin", "insn_mark_line_end", "insn_mark_hmac_begin", "insn_mark_hmac_end"]
     if any(n not in marks for n in need):
         sys.exit(f"markers missing in {elf} (build with --features insn-count): {sorted(marks)}")
+    # Request lines as latchkey-protocol writes them: `<id> <command> [<arg>] <token>`.
     requests = [
-        ("valid open (OK)", f"open {token()}"),
-        ("valid status (OK)", f"status {token('status')}"),
-        ("bad signature", f"open {token(key=b'x' * 32)}"),
-        ("wrong audience", f"open {token(aud='dev-2')}"),
+        ("valid open (OK)", f"1 open {token()}"),
+        ("valid status (OK)", f"2 status {token('status')}"),
+        ("bad signature", f"3 open {token(key=b'x' * 32)}"),
+        ("wrong audience", f"4 open {token(aud='dev-2')}"),
         ("garbage", "hello world"),
     ]
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,34 +1,27 @@
 //! Authorization: is this token good for this command on this device, now?
 //!
-//! Order of checks (the first failure is the answer): token length; then
-//! latchkey-core (size, segments, header: `alg` pinned to the key's HS256, `b64`,
-//! `crit`, `typ` = `lk-cmd+jwt`; MAC in constant time, claim types, required
-//! claims, `exp`/`nbf`/`iat`, `iss`, `aud`); then the device's own rules:
-//! lifetime, scope, argument, replay. Only a token that passes everything uses a
-//! replay slot.
+//! Order of checks (the first failure is the answer): latchkey-core (size,
+//! segments, header: `alg` pinned to the key's HS256, `b64`, `crit`, `typ`; MAC in
+//! constant time, claim types, required claims, `exp`/`nbf`/`iat`, `iss`, `aud`);
+//! then the contract's rules (`latchkey_protocol`): lifetime, scope, argument; then
+//! replay. Only a token that passes everything uses a replay slot. The token's
+//! length was checked when the line was read.
 
 use core::cell::Cell;
 
 use heapless::String;
 use latchkey_core::{ClaimSet, Claims, JsonStr, Key, Validation, Verifier};
+use latchkey_protocol::{
+    ArgClaim, COMMAND_TOKEN_TYPE, Command, ISSUER, LEEWAY, MAX_TOKEN_LEN, Reason as Rule,
+    lifetime_ok,
+};
 
 use crate::answer::Reason;
 use crate::clock::Clock;
-use crate::protocol::Command;
 use crate::replay::ReplayCache;
 
-/// Longest token the device verifies, in bytes.
-pub const MAX_TOKEN_LEN: usize = 720;
-/// Scratch for the decoded header and claims: 3/4 of the token, rounded up.
+/// Scratch for the decoded header and claims: 3/4 of the longest token, rounded up.
 pub const SCRATCH_LEN: usize = MAX_TOKEN_LEN.div_ceil(4) * 3;
-/// Header `typ` of a command token (team convention).
-pub const COMMAND_TOKEN_TYPE: &str = "lk-cmd+jwt";
-/// Issuer of command tokens (team convention).
-pub const ISSUER: &str = "latchkey";
-/// Seconds of clock skew allowed on `exp`/`nbf`/`iat`.
-pub const LEEWAY: u64 = 5;
-/// Longest `exp - iat` the device accepts, in seconds.
-pub const MAX_LIFETIME: u64 = 300;
 /// Deepest JSON nesting in a command token (claims are flat).
 pub const MAX_DEPTH: u8 = 4;
 
@@ -87,9 +80,6 @@ impl<'a> Authorizer<'a> {
         token: &[u8],
         uptime: u64,
     ) -> Result<Grant, Reason> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(Reason::TokenTooLarge);
-        }
         let clock = self.clock;
         let authenticated_now = Cell::new(None);
         let verified = self.verifier.verify_at(token, &mut self.scratch, |claims| {
@@ -106,11 +96,17 @@ impl<'a> Authorizer<'a> {
         let granted = claims
             .get("scope")
             .and_then(|v| v.as_str())
-            .is_some_and(|scope| scope_grants(scope, command.name()));
+            .is_some_and(|scope| command.granted_by(scope.chars()));
         if !granted {
-            return Err(Reason::MissingScope);
+            return Err(Rule::MissingScope.into());
         }
-        check_argument(&claims, command)?;
+        let arg = match claims.get("arg") {
+            None => ArgClaim::Absent,
+            Some(v) => v.as_i64().map_or(ArgClaim::Other, ArgClaim::Integer),
+        };
+        if !command.bound_by(arg) {
+            return Err(Rule::WrongArgument.into());
+        }
         // `jti` and `exp` are required claims: the verifier made sure they are there.
         let jti = claims.jti().map_or(&[][..], JsonStr::raw_bytes);
         let until = claims
@@ -118,7 +114,8 @@ impl<'a> Authorizer<'a> {
             .map_or(0, |t| u64::try_from(t).unwrap_or(0))
             .saturating_add(LEEWAY);
         self.replay
-            .check_and_insert(jti, until, self.clock.now(uptime))?;
+            .check_and_insert(jti, until, self.clock.now(uptime))
+            .map_err(Reason::from)?;
         let mut grant = Grant::default();
         if let Some(sub) = claims.sub() {
             for c in sub.chars() {
@@ -131,48 +128,10 @@ impl<'a> Authorizer<'a> {
     }
 }
 
-/// The token's `arg` claim binds the command's argument: `led n` needs `"arg": n`,
-/// and a command without an argument needs no `arg`.
-fn check_argument(claims: &Claims<'_>, command: Command) -> Result<(), Reason> {
-    let arg = claims.get("arg");
-    let ok = match command {
-        Command::Led(level) => arg.and_then(|v| v.as_i64()) == Some(i64::from(level)),
-        Command::Open | Command::Close | Command::Status => arg.is_none(),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Reason::WrongArgument)
-    }
-}
-
-/// `exp - iat` must be within [0, MAX_LIFETIME].
+/// `exp - iat` must be within [0, MAX_LIFETIME] (the contract's rule).
 fn check_lifetime(claims: &Claims<'_>) -> Result<(), Reason> {
-    let (Some(iat), Some(exp)) = (claims.iat(), claims.exp()) else {
-        return Err(Reason::LifetimeTooLong);
-    };
-    match exp.checked_sub(iat) {
-        Some(life) if (0..=MAX_LIFETIME as i64).contains(&life) => Ok(()),
-        _ => Err(Reason::LifetimeTooLong),
+    match (claims.iat(), claims.exp()) {
+        (Some(iat), Some(exp)) if lifetime_ok(iat, exp) => Ok(()),
+        _ => Err(Rule::LifetimeTooLong.into()),
     }
-}
-
-/// Does the space-separated `scope` list name `command` exactly? Escapes in the
-/// JSON string are decoded first, so `"op\u0065n"` grants `open`.
-fn scope_grants(scope: JsonStr<'_>, command: &str) -> bool {
-    // Command names are ASCII, so their bytes are their characters.
-    let mut want = command.bytes().map(char::from);
-    let mut matching = true;
-    for c in scope.chars() {
-        if c == ' ' {
-            if matching && want.next().is_none() {
-                return true;
-            }
-            want = command.bytes().map(char::from);
-            matching = true;
-        } else if matching && want.next() != Some(c) {
-            matching = false;
-        }
-    }
-    matching && want.next().is_none()
 }

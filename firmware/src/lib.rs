@@ -1,6 +1,7 @@
 //! Latchkey device logic: reads request lines, authorizes them with
 //! [`latchkey_core`], carries them out on `embedded-hal` outputs and answers
-//! with exactly one line per request.
+//! with exactly one verdict line per request line, as `latchkey_protocol` defines
+//! them.
 //!
 //! This library is portable and pure (no hardware, no clock of its own, no heap):
 //! the binary (`main.rs`) feeds it UART bytes and the uptime and writes its
@@ -13,12 +14,12 @@
 //! let key = Key::new(Algorithm::Hs256, &[7u8; 32]).unwrap();
 //! let mut fw = Firmware::new("dev-1", key, 1_700_000_000, FakePin::default(), FakeLed::default());
 //! let mut answers = Vec::new();
-//! for &b in b"open not-a-token\nfly away\n" {
+//! for &b in b"1 open not-a-token\n2 fly away\nopen x.y.z\n" {
 //!     if let Some(d) = fw.push_byte(b, 0) {
-//!         answers.push(d.answer.to_string());
+//!         answers.push(d.line().as_str().to_owned());
 //!     }
 //! }
-//! assert_eq!(answers, ["DENIED malformed", "ERROR unknown-command"]);
+//! assert_eq!(answers, ["1 DENIED malformed", "2 ERROR unknown-command", "open ERROR unknown-command"]);
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
@@ -29,8 +30,8 @@ extern crate std;
 pub mod answer;
 pub mod auth;
 pub mod clock;
+pub mod lines;
 pub mod outputs;
-pub mod protocol;
 pub mod replay;
 pub mod testing;
 
@@ -42,21 +43,42 @@ pub mod provisioning {
 use embedded_hal::digital::StatefulOutputPin;
 use embedded_hal::pwm::SetDutyCycle;
 use latchkey_core::Key;
+use latchkey_protocol::{Reason as Rule, parse_request};
 
-pub use answer::{Answer, Outcome, Reason};
+pub use answer::{Answer, Reason, VerdictLine};
 pub use auth::{Authorizer, Grant};
-pub use protocol::{Command, Line, LineAssembler};
+pub use latchkey_protocol::{Command, Outcome, RequestId};
+pub use lines::{Line, LineAssembler};
 
-/// What the device decided about one line: the answer to write, and for the
-/// log the command (if the line named one) and who was let in.
+/// What the device decided about one line: the answer to write, the request id
+/// it echoes, and for the log the command (if the line named one) and who was
+/// let in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// The line to send back (without its newline).
+    /// The line's request id; `None` when it could not be read (answered as `-`).
+    pub id: Option<RequestId>,
+    /// The answer (without the id).
     pub answer: Answer,
     /// The command the line asked for, if it could be read.
     pub command: Option<Command>,
     /// Set when the command was authorized.
     pub grant: Option<Grant>,
+}
+
+impl Decision {
+    /// The verdict line to write back (without its newline): `<id> <answer>`.
+    pub fn line(&self) -> VerdictLine {
+        self.answer.line(self.id)
+    }
+
+    fn refused(id: Option<RequestId>, reason: Reason) -> Decision {
+        Decision {
+            id,
+            answer: Answer::Refused(reason),
+            command: None,
+            grant: None,
+        }
+    }
 }
 
 /// The whole device: line assembly, authorization and outputs.
@@ -82,11 +104,7 @@ impl<'a, L: StatefulOutputPin, P: SetDutyCycle> Firmware<'a, L, P> {
     pub fn push_byte(&mut self, byte: u8, uptime: u64) -> Option<Decision> {
         let line = self.lines.push(byte)?;
         Some(match line {
-            Line::TooLong => Decision {
-                answer: Answer::Error(Reason::LineTooLong),
-                command: None,
-                grant: None,
-            },
+            Line::TooLong => Decision::refused(None, Rule::LineTooLong.into()),
             Line::Complete(line) => decide(&mut self.auth, &mut self.outputs, line, uptime),
         })
     }
@@ -108,27 +126,23 @@ fn decide<L: StatefulOutputPin, P: SetDutyCycle>(
     line: &[u8],
     uptime: u64,
 ) -> Decision {
-    let request = match protocol::parse_request(line) {
+    let request = match parse_request(line) {
         Ok(r) => r,
-        Err(reason) => {
-            return Decision {
-                answer: Answer::Error(reason),
-                command: None,
-                grant: None,
-            };
-        }
+        Err(refusal) => return Decision::refused(refusal.id, refusal.reason.into()),
     };
-    let command = Some(request.command);
+    let (id, command) = (Some(request.id), Some(request.command));
     match auth.authorize(request.command, request.token, uptime) {
         Err(reason) => Decision {
-            answer: Answer::Denied(reason),
+            id,
+            answer: Answer::Refused(reason),
             command,
             grant: None,
         },
         Ok(grant) => Decision {
+            id,
             answer: match outputs.execute(request.command) {
                 Ok(outcome) => Answer::Ok(outcome),
-                Err(reason) => Answer::Error(reason),
+                Err(reason) => Answer::Refused(reason.into()),
             },
             command,
             grant: Some(grant),
@@ -142,12 +156,15 @@ mod tests {
     //! latchkey-core (or, for headers core refuses to write, by HMAC directly).
 
     use super::*;
-    use crate::protocol::MAX_LINE;
     use crate::replay::REPLAY_CAPACITY;
     use crate::testing::{FakeLed, FakePin};
     use base64ct::{Base64UrlUnpadded, Encoding};
     use hmac::{Hmac, KeyInit, Mac};
     use latchkey_core::{Algorithm, HeaderParams};
+    use latchkey_protocol::{
+        COMMAND_TOKEN_TYPE as TYP, CommandClaims, DEVICE_KEY_SALT, MAX_LIFETIME, MAX_LINE_LEN,
+        MAX_TOKEN_LEN, VerdictKind, parse_verdict,
+    };
     use serde::Serialize;
     use sha2::Sha256;
     use std::format;
@@ -157,25 +174,13 @@ mod tests {
 
     /// The device's clock at boot in these tests (unix seconds).
     const T0: i64 = 1_800_000_000;
-    const TYP: &str = "lk-cmd+jwt";
 
-    #[derive(Serialize, Clone)]
-    struct Cmd<'a> {
-        iss: &'a str,
-        sub: &'a str,
-        aud: &'a str,
-        scope: &'a str,
-        iat: i64,
-        nbf: i64,
-        exp: i64,
-        jti: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        arg: Option<u8>,
-    }
+    /// The claims the server writes; tests bend them (any `scope` text, say).
+    type Cmd<'a> = CommandClaims<'a>;
 
     fn cmd<'a>(scope: &'a str, jti: &'a str) -> Cmd<'a> {
         Cmd {
-            iss: "latchkey",
+            iss: latchkey_protocol::ISSUER,
             sub: "alice",
             aud: provisioning::DEVICE_ID,
             scope,
@@ -243,8 +248,18 @@ mod tests {
         )
     }
 
-    fn ask(fw: &mut Device, line: &str, uptime: u64) -> String {
-        fw.handle_line(line.as_bytes(), uptime).answer.to_string()
+    /// Sends `request` (`<command> [<arg>] <token>`) with a request id, checks that
+    /// the verdict echoes the id, and returns the verdict without it.
+    fn ask(fw: &mut Device, request: &str, uptime: u64) -> String {
+        let d = fw.handle_line(format!("r7 {request}").as_bytes(), uptime);
+        let answer = d.answer.to_string();
+        assert_eq!(d.line().as_str(), format!("r7 {answer}"));
+        answer
+    }
+
+    /// The whole verdict line the device answers `line` with.
+    fn ask_raw(fw: &mut Device, line: &[u8]) -> String {
+        fw.handle_line(line, 0).line().as_str().to_string()
     }
 
     #[test]
@@ -278,10 +293,10 @@ mod tests {
     fn the_decision_names_the_command_and_the_user() {
         let mut fw = device();
         let t = sign(&cmd("open", "j1"));
-        let d = fw.handle_line(format!("open {t}").as_bytes(), 0);
+        let d = fw.handle_line(format!("1 open {t}").as_bytes(), 0);
         assert_eq!(d.command, Some(Command::Open));
         assert_eq!(d.grant.map(|g| g.subject.to_string()), Some("alice".into()));
-        let d = fw.handle_line(format!("open {t}").as_bytes(), 0);
+        let d = fw.handle_line(format!("2 open {t}").as_bytes(), 0);
         assert_eq!((d.command, d.grant), (Some(Command::Open), None));
     }
 
@@ -298,7 +313,7 @@ mod tests {
             jti: &'a str,
         }
         let claims = Multi {
-            iss: "latchkey",
+            iss: latchkey_protocol::ISSUER,
             aud: ["other-device", provisioning::DEVICE_ID],
             scope: "open",
             iat: T0,
@@ -316,7 +331,7 @@ mod tests {
     #[test]
     fn refuses_each_bad_request_with_its_reason_code() {
         let other_device_key = {
-            let hk = hkdf::Hkdf::<Sha256>::new(Some(b"latchkey-device-key-v1"), &DEV_MASTER);
+            let hk = hkdf::Hkdf::<Sha256>::new(Some(DEVICE_KEY_SALT), &DEV_MASTER);
             let mut k = [0u8; 32];
             hk.expand(b"another-device", &mut k).unwrap();
             Key::new(Algorithm::Hs256, &k).unwrap()
@@ -324,7 +339,7 @@ mod tests {
         let hs384 = Key::new(Algorithm::Hs384, &[9u8; 48]).unwrap();
         let base = cmd("open", "case");
         let with = |f: &dyn Fn(&mut Cmd<'static>)| {
-            let mut c = base.clone();
+            let mut c = base;
             f(&mut c);
             format!("open {}", sign(&c))
         };
@@ -335,7 +350,7 @@ mod tests {
         );
         let cases: Vec<(&str, String, &str)> = vec![
             // Line-level errors.
-            ("empty", String::new(), "ERROR empty-line"),
+            ("id alone", String::new(), "ERROR unknown-command"),
             ("unknown", "reboot x.y.z".into(), "ERROR unknown-command"),
             ("no token", "open".into(), "ERROR missing-token"),
             ("led no arg", "led x.y.z".into(), "ERROR bad-argument"),
@@ -344,7 +359,7 @@ mod tests {
             // Token shape and header.
             (
                 "too large",
-                format!("open {}", "a".repeat(auth::MAX_TOKEN_LEN + 1)),
+                format!("open {}", "a".repeat(MAX_TOKEN_LEN + 1)),
                 "DENIED token-too-large",
             ),
             ("two segments", "open abc.def".into(), "DENIED malformed"),
@@ -500,7 +515,7 @@ mod tests {
             // Device rules.
             (
                 "lifetime",
-                with(&|c| c.exp = T0 + auth::MAX_LIFETIME as i64 + 1),
+                with(&|c| c.exp = T0 + MAX_LIFETIME as i64 + 1),
                 "DENIED lifetime-too-long",
             ),
             (
@@ -563,8 +578,43 @@ mod tests {
             assert_eq!(ask(&mut device(), &line, 0), want, "case `{name}`: {line}");
         }
         // The limits that sit right at the edge still pass.
-        let at_limit = with(&|c| c.exp = T0 + auth::MAX_LIFETIME as i64);
+        let at_limit = with(&|c| c.exp = T0 + MAX_LIFETIME as i64);
         assert_eq!(ask(&mut device(), &at_limit, 0), "OK opened");
+    }
+
+    /// The id is echoed whenever the first field is one; otherwise the verdict
+    /// says `-`, and a line holding the cancel byte never runs.
+    #[test]
+    fn verdicts_echo_the_request_id() {
+        let t = sign(&cmd("open", "id"));
+        let cases: [(Vec<u8>, &str); 9] = [
+            (Vec::new(), "- ERROR empty-line"),
+            (b"-".to_vec(), "- ERROR bad-id"),
+            (b"123456789 status x.y.z".to_vec(), "- ERROR bad-id"),
+            (b"a-b status x.y.z".to_vec(), "- ERROR bad-id"),
+            (b"\x18".to_vec(), "- ERROR cancelled"),
+            (format!("5 open {t}\x18").into_bytes(), "5 ERROR cancelled"),
+            // A request without an id: its command is taken for the id.
+            (
+                format!("open {t}").into_bytes(),
+                "open ERROR unknown-command",
+            ),
+            (b"Zz9 led 1 x.y.z".to_vec(), "Zz9 DENIED bad-base64"),
+            (
+                format!("12345678 open {t}").into_bytes(),
+                "12345678 OK opened",
+            ),
+        ];
+        let mut fw = device();
+        for (line, want) in cases {
+            assert_eq!(ask_raw(&mut fw, &line), want, "{line:?}");
+        }
+        // The cancelled line used nothing up; once obeyed, the token under another
+        // id is a replay.
+        assert_eq!(
+            ask_raw(&mut fw, format!("6 open {t}").as_bytes()),
+            "6 DENIED replayed"
+        );
     }
 
     #[test]
@@ -680,7 +730,7 @@ mod tests {
         let mut len = 0;
         let mut pad = 0;
         let mut token = String::new();
-        while len < auth::MAX_TOKEN_LEN {
+        while len < MAX_TOKEN_LEN {
             let sub = "u".repeat(pad);
             let mut c = cmd("open", "big");
             c.sub = &sub;
@@ -690,13 +740,13 @@ mod tests {
         }
         // Base64 grows in steps of 4 characters per 3 bytes: land on the limit or just past it.
         let mut fw = device();
-        let want = if len == auth::MAX_TOKEN_LEN {
+        let want = if len == MAX_TOKEN_LEN {
             "OK opened"
         } else {
             "DENIED token-too-large"
         };
         assert_eq!(ask(&mut fw, &format!("open {token}"), 0), want, "len {len}");
-        assert!(format!("status {token}").len() <= MAX_LINE);
+        assert!(format!("12345678 status {token}").len() <= MAX_LINE_LEN);
     }
 
     #[test]
@@ -729,9 +779,9 @@ mod tests {
             BrokenPin,
             FakeLed::default(),
         );
-        let line = format!("open {}", sign(&cmd("open", "b")));
+        let line = format!("1 open {}", sign(&cmd("open", "b")));
         let d = fw.handle_line(line.as_bytes(), 0);
-        assert_eq!(d.answer.to_string(), "ERROR output-fault");
+        assert_eq!(d.line().as_str(), "1 ERROR output-fault");
         // The token was authorized (and so used up) before the output failed.
         assert_eq!(
             fw.handle_line(line.as_bytes(), 0).answer.to_string(),
@@ -743,16 +793,16 @@ mod tests {
     fn bytes_in_lines_out() {
         let mut fw = device();
         let t = sign(&cmd("open", "bytes"));
-        let mut input = std::vec![b'x'; MAX_LINE + 5];
-        input.extend_from_slice(format!("\nopen {t}\r\n\n").as_bytes());
+        let mut input = std::vec![b'x'; MAX_LINE_LEN + 5];
+        input.extend_from_slice(format!("\n1 open {t}\r\n\n").as_bytes());
         let answers: Vec<String> = input
             .iter()
             .filter_map(|&b| fw.push_byte(b, 0))
-            .map(|d| d.answer.to_string())
+            .map(|d| d.line().as_str().to_string())
             .collect();
         assert_eq!(
             answers,
-            ["ERROR line-too-long", "OK opened", "ERROR empty-line"]
+            ["- ERROR line-too-long", "1 OK opened", "- ERROR empty-line"]
         );
     }
 
@@ -772,7 +822,7 @@ mod tests {
         if !provisioning::DEVELOPMENT_KEY {
             return; // A provisioned build: the key came from outside.
         }
-        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"latchkey-device-key-v1"), &DEV_MASTER);
+        let hk = hkdf::Hkdf::<Sha256>::new(Some(DEVICE_KEY_SALT), &DEV_MASTER);
         let mut k = [0u8; 32];
         hk.expand(provisioning::DEVICE_ID.as_bytes(), &mut k)
             .unwrap();
@@ -793,20 +843,20 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        fn answers(fw: &mut Device, input: &[u8]) -> Vec<String> {
+        /// The verdict lines for `input`, each checked to be one well-formed
+        /// verdict, with its kind.
+        fn answers(fw: &mut Device, input: &[u8]) -> Vec<(VerdictKind, String)> {
             input
                 .iter()
                 .filter_map(|&b| fw.push_byte(b, 0))
-                .map(|d| d.answer.to_string())
+                .map(|d| {
+                    let line = d.line();
+                    let verdict = parse_verdict(line.as_bytes())
+                        .unwrap_or_else(|_| panic!("not a verdict: {line:?}"));
+                    assert_eq!(verdict.id, d.id);
+                    (verdict.kind, line.as_str().to_string())
+                })
                 .collect()
-        }
-
-        fn well_formed(answer: &str) -> bool {
-            answer.len() <= answer::MAX_ANSWER_LEN
-                && !answer.contains('\n')
-                && ["OK ", "DENIED ", "ERROR "]
-                    .iter()
-                    .any(|p| answer.starts_with(p))
         }
 
         proptest! {
@@ -826,9 +876,8 @@ mod tests {
                 let mut fw = device();
                 let got = answers(&mut fw, &input);
                 prop_assert_eq!(got.len(), input.iter().filter(|&&b| b == b'\n').count());
-                for a in &got {
-                    prop_assert!(well_formed(a), "{}", a);
-                    prop_assert!(!a.starts_with("OK"));
+                for (kind, line) in &got {
+                    prop_assert!(*kind != VerdictKind::Ok, "{}", line);
                 }
             }
 
@@ -840,37 +889,35 @@ mod tests {
             #[test]
             fn request_shaped_lines_get_one_answer_each(
                 lines in proptest::collection::vec(
-                    ("(open|close|status|led|led [0-9]{1,4}|x)", "[A-Za-z0-9_.-]{0,900}"), 0..8)
+                    ("[-0-9A-Za-z]{0,9}", "(open|close|status|led|led [0-9]{1,4}|x)",
+                     "[A-Za-z0-9_.-]{0,900}"), 0..8)
             ) {
                 let mut fw = device();
                 let mut input = Vec::new();
-                for (cmd, tok) in &lines {
-                    input.extend_from_slice(format!("{cmd} {tok}\n").as_bytes());
+                for (id, cmd, tok) in &lines {
+                    input.extend_from_slice(format!("{id} {cmd} {tok}\n").as_bytes());
                 }
                 let got = answers(&mut fw, &input);
                 prop_assert_eq!(got.len(), lines.len());
-                for a in &got {
-                    prop_assert!(well_formed(a), "{}", a);
-                }
             }
 
             #[test]
             fn a_changed_token_is_never_obeyed(
                 flips in proptest::collection::vec((any::<proptest::sample::Index>(), 1u8..=255), 1..4)
             ) {
-                let original = format!("open {}", sign(&cmd("open", "mut")));
+                let original = format!("1 open {}", sign(&cmd("open", "mut")));
                 let mut line = original.clone().into_bytes();
+                let token_at = "1 open ".len();
                 for (at, x) in &flips {
-                    let i = 5 + at.index(line.len() - 5);
+                    let i = token_at + at.index(line.len() - token_at);
                     line[i] ^= x;
                 }
                 prop_assume!(line != original.as_bytes());
                 line.push(b'\n');
                 let got = answers(&mut device(), &line);
                 prop_assert!(!got.is_empty());
-                for a in &got {
-                    prop_assert!(well_formed(a), "{}", a);
-                    prop_assert!(!a.starts_with("OK"), "{} from {:?}", a, line);
+                for (kind, answer) in &got {
+                    prop_assert!(*kind != VerdictKind::Ok, "{} from {:?}", answer, line);
                 }
             }
         }

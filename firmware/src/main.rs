@@ -261,7 +261,7 @@ mod device {
         );
 
         #[cfg(feature = "insn-count")]
-        let mut mirror = heapless::Vec::<u8, { latchkey_firmware::protocol::MAX_LINE }>::new();
+        let mut mirror = heapless::Vec::<u8, { latchkey_protocol::MAX_LINE_LEN }>::new();
         loop {
             let byte = uart_read_byte();
             if byte != b'\n' {
@@ -341,9 +341,9 @@ mod device {
 
     /// Writes the answer line and logs the decision.
     fn report(decision: &Decision, now: u64) {
-        // The answer always fits MAX_ANSWER_LEN (checked by a host test); a cut
-        // answer would still be one line because the newline is written apart.
-        let line = decision.answer.line();
+        // The verdict always encodes (checked by a host test); were one not to,
+        // the line would still be answered, because the newline is written apart.
+        let line = decision.line();
         uart_write(line.as_bytes());
         uart_write(b"\n");
 
@@ -351,18 +351,18 @@ mod device {
         let (used, size) = stack_peak();
         match (&decision.answer, &decision.grant) {
             (Answer::Ok(_), Some(grant)) => defmt::info!(
-                "{=str} sub={=str} -> {=str} (now {=u64}, stack peak {=u32}/{=u32} B)",
+                "{=str} sub={=str} -> {=[u8]:a} (now {=u64}, stack peak {=u32}/{=u32} B)",
                 command,
                 grant.subject.as_str(),
-                line.as_str(),
+                line.as_bytes(),
                 now,
                 used,
                 size
             ),
             _ => defmt::warn!(
-                "{=str} -> {=str} (now {=u64}, stack peak {=u32}/{=u32} B)",
+                "{=str} -> {=[u8]:a} (now {=u64}, stack peak {=u32}/{=u32} B)",
                 command,
-                line.as_str(),
+                line.as_bytes(),
                 now,
                 used,
                 size

@@ -3,8 +3,7 @@
 use embedded_hal::digital::StatefulOutputPin;
 use embedded_hal::pwm::SetDutyCycle;
 
-use crate::answer::{Outcome, Reason};
-use crate::protocol::Command;
+use latchkey_protocol::{Command, Outcome, Reason};
 
 /// The device's outputs: the lock (a pin, high = released) and a dimmable LED.
 #[derive(Debug)]

@@ -7,7 +7,7 @@
 use heapless::Vec;
 use sha2::{Digest, Sha256};
 
-use crate::answer::Reason;
+use latchkey_protocol::Reason;
 
 /// How many unexpired ids the device remembers.
 pub const REPLAY_CAPACITY: usize = 32;

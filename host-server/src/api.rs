@@ -22,8 +22,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub const MAX_USERNAME: usize = 128;
 /// Longest password, in bytes (Argon2 takes any length; this bounds the work).
 pub const MAX_PASSWORD: usize = 1024;
-/// The commands a device understands (team convention).
-pub const COMMANDS: [&str; 4] = ["open", "close", "status", "led"];
+/// The commands a device understands (the contract's names).
+pub const COMMANDS: [&str; 4] = latchkey_protocol::COMMAND_NAMES;
 
 /// Everything the handlers share, behind one `Arc` (one reference count for the
 /// HTTP threads to share, not one per part).
@@ -75,12 +75,10 @@ impl std::fmt::Debug for AppState {
 }
 
 /// Whether `id` is a usable device id: 1-64 of `A-Z a-z 0-9 . _ -`.
+/// The first is a letter or a digit: the contract's rule, [`latchkey_protocol::DeviceId`].
 #[must_use]
 pub fn valid_device_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    latchkey_protocol::DeviceId::new(id).is_ok()
 }
 
 /// Whether `name` is a usable username: 1-128 bytes, no control characters.
@@ -430,34 +428,35 @@ pub(crate) struct CommandRequest {
     args: Option<Value>,
 }
 
-/// Checks a command and its arguments; returns the argument text for the UART line.
-fn command_args(command: &str, args: Option<&Value>) -> Result<Option<String>, Error> {
-    if !COMMANDS.contains(&command) {
+/// Checks a command and its arguments by the contract's rules
+/// ([`latchkey_protocol::Command::parse`]): a number or a string of digits.
+fn command_args(command: &str, args: Option<&Value>) -> Result<latchkey_protocol::Command, Error> {
+    use latchkey_protocol::Command;
+    let Some(takes_argument) = Command::takes_argument(command.as_bytes()) else {
         return Err(Error::Malformed(format!(
             "unknown command {command:?}; expected one of {}",
             COMMANDS.join(", ")
         )));
-    }
+    };
     let list: Vec<&Value> = match args {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.iter().collect(),
         Some(single) => vec![single],
     };
-    if command == "led" {
-        let level = match list.as_slice() {
-            [Value::Number(n)] => n.as_u64(),
-            [Value::String(s)] => s.parse::<u64>().ok(),
-            _ => None,
-        };
-        match level {
-            Some(l) if l <= 255 => Ok(Some(l.to_string())),
-            _ => Err(Error::Malformed("led takes one argument, 0-255".into())),
-        }
-    } else if list.is_empty() {
-        Ok(None)
-    } else {
-        Err(Error::Malformed(format!("{command} takes no arguments")))
-    }
+    let text = match list.as_slice() {
+        [] => Some(None),
+        [Value::Number(n)] => n.as_u64().map(|n| Some(n.to_string())),
+        [Value::String(s)] => Some(Some(s.clone())),
+        _ => None,
+    };
+    text.and_then(|arg| Command::parse(command.as_bytes(), arg.as_deref().map(str::as_bytes)).ok())
+        .ok_or_else(|| {
+            Error::Malformed(if takes_argument {
+                format!("{command} takes one argument, 0-255")
+            } else {
+                format!("{command} takes no arguments")
+            })
+        })
 }
 
 /// `POST /devices/{id}/commands`: a command token for one device, delivered
@@ -475,7 +474,7 @@ pub(crate) async fn command(
             device.escape_debug().to_string()
         )));
     }
-    let arg = command_args(&req.command, req.args.as_ref())?;
+    let command = command_args(&req.command, req.args.as_ref())?;
     let id = device.clone();
     if !read(&state, StoreOp::DeviceExists, move |s| s.device_exists(&id)).await? {
         return Err(Error::NotFound(format!("no device {device:?}")));
@@ -487,10 +486,9 @@ pub(crate) async fn command(
         )));
     }
     let now = unix_now();
-    let level = arg.as_deref().and_then(|a| a.parse().ok());
     let issued = state
         .tokens
-        .issue_command(&who.sub, &device, &req.command, level, now)?;
+        .issue_command(&who.sub, &device, command, now)?;
     // Recorded before anyone sees the token: no unaudited token leaves.
     let record = CommandRecord {
         jti: issued.jti.clone(),
@@ -498,8 +496,8 @@ pub(crate) async fn command(
         expires_at: issued.exp,
         username: who.sub.clone(),
         device: device.clone(),
-        command: req.command.clone(),
-        arg: level,
+        command: command.name().to_owned(),
+        arg: command.argument(),
         source: "api".into(),
     };
     write(&state, StoreOp::RecordCommand, move |s| {
@@ -514,11 +512,7 @@ pub(crate) async fn command(
         "expires_in": issued.exp.saturating_sub(now),
     });
     if state.bridge.has(&device) {
-        let line = match &arg {
-            Some(a) => format!("{} {a} {}", req.command, issued.token),
-            None => format!("{} {}", req.command, issued.token),
-        };
-        let verdict = state.bridge.send(&device, &line).await?;
+        let verdict = state.bridge.send(&device, command, &issued.token).await?;
         body["device_verdict"] = Value::String(verdict);
     }
     to_json(&body)
@@ -527,24 +521,36 @@ pub(crate) async fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use latchkey_protocol::Command;
 
     #[test]
     fn command_arguments_are_checked() {
-        assert_eq!(command_args("open", None).unwrap(), None);
-        assert_eq!(command_args("open", Some(&json!([]))).unwrap(), None);
+        assert_eq!(command_args("open", None).unwrap(), Command::Open);
+        assert_eq!(
+            command_args("open", Some(&json!([]))).unwrap(),
+            Command::Open
+        );
         assert!(command_args("open", Some(&json!(["x"]))).is_err());
         assert_eq!(
             command_args("led", Some(&json!([128]))).unwrap(),
-            Some("128".into())
+            Command::Led(128)
         );
         assert_eq!(
             command_args("led", Some(&json!("7"))).unwrap(),
-            Some("7".into())
+            Command::Led(7)
         );
-        assert!(command_args("led", Some(&json!([256]))).is_err());
-        assert!(command_args("led", Some(&json!([-1]))).is_err());
+        for bad in [
+            json!([256]),
+            json!([-1]),
+            json!([1.5]),
+            json!("1e2"),
+            json!([1, 2]),
+        ] {
+            assert!(command_args("led", Some(&bad)).is_err(), "{bad}");
+        }
         assert!(command_args("led", None).is_err());
         assert!(command_args("reboot", None).is_err());
+        assert!(command_args("OPEN", None).is_err());
     }
 
     #[test]
@@ -571,8 +577,11 @@ mod tests {
 
     #[test]
     fn ids_and_names() {
+        // The contract's rule: `:` and a leading `.` or `-` are out, as in the firmware build.
         assert!(valid_device_id("door-1.a_b"));
         assert!(!valid_device_id("door 1"));
+        assert!(!valid_device_id("door:1"));
+        assert!(!valid_device_id(".."));
         assert!(!valid_device_id(""));
         assert!(valid_username("zoë 🦀 ' OR 1=1 --"));
         assert!(!valid_username("a\u{0}b"));

@@ -12,8 +12,8 @@ use sha2::Sha256;
 use std::io::Write;
 use std::path::Path;
 
-/// The HKDF salt of device keys (team convention, shared with the firmware build).
-pub const DEVICE_KEY_SALT: &[u8] = b"latchkey-device-key-v1";
+/// The HKDF salt of device keys: the contract's, which the firmware build uses too.
+pub use latchkey_protocol::DEVICE_KEY_SALT;
 
 /// Environment variable that may hold the whole key file's JSON instead of a file.
 pub const KEYS_ENV: &str = "LATCHKEY_KEYS_JSON";

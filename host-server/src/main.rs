@@ -104,8 +104,9 @@ struct ServeArgs {
     /// Refresh token lifetime in seconds.
     #[arg(long, default_value_t = 30 * 24 * 3600)]
     refresh_ttl: u64,
-    /// Command token lifetime in seconds.
-    #[arg(long, default_value_t = 60)]
+    /// Command token lifetime in seconds, at most 300: devices refuse longer ones.
+    #[arg(long, default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=latchkey_protocol::MAX_LIFETIME))]
     command_ttl: u64,
     /// Password hashes computed at once (default: cores - 1, at least 1).
     #[arg(long)]
@@ -489,9 +490,7 @@ fn device(
     match cmd {
         DeviceCommand::Add { id, description } => {
             if !valid_device_id(&id) {
-                return Err(Error::Config(
-                    "device id must be 1-64 of A-Z a-z 0-9 . _ -".into(),
-                ));
+                return Err(Error::Config(latchkey_protocol::BadDeviceId.to_string()));
             }
             store::open(db)?.add_device(&id, &description)?;
             println!("added device {id}");
@@ -503,9 +502,7 @@ fn device(
         }
         DeviceCommand::Key { id } => {
             if !valid_device_id(&id) {
-                return Err(Error::Config(
-                    "device id must be 1-64 of A-Z a-z 0-9 . _ -".into(),
-                ));
+                return Err(Error::Config(latchkey_protocol::BadDeviceId.to_string()));
             }
             println!("{}", to_hex(&KeySet::load(keys, dev_keys)?.device_key(&id)));
         }
@@ -571,11 +568,11 @@ fn token_issue(
     let mut lifetimes = Lifetimes::default();
     if let Some(t) = ttl {
         let t = Duration::from_secs(t);
-        lifetimes = Lifetimes {
-            access: t,
-            refresh: t,
-            command: t,
-        };
+        match kind {
+            TokenKind::Access => lifetimes.access = t,
+            TokenKind::Refresh => lifetimes.refresh = t,
+            TokenKind::Command => lifetimes.command = t,
+        }
     }
     let service = TokenService::new(&KeySet::load(keys, dev_keys)?, lifetimes)?;
     let now = unix_now();
@@ -599,20 +596,17 @@ fn token_issue(
             if !valid_device_id(device) || !COMMANDS.contains(&command) {
                 return Err(Error::Config("bad --device or --command".into()));
             }
-            if (command == "led") != arg.is_some() {
-                return Err(Error::Config(
-                    "--arg is required for led and only for led".into(),
-                ));
-            }
-            let issued = service.issue_command(user, device, command, arg, now)?;
+            let command = latchkey_protocol::Command::with_argument(command, arg)
+                .map_err(|_| Error::Config("--arg is required for led and only for led".into()))?;
+            let issued = service.issue_command(user, device, command, now)?;
             store::open(db)?.record_command(&CommandRecord {
                 jti: issued.jti.clone(),
                 issued_at: now,
                 expires_at: issued.exp,
                 username: user.to_owned(),
                 device: device.to_owned(),
-                command: command.to_owned(),
-                arg,
+                command: command.name().to_owned(),
+                arg: command.argument(),
                 source: "cli".into(),
             })?;
             issued

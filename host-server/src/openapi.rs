@@ -103,7 +103,7 @@ pub fn document() -> Value {
                     "401": unauthorized,
                     "403": error_response("Not granted"),
                     "404": error_response("No such device"),
-                    "503": error_response("Device unreachable")
+                    "503": error_response("Device unreachable; the message says whether the command did not run or may have run")
                 }
             }},
             "/openapi.json": { "get": {

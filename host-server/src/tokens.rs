@@ -3,24 +3,26 @@
 //! Access (`typ` `at+jwt`) and refresh (`typ` `rt+jwt`) tokens are HS256 with a
 //! `kid` naming one of the server's signing keys; each kind has its own verifier
 //! whose `typ` check keeps one kind from passing as the other. Command tokens
-//! (`typ` `lk-cmd+jwt`) are signed with the device's derived key.
+//! (`typ` `lk-cmd+jwt`, claims `latchkey_protocol::CommandClaims`) are signed with
+//! the device's derived key.
 
 use crate::error::Error;
 use crate::keys::{KeySet, random_id};
 use latchkey_core::{
     Algorithm, ClaimSet, Claims, HeaderParams, JsonStr, Key, Validation, Verifier, untrusted_header,
 };
+use latchkey_protocol::{Command, CommandClaims, DeviceId, MAX_LIFETIME};
 use serde::Serialize;
 use std::time::Duration;
 
-/// The `iss` of every token this server issues.
-pub const ISSUER: &str = "latchkey";
+/// The `iss` of every token this server issues: the contract's issuer.
+pub use latchkey_protocol::ISSUER;
 /// `typ` of access tokens (RFC 9068).
 pub const ACCESS_TYP: &str = "at+jwt";
 /// `typ` of refresh tokens.
 pub const REFRESH_TYP: &str = "rt+jwt";
-/// `typ` of device command tokens (team convention).
-pub const COMMAND_TYP: &str = "lk-cmd+jwt";
+/// `typ` of device command tokens: the contract's.
+pub use latchkey_protocol::COMMAND_TOKEN_TYPE as COMMAND_TYP;
 /// Clock skew tolerated on the server's own tokens, in seconds.
 pub const SERVER_LEEWAY: u64 = 5;
 /// Longest token accepted (latchkey-core's default).
@@ -33,7 +35,8 @@ pub struct Lifetimes {
     pub access: Duration,
     /// Refresh tokens (default 30 days).
     pub refresh: Duration,
-    /// Device command tokens (default 60 s).
+    /// Device command tokens (default 60 s; at most the contract's
+    /// [`MAX_LIFETIME`], 300 s, which the device enforces).
     pub command: Duration,
 }
 
@@ -80,22 +83,6 @@ struct RefreshOut<'a> {
     exp: i64,
     jti: &'a str,
     fam: &'a str,
-}
-
-#[derive(Serialize)]
-struct CommandOut<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    scope: &'a str,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-    jti: &'a str,
-    /// The command's argument (`led`'s level), bound so a token for one level
-    /// cannot set another.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    arg: Option<u8>,
 }
 
 /// A signed token with the facts the server records about it.
@@ -214,8 +201,16 @@ impl TokenService {
     /// Builds the service from the key set; the first signing key signs.
     ///
     /// # Errors
-    /// [`Error::Config`] if the key set has no signing key or a key is too short.
+    /// [`Error::Config`] if the key set has no signing key or a key is too short, or
+    /// if the command token lifetime is over [`MAX_LIFETIME`] (every device would
+    /// refuse such tokens).
     pub fn new(keys: &KeySet, lifetimes: Lifetimes) -> Result<Self, Error> {
+        if lifetimes.command > Duration::from_secs(MAX_LIFETIME) {
+            return Err(Error::Config(format!(
+                "command token lifetime {} s: devices refuse tokens that live over {MAX_LIFETIME} s",
+                lifetimes.command.as_secs_f64()
+            )));
+        }
         let first = keys
             .signing_keys
             .first()
@@ -319,36 +314,35 @@ impl TokenService {
         Ok(Issued { token, jti, exp })
     }
 
-    /// Issues a command token for `device`, granting `scope` with the command's
-    /// argument `arg` (if it takes one), signed with the device's derived key.
+    /// Issues a command token for `device`, granting `command` (its name as the
+    /// `scope`, its argument as `arg`), signed with the device's derived key.
     ///
     /// # Errors
-    /// As [`TokenService::issue_access`].
+    /// [`Error::Malformed`] for a device id outside the contract's syntax;
+    /// otherwise as [`TokenService::issue_access`].
     pub fn issue_command(
         &self,
         sub: &str,
         device: &str,
-        scope: &str,
-        arg: Option<u8>,
+        command: Command,
         now: i64,
     ) -> Result<Issued, Error> {
-        let device_key = crate::keys::derive_device_key(&self.master, device);
+        let device = DeviceId::new(device).map_err(|e| Error::Malformed(e.to_string()))?;
+        let device_key = crate::keys::derive_device_key(&self.master, device.as_str());
         let key = Key::new(Algorithm::Hs256, &device_key)
             .map_err(|e| Error::Internal(format!("device key: {e}")))?;
         let jti = random_id()?;
-        let exp = now.saturating_add(secs(self.lifetimes.command));
-        let claims = CommandOut {
-            iss: ISSUER,
+        let claims = CommandClaims::new(
             sub,
-            aud: device,
-            scope,
-            iat: now,
-            nbf: now,
-            exp,
-            jti: &jti,
-            arg,
-        };
+            device,
+            command,
+            now,
+            self.lifetimes.command.as_secs(),
+            &jti,
+        )
+        .map_err(|e| Error::Config(e.to_string()))?;
         let token = Self::sign(&key, COMMAND_TYP, None, &claims)?;
+        let exp = claims.exp;
         Ok(Issued { token, jti, exp })
     }
 
@@ -550,7 +544,7 @@ mod tests {
     fn command_tokens_verify_only_with_their_device_key() {
         let s = service();
         let t = s
-            .issue_command("alice", "door-1", "open", None, 500)
+            .issue_command("alice", "door-1", Command::Open, 500)
             .unwrap();
         let keys = KeySet::development();
         let check = |device: &str| {
@@ -578,5 +572,40 @@ mod tests {
             Ok((Some(560), Some("open".to_owned()), Some(22)))
         );
         assert_eq!(check("door-2"), Err(latchkey_core::Error::BadSignature));
+    }
+
+    /// The longest user name (128 bytes, each a `"` that JSON escapes to two), the
+    /// longest device id and `led 255`: the token still fits what a device reads.
+    #[test]
+    fn the_largest_command_token_fits_the_device() {
+        use latchkey_protocol::limits::{MAX_SIGNING_INPUT_LEN, MAX_TOKEN_LEN};
+        let s = service();
+        let user = "\"".repeat(crate::api::MAX_USERNAME);
+        let device = "d".repeat(latchkey_protocol::MAX_DEVICE_ID_LEN);
+        let t = s
+            .issue_command(&user, &device, Command::Led(255), 1_800_000_000)
+            .unwrap();
+        let signing_input = t.token.rsplit_once('.').unwrap().0;
+        assert!(t.token.len() <= MAX_TOKEN_LEN, "{}", t.token.len());
+        assert!(signing_input.len() <= MAX_SIGNING_INPUT_LEN);
+        // The figure latchkey-protocol's limits.rs quotes.
+        assert_eq!(signing_input.len(), 663);
+    }
+
+    #[test]
+    fn command_lifetimes_the_device_refuses_are_refused() {
+        let lifetimes = |command| Lifetimes {
+            command: Duration::from_secs(command),
+            ..Lifetimes::default()
+        };
+        let keys = KeySet::development();
+        let err = TokenService::new(&keys, lifetimes(MAX_LIFETIME + 1)).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("300 s")),
+            "{err:?}"
+        );
+        let s = TokenService::new(&keys, lifetimes(MAX_LIFETIME)).unwrap();
+        let t = s.issue_command("a", "d", Command::Open, 100).unwrap();
+        assert_eq!(t.exp, 100 + MAX_LIFETIME as i64);
     }
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use latchkey_harness::http::{Client, Response};
+use latchkey_harness::protocol::{Command, parse_request};
 use latchkey_harness::{Error, Server, ServerBuilder, TempDir, free_port, temp_dir};
 use serde_json::{Value, json};
 
@@ -206,7 +207,9 @@ fn device_bridge_delivers_and_reports_unreachable() -> Result<(), Error> {
     let device_key = builder.admin(&["--dev-keys", "device", "key", "door-1"], "")?;
     assert_eq!(device_key.trim().len(), 64);
 
-    // A stand-in device: verifies nothing, echoes the command and token back.
+    // A stand-in device: verifies nothing; answers each request line, by the
+    // contract's format, with its command (and argument) and the line's id, and
+    // other lines (the bridge's cancel line) as the firmware would.
     let uart = TcpListener::bind("127.0.0.1:0").unwrap();
     let uart_addr = uart.local_addr().unwrap();
     let device = std::thread::spawn(move || {
@@ -216,15 +219,28 @@ fn device_bridge_delivers_and_reports_unreachable() -> Result<(), Error> {
             .unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut writer = stream;
-        let mut lines = Vec::new();
-        for _ in 0..2 {
+        let mut requests = Vec::new();
+        while requests.len() < 2 {
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
-            let fields: Vec<&str> = line.trim_end().split(' ').collect();
-            writeln!(writer, "OK {}", fields[..fields.len() - 1].join(" ")).unwrap();
-            lines.push(line);
+            let line = line.trim_end_matches('\n');
+            match parse_request(line.as_bytes()) {
+                Ok(r) => {
+                    let arg = r.command.argument().map(|a| format!(" {a}"));
+                    writeln!(
+                        writer,
+                        "{} OK {}{}",
+                        r.id,
+                        r.command.name(),
+                        arg.unwrap_or_default()
+                    )
+                    .unwrap();
+                    requests.push((r.command, String::from_utf8(r.token.to_vec()).unwrap()));
+                }
+                Err(refusal) => writeln!(writer, "{}", refusal.verdict()).unwrap(),
+            }
         }
-        lines
+        requests
     });
     // Nobody listens there.
     let closed = free_port()?;
@@ -257,8 +273,9 @@ fn device_bridge_delivers_and_reports_unreachable() -> Result<(), Error> {
         Some(&access),
     )?)?;
     assert_eq!((code, &body["device_verdict"]), (200, &json!("OK led 42")));
-    let lines = device.join().unwrap();
-    assert_eq!(lines[0], format!("open {token}\n"));
+    let requests = device.join().unwrap();
+    assert_eq!(requests[0], (Command::Open, token.clone()));
+    assert_eq!(requests[1].0, Command::Led(42));
 
     // The delivered token verifies offline with the provisioned key.
     let out = builder.admin(
@@ -292,6 +309,47 @@ fn device_bridge_delivers_and_reports_unreachable() -> Result<(), Error> {
         (code, body["error"].as_str()),
         (503, Some("device-unreachable"))
     );
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("did not run"), "{message}");
+    Ok(())
+}
+
+/// The server never issues command tokens every device refuses: a command token
+/// lifetime over the contract's 300 s is a usage error before it serves.
+#[test]
+fn serve_refuses_a_command_ttl_over_the_device_maximum() -> Result<(), Error> {
+    let (_dir, builder) = setup("command-ttl")?;
+    let (code, err) = cli_fails(
+        &builder,
+        &["serve", "--bind", "127.0.0.1:0", "--command-ttl", "600"],
+        "",
+    )?;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--command-ttl") && err.contains("1..=300"),
+        "{err}"
+    );
+    let (code, err) = cli_fails(
+        &builder,
+        &[
+            "--dev-keys",
+            "token",
+            "issue",
+            "--user",
+            "a",
+            "--kind",
+            "command",
+            "--device",
+            "d",
+            "--command",
+            "open",
+            "--ttl",
+            "301",
+        ],
+        "",
+    )?;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("300 s"), "{err}");
     Ok(())
 }
 

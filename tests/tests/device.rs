@@ -3,15 +3,8 @@
 use std::path::PathBuf;
 
 use latchkey_harness::golden::Transcript;
+use latchkey_harness::protocol::{CANCEL_LINE, VerdictKind, parse_verdict};
 use latchkey_harness::{Error, Qemu};
-
-/// Every answer is exactly one line starting with OK, DENIED or ERROR.
-fn well_formed(answer: &str) -> bool {
-    let mut words = answer.split(' ');
-    matches!(words.next(), Some("OK" | "DENIED" | "ERROR"))
-        && words.next().is_some_and(|w| !w.is_empty())
-        && !answer.contains('\n')
-}
 
 #[test]
 #[ignore = "needs qemu-system-arm: run cargo xtask test"]
@@ -20,32 +13,47 @@ fn device_refuses_malformed_requests() -> Result<(), Error> {
     let mut transcript = Transcript::new();
     transcript.note("requests without a valid token, answered by the device alone");
     let header = "eyJhbGciOiJIUzI1NiIsInR5cCI6ImxrLWNtZCtqd3QifQ";
-    let long = format!("open {}", "A".repeat(2000));
+    let long = format!("7 open {}", "A".repeat(2000));
     // (what the transcript shows, what is sent)
     let requests = [
-        ("open not-a-token", "open not-a-token".to_string()),
-        ("fly away", "fly away".to_string()),
-        ("open", "open".to_string()),
-        ("led 300 x.y.z", "led 300 x.y.z".to_string()),
+        ("1 open not-a-token", "1 open not-a-token".to_string()),
+        ("2 fly away", "2 fly away".to_string()),
+        ("3 open", "3 open".to_string()),
+        ("4 led 300 x.y.z", "4 led 300 x.y.z".to_string()),
         (
-            "status <header>.e30.c2ln",
-            format!("status {header}.e30.c2ln"),
+            "5 status <header>.e30.c2ln",
+            format!("5 status {header}.e30.c2ln"),
         ),
         (
-            "open <alg none>",
-            "open eyJhbGciOiJub25lIn0.e30.".to_string(),
+            "6 open <alg none>",
+            "6 open eyJhbGciOiJub25lIn0.e30.".to_string(),
         ),
-        ("open <2000 x A>", long),
+        ("7 open <2000 x A>", long),
+        ("open x.y.z (no id)", "open x.y.z".to_string()),
+        ("- open x.y.z", "- open x.y.z".to_string()),
+        ("123456789 open x.y.z", "123456789 open x.y.z".to_string()),
     ];
     for (label, request) in &requests {
         let answer = device.request(request)?;
-        assert!(well_formed(&answer), "{label:?} -> {answer:?}");
-        assert!(
-            !answer.starts_with("OK"),
+        let verdict = parse_verdict(answer.as_bytes())
+            .map_err(|_| Error::Protocol(format!("{label:?} -> {answer:?}: not a verdict")))?;
+        assert_ne!(
+            verdict.kind,
+            VerdictKind::Ok,
             "{label:?} was obeyed: {answer:?}"
         );
         transcript.uart(label, &answer);
     }
+
+    transcript.note("a half-sent line, then the cancel line a bridge sends when it reconnects");
+    let uart = device.uart()?;
+    uart.send_bytes(b"8 open x.y.z")?;
+    uart.send_bytes(CANCEL_LINE)?;
+    let answer = uart.read_line()?;
+    transcript.uart("8 open x.y.z<CAN>", &answer);
+    let answer = device.request("9 status x.y.z")?;
+    transcript.uart("9 status x.y.z", &answer);
+
     // Still alive and answering after all that.
     device.check_running()?;
     transcript.check("device-refusals")

@@ -109,8 +109,8 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
 
     println!(
         "\nfirmware: starting QEMU. The UART takes one line per request, \
-         `<command> [<arg>] <token>`; from bash:\n  exec 3<>/dev/tcp/127.0.0.1/PORT; \
-         echo 'status <token>' >&3; read -r answer <&3; echo \"$answer\"\n\
+         `<id> <command> [<arg>] <token>`; from bash:\n  exec 3<>/dev/tcp/127.0.0.1/PORT; \
+         echo '1 status <token>' >&3; read -r answer <&3; echo \"$answer\"\n\
          Ctrl-C stops QEMU"
     );
     let mut qemu = cargo(

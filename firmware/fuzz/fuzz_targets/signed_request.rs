@@ -7,6 +7,7 @@
 use latchkey_core::{Algorithm, HeaderParams, Key};
 use latchkey_firmware::testing::{FakeLed, FakePin};
 use latchkey_firmware::{Answer, Firmware, provisioning};
+use latchkey_protocol::COMMAND_TOKEN_TYPE;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,11 +23,11 @@ fuzz_target!(|data: &[u8]| {
     for (n, request) in data.split(|&b| b == 1).take(8).enumerate() {
         let (prefix, claims) = match request.iter().position(|&b| b == 0) {
             Some(i) => (&request[..i], &request[i + 1..]),
-            None => (&b"open "[..], request),
+            None => (&b"1 open "[..], request),
         };
         let mut out = [0u8; 2048];
         let header = HeaderParams {
-            typ: Some("lk-cmd+jwt"),
+            typ: Some(COMMAND_TOKEN_TYPE),
             kid: None,
         };
         let Ok(token) = key.sign(&header, claims, &mut out) else {

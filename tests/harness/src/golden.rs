@@ -39,6 +39,11 @@ impl Transcript {
         self.line("< ", answer);
     }
 
+    /// A line written without waiting for an answer (a half line, say): `> text`.
+    pub fn line_sent(&mut self, text: &str) {
+        self.line("> ", text);
+    }
+
     /// An HTTP exchange: `> METHOD path` and `< status` plus the body if any
     /// (`method` may be empty when `path` already says it).
     pub fn http(&mut self, method: &str, path: &str, status: u16, body: &str) {

@@ -10,16 +10,16 @@
 //! wait has a deadline.
 //!
 //! ```no_run
-//! use latchkey_harness::{Qemu, Server, temp_dir};
+//! use latchkey_harness::{Qemu, Server, protocol, temp_dir};
 //!
 //! # fn main() -> Result<(), latchkey_harness::Error> {
 //! let dir = temp_dir("doc")?;
 //! let server = Server::start(&dir.path().join("latchkey.db"))?;
 //! let mut device = Qemu::start(&Qemu::firmware_elf()?)?;
-//! let answer = device.request("status not-a-token")?;
-//! assert!(answer.starts_with("DENIED "));
+//! let exchange = device.command(protocol::Command::Status, "not-a-token")?;
+//! assert_eq!(exchange.answer(), "DENIED malformed");
 //! let health = server.client().get("/healthz", None)?;
-//! println!("{} {}", health.status, answer);
+//! println!("{} {}", health.status, exchange.verdict);
 //! # Ok(())
 //! # }
 //! ```
@@ -42,12 +42,14 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The device/server contract: what the harness writes to and reads from a device.
+pub use latchkey_protocol as protocol;
 pub use postgres::Postgres;
 pub use process::Process;
 pub use qemu::Qemu;
 pub use server::{Server, ServerBuilder};
 pub use tempfile::TempDir;
-pub use uart::Uart;
+pub use uart::{Exchange, Uart};
 
 /// The one error type of the harness.
 #[derive(Debug)]

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use latchkey_protocol::Command as DeviceCommand;
+
+use crate::uart::Exchange;
 use crate::{Deadline, Error, Process, Uart, free_port, locate, target_dir};
 
 /// How long QEMU gets to open its UART port.
@@ -131,18 +134,30 @@ impl Qemu {
         self.uart = None;
     }
 
-    /// Sends one request line (`<command> [<arg>] <token>`) and returns the answer line.
+    /// Sends one line as it is (well formed or not) and returns the answer line.
     ///
     /// # Errors
     /// As [`Uart::request`]; when QEMU has died, `Error::Exited` with its output.
     pub fn request(&mut self, line: &str) -> Result<String, Error> {
         let result = self.uart()?.request(line);
-        result.map_err(|e| {
-            // A dead QEMU explains a broken UART better than the socket error does.
-            match self.process.check_running() {
-                Err(exited) => exited,
-                Ok(()) => e,
-            }
+        self.explain(result)
+    }
+
+    /// Sends `command` with `token` as a request line with the next request id and
+    /// returns the exchange (see [`Uart::command`]).
+    ///
+    /// # Errors
+    /// As [`Uart::command`]; when QEMU has died, `Error::Exited` with its output.
+    pub fn command(&mut self, command: DeviceCommand, token: &str) -> Result<Exchange, Error> {
+        let result = self.uart()?.command(command, token);
+        self.explain(result)
+    }
+
+    /// A dead QEMU explains a broken UART better than the socket error does.
+    fn explain<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
+        result.map_err(|e| match self.process.check_running() {
+            Err(exited) => exited,
+            Ok(()) => e,
         })
     }
 

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use latchkey_protocol::{Command, LEEWAY};
 use serde_json::{Value, json};
 
 use crate::golden::Transcript;
@@ -132,9 +133,9 @@ pub fn tamper(token: &str) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
-/// Device-side leeway on `exp` (firmware `auth::LEEWAY`, 5 s) plus the token's 1 s
+/// Device-side leeway on `exp` (the contract's `LEEWAY`, 5 s) plus the token's 1 s
 /// lifetime, plus a margin for whole-second claims and the device clock's granularity.
-const EXPIRY_WAIT: Duration = Duration::from_secs(9);
+const EXPIRY_WAIT: Duration = Duration::from_secs(LEEWAY + 1 + 3);
 /// HTTP timeout: a password hash in a debug build can take seconds.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -182,16 +183,16 @@ impl Story {
         }
     }
 
-    fn uart(&mut self, device: &mut Qemu, line: &str) -> Result<String, Error> {
+    /// Sends `command` with `token` to the device; the verdict without its id
+    /// (`OK opened`), which the harness checked to echo the request's id.
+    fn uart(&mut self, device: &mut Qemu, command: Command, token: &str) -> Result<String, Error> {
+        let exchange = device.command(command, token)?;
         if self.echo {
-            println!("    device <- {}", shorten(line));
+            println!("    device <- {}", shorten(&exchange.request));
+            println!("    device -> {}", exchange.verdict);
         }
-        let answer = device.request(line)?;
-        if self.echo {
-            println!("    device -> {answer}");
-        }
-        self.transcript.uart(line, &answer);
-        Ok(answer)
+        self.transcript.uart(&exchange.request, &exchange.verdict);
+        Ok(exchange.answer().to_owned())
     }
 
     fn http(&mut self, what: &str, response: &Response) {
@@ -301,17 +302,17 @@ pub fn tell(
     let (response, open) = command_token(&mut http, &access, DEVICE, "open", None)?;
     story.http(&format!("POST /devices/{DEVICE}/commands open"), &response);
     let open = need(open, "open token", &response)?;
-    let answer = story.uart(device, &format!("open {open}"))?;
+    let answer = story.uart(device, Command::Open, &open)?;
     story.expect(answer == "OK opened", "OK opened");
 
     story.step("The same command token again: the device refuses a replay");
-    let answer = story.uart(device, &format!("open {open}"))?;
+    let answer = story.uart(device, Command::Open, &open)?;
     story.expect(answer == "DENIED replayed", "DENIED replayed");
 
     story.step("A token for `open` sent with `close`: outside its scope");
     let (response, other) = command_token(&mut http, &access, DEVICE, "open", None)?;
     let other = need(other, "second open token", &response)?;
-    let answer = story.uart(device, &format!("close {other}"))?;
+    let answer = story.uart(device, Command::Close, &other)?;
     story.expect(answer == "DENIED missing-scope", "DENIED missing-scope");
 
     story.step(&format!(
@@ -327,9 +328,9 @@ pub fn tell(
     story.step("A tampered command token (one signature character changed)");
     let (response, status) = command_token(&mut http, &access, DEVICE, "status", None)?;
     let status = need(status, "status token", &response)?;
-    let answer = story.uart(device, &format!("status {}", tamper(&status)))?;
+    let answer = story.uart(device, Command::Status, &tamper(&status))?;
     story.expect(answer == "DENIED bad-signature", "DENIED bad-signature");
-    let answer = story.uart(device, &format!("status {status}"))?;
+    let answer = story.uart(device, Command::Status, &status)?;
     story.expect(
         answer.starts_with("OK door=open"),
         "the untampered token works: OK door=open ...",
@@ -342,7 +343,7 @@ pub fn tell(
         }
         std::thread::sleep(wait);
     }
-    let answer = story.uart(device, &format!("status {}", prepared.short_lived))?;
+    let answer = story.uart(device, Command::Status, &prepared.short_lived)?;
     story.expect(answer == "DENIED expired", "DENIED expired");
 
     story.step(&format!(
@@ -371,7 +372,7 @@ pub fn tell(
     let (response, close) = command_token(&mut http, &again, DEVICE, "close", None)?;
     story.http(&format!("POST /devices/{DEVICE}/commands close"), &response);
     let close = need(close, "close token", &response)?;
-    let answer = story.uart(device, &format!("close {close}"))?;
+    let answer = story.uart(device, Command::Close, &close)?;
     story.expect(answer == "OK closed", "OK closed");
     Ok(server)
 }

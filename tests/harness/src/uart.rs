@@ -1,8 +1,11 @@
-//! The device's UART as seen over TCP: one request line out, one answer line back.
+//! The device's UART as seen over TCP: one request line out, one verdict line back,
+//! in the line format of `latchkey_protocol`.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+use latchkey_protocol::{Command, MAX_LINE_LEN, Request, RequestId, parse_verdict};
 
 use crate::{Deadline, Error};
 
@@ -16,6 +19,26 @@ pub struct Uart {
     /// Bytes received after the last complete line.
     pending: Vec<u8>,
     timeout: Duration,
+    /// The next request id: 1, 2, 3, ... (hexadecimal), so transcripts repeat.
+    next_id: u32,
+}
+
+/// One request and its verdict, as they crossed the UART (without newlines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The request line sent: `<id> <command> [<arg>] <token>`.
+    pub request: String,
+    /// The verdict line received, checked to echo the request's id.
+    pub verdict: String,
+}
+
+impl Exchange {
+    /// The verdict without its id: `OK opened`, `DENIED replayed`.
+    pub fn answer(&self) -> &str {
+        self.verdict
+            .split_once(' ')
+            .map_or("", |(_, answer)| answer)
+    }
 }
 
 impl Uart {
@@ -45,6 +68,7 @@ impl Uart {
                         stream,
                         pending: Vec::new(),
                         timeout: Duration::from_secs(10),
+                        next_id: 1,
                     });
                 }
                 Err(_) => {
@@ -68,8 +92,16 @@ impl Uart {
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
+        self.send_bytes(&bytes)
+    }
+
+    /// Sends `bytes` as they are (no newline added): half lines, cancel bytes.
+    ///
+    /// # Errors
+    /// `Error::Io` when the connection is broken.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.stream
-            .write_all(&bytes)
+            .write_all(bytes)
             .map_err(Error::io("writing to the UART"))
     }
 
@@ -123,13 +155,43 @@ impl Uart {
         }
     }
 
-    /// Sends one request line and returns the one answer line.
+    /// Sends one line as it is (well formed or not) and returns the one answer line.
     ///
     /// # Errors
     /// As [`Uart::send`] and [`Uart::read_line`].
     pub fn request(&mut self, line: &str) -> Result<String, Error> {
         self.send(line)?;
         self.read_line()
+    }
+
+    /// Sends `command` with `token` under the next request id, written by
+    /// `latchkey_protocol`, and returns the exchange once the verdict that echoes the
+    /// id is back. Any other line in between is an error: the device answers each line
+    /// exactly once, in order.
+    ///
+    /// # Errors
+    /// `Error::Protocol` when the token cannot go on a request line or the answer is
+    /// not the verdict for this request; otherwise as [`Uart::request`].
+    pub fn command(&mut self, command: Command, token: &str) -> Result<Exchange, Error> {
+        let id = RequestId::from_counter(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
+        let request = Request {
+            id,
+            command,
+            token: token.as_bytes(),
+        };
+        let mut buf = [0u8; MAX_LINE_LEN];
+        let line = request
+            .encode(&mut buf)
+            .map_err(|e| Error::Protocol(format!("cannot write the request: {e}")))?;
+        let request = String::from_utf8_lossy(line).into_owned();
+        let verdict = self.request(&request)?;
+        match parse_verdict(verdict.as_bytes()) {
+            Ok(v) if v.id == Some(id) => Ok(Exchange { request, verdict }),
+            _ => Err(Error::Protocol(format!(
+                "request {id} was answered with {verdict:?}"
+            ))),
+        }
     }
 }
 
@@ -180,6 +242,38 @@ mod tests {
         let mut uart = Uart::connect(addr, deadline, up).expect("connects");
         assert_eq!(uart.request("status t").expect("line"), "BOOT ready");
         assert_eq!(uart.read_line().expect("line"), "OK first");
+    }
+
+    #[test]
+    fn commands_carry_ids_and_their_verdicts_echo_them() {
+        // Echoes the id and the command name as the result.
+        let addr = fake_device(|line| {
+            let mut fields = line.split(' ');
+            let (id, name) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+            if name == "close" {
+                "- ERROR bad-id\n".to_string()
+            } else {
+                format!("{id} OK {name}\n")
+            }
+        });
+        let deadline = Deadline::after(Duration::from_secs(10));
+        let mut uart = Uart::connect(addr, deadline, up).expect("connects");
+        let first = uart.command(Command::Open, "a.b.c").expect("answer");
+        assert_eq!(first.request, "1 open a.b.c");
+        assert_eq!(
+            (first.verdict.as_str(), first.answer()),
+            ("1 OK open", "OK open")
+        );
+        let second = uart.command(Command::Led(9), "a.b.c").expect("answer");
+        assert_eq!(second.request, "2 led 9 a.b.c");
+        assert!(matches!(
+            uart.command(Command::Close, "a.b.c"),
+            Err(Error::Protocol(msg)) if msg.contains("- ERROR bad-id")
+        ));
+        assert!(matches!(
+            uart.command(Command::Open, "two words"),
+            Err(Error::Protocol(_))
+        ));
     }
 
     #[test]

@@ -106,8 +106,8 @@ Both keep running (Ctrl-C stops both). Try it yourself:
       -H 'content-type: application/json' -d '{{"command":"open"}}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
   # hand it to the device over its UART (bash; QEMU takes one client at a time)
   exec 3<>/dev/tcp/127.0.0.1/{port}
-  echo "open $CMD" >&3; read -r answer <&3; echo "$answer"    # OK opened
-  echo "open $CMD" >&3; read -r answer <&3; echo "$answer"    # DENIED replayed
+  echo "1 open $CMD" >&3; read -r answer <&3; echo "$answer"  # 1 OK opened
+  echo "2 open $CMD" >&3; read -r answer <&3; echo "$answer"  # 2 DENIED replayed
   exec 3<&-"#
     );
     let mut server = server;
