@@ -66,6 +66,7 @@
 )]
 
 pub mod alg;
+mod algorithm;
 mod b64;
 mod error;
 mod json;
@@ -74,6 +75,7 @@ mod jwt;
 mod key;
 mod scan;
 
+pub use algorithm::{Algorithm, EcCurve};
 pub use error::{Claim, Error};
 pub use json::{Chars, Elements, JsonStr, MAX_DEPTH_LIMIT, MAX_MEMBERS, Value};
 pub use jws::{Header, HeaderParams, Jws, UntrustedHeader, untrusted_header};
@@ -81,4 +83,4 @@ pub use jwt::{
     Audience, ClaimSet, Claims, DEFAULT_LEEWAY, DEFAULT_MAX_DEPTH, DEFAULT_MAX_TOKEN_LEN,
     Validation, Verifier,
 };
-pub use key::{Algorithm, Key};
+pub use key::Key;

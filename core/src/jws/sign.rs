@@ -3,7 +3,7 @@
 
 use core::str;
 
-use crate::key::{Key, MAX_MAC_LEN};
+use crate::key::Key;
 use crate::{Error, b64};
 
 /// Header members to write when signing. `alg` comes from the key.
@@ -66,6 +66,7 @@ impl Key {
     /// Signs `payload` as a compact JWS into `out` and returns the token.
     ///
     /// # Errors
+    /// [`Error::KeyMismatch`] for a public key, which cannot sign;
     /// [`Error::BufferTooSmall`] when `out` cannot hold the token or the header
     /// (with `kid` and `typ`) is over 256 bytes.
     pub fn sign<'o>(
@@ -97,9 +98,9 @@ impl Key {
         w.base64(head.get(..head_len).ok_or(Error::BufferTooSmall)?)?;
         w.bytes(b".")?;
         w.base64(payload)?;
-        let mut tag = [0u8; MAX_MAC_LEN];
+        let mut tag = [0u8; 64];
         let signing_input = w.buf.get(..w.len).ok_or(Error::BufferTooSmall)?;
-        let n = self.mac(signing_input, &mut tag);
+        let n = self.mac(signing_input, &mut tag)?;
         w.bytes(b".")?;
         w.base64(tag.get(..n).ok_or(Error::BufferTooSmall)?)?;
         let len = w.len;
@@ -129,8 +130,8 @@ impl Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Algorithm;
     use crate::jws::untrusted_header;
-    use crate::key::Algorithm;
 
     #[test]
     fn header_escapes_kid() {
