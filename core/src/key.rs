@@ -13,7 +13,6 @@ use sha2::Sha256;
 #[cfg(feature = "sha512")]
 use sha2::{Sha384, Sha512};
 
-use crate::Error;
 #[cfg(feature = "es256")]
 use crate::alg::ecdsa::Es256VerifyingKey;
 #[cfg(feature = "es384")]
@@ -23,6 +22,8 @@ use crate::alg::eddsa::Ed25519VerifyingKey;
 #[cfg(feature = "rsa")]
 use crate::alg::rsa::{RsaHash, RsaVerifyingKey};
 use crate::algorithm::{Algorithm, EcCurve};
+use crate::jws::Signer;
+use crate::{Error, HeaderParams};
 
 /// The longest signature a verification in this build decodes: an RSA-4096
 /// signature with `rsa`, else `r || s` of P-384 with `es384`, else 64 bytes (HS512,
@@ -124,7 +125,7 @@ enum Kind {
 /// key, and never lets a token's `alg` choose another algorithm.
 ///
 /// Core holds no private asymmetric keys: tokens of the public-key algorithms are
-/// signed elsewhere.
+/// signed elsewhere, through [`Signer`].
 ///
 /// # Size
 /// A key is as large as its largest variant, so a build pays for the families it
@@ -365,14 +366,55 @@ impl Key {
         }
     }
 
-    /// Writes the MAC of `data` into the front of `out` and returns its length.
+    /// Signs `payload` as a compact JWS into `out` and returns the token: the
+    /// compact-JWS writer ([`sign`](crate::sign)) with this key as its [`Signer`].
     ///
     /// # Errors
     /// [`Error::KeyMismatch`] for a public key, which cannot sign;
-    /// [`Error::BufferTooSmall`] when `out` is shorter than the MAC.
-    pub(crate) fn mac(&self, data: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+    /// [`Error::BufferTooSmall`] when `out` cannot hold the token or the header
+    /// (with `kid` and `typ`) is over 256 bytes.
+    pub fn sign<'o>(
+        &self,
+        header: &HeaderParams<'_>,
+        payload: &[u8],
+        out: &'o mut [u8],
+    ) -> Result<&'o str, Error> {
+        crate::jws::sign(self, header, payload, out)
+    }
+
+    /// Serializes `claims` as JSON (with `serde-json-core`, into `scratch`) and
+    /// signs it into `out` ([`sign_json`](crate::sign_json) with this key).
+    ///
+    /// # Errors
+    /// As [`Key::sign`]; [`Error::BufferTooSmall`] also when `scratch` cannot hold
+    /// the JSON.
+    pub fn sign_json<'o, T: serde::Serialize + ?Sized>(
+        &self,
+        header: &HeaderParams<'_>,
+        claims: &T,
+        scratch: &mut [u8],
+        out: &'o mut [u8],
+    ) -> Result<&'o str, Error> {
+        crate::jws::sign_json(self, header, claims, scratch, out)
+    }
+}
+
+/// An HMAC key signs with its MAC; a public key cannot sign.
+impl Signer for Key {
+    fn algorithm(&self) -> Algorithm {
+        Key::algorithm(self)
+    }
+
+    fn signature_len(&self) -> usize {
+        Key::signature_len(self)
+    }
+
+    /// # Errors
+    /// [`Error::KeyMismatch`] for a public key; [`Error::BufferTooSmall`] when `out`
+    /// is shorter than the MAC.
+    fn sign(&self, signing_input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
         match &self.kind {
-            Kind::Hmac(h) => h.mac(data, out),
+            Kind::Hmac(h) => h.mac(signing_input, out),
             // Unreachable in a build with only HMAC.
             #[allow(unreachable_patterns)]
             _ => Err(Error::KeyMismatch),
@@ -521,11 +563,11 @@ mod tests {
         assert!(!key.is_public());
         assert_eq!(key.signature_len(), 32);
         let mut out = [0u8; 64];
-        let n = key.mac(b"Hi There", &mut out).unwrap();
+        let n = Signer::sign(&key, b"Hi There", &mut out).unwrap();
         assert_eq!(n, 32);
         assert!(key.verify(b"Hi There", &out[..n]).is_ok());
         assert_eq!(
-            key.mac(b"Hi There", &mut [0u8; 31]),
+            Signer::sign(&key, b"Hi There", &mut [0u8; 31]),
             Err(Error::BufferTooSmall)
         );
         out[0] ^= 1;

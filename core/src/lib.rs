@@ -78,7 +78,10 @@ mod scan;
 pub use algorithm::{Algorithm, EcCurve};
 pub use error::{Claim, Error};
 pub use json::{Chars, Elements, JsonStr, MAX_DEPTH_LIMIT, MAX_MEMBERS, Value};
-pub use jws::{Header, HeaderParams, Jws, UntrustedHeader, untrusted_header};
+pub use jws::{
+    Header, HeaderParams, Jws, MAX_SIGNATURE_LEN, Signer, UntrustedHeader, sign, sign_json,
+    untrusted_header,
+};
 pub use jwt::{
     Audience, ClaimSet, Claims, DEFAULT_LEEWAY, DEFAULT_MAX_DEPTH, DEFAULT_MAX_TOKEN_LEN,
     Validation, Verifier,
