@@ -111,6 +111,15 @@ pub enum Error {
     /// built for an algorithm of another family (an HMAC secret for RS256, an RSA key
     /// for ES256), an EC key of another curve, or a public key asked to sign.
     KeyMismatch,
+    /// No key of the key set fits the token: its `kid` names none, or, without a
+    /// `kid`, no key is bound to its `alg`.
+    UnknownKey,
+    /// The token has no `kid` and more than one key of the key set is bound to its `alg`.
+    AmbiguousKey,
+    /// A key with this `kid` is already in the key set.
+    DuplicateKey,
+    /// The key set is full (its capacity is in its type).
+    KeySetFull,
 }
 
 impl Error {
@@ -147,6 +156,10 @@ impl Error {
             Error::CustomClaims => "bad-custom-claims",
             Error::InvalidKey => "bad-key",
             Error::KeyMismatch => "key-mismatch",
+            Error::UnknownKey => "unknown-key",
+            Error::AmbiguousKey => "ambiguous-key",
+            Error::DuplicateKey => "duplicate-kid",
+            Error::KeySetFull => "key-set-full",
         }
     }
 
@@ -181,6 +194,10 @@ impl Error {
             Error::CustomClaims => "custom claims could not be read",
             Error::InvalidKey => "public key is malformed or not allowed",
             Error::KeyMismatch => "key does not fit the algorithm (type, curve) or cannot sign",
+            Error::UnknownKey => "no key for the token's kid or alg",
+            Error::AmbiguousKey => "several keys fit the token's alg and it has no kid",
+            Error::DuplicateKey => "a key with this kid is already in the set",
+            Error::KeySetFull => "the key set is full",
         }
     }
 }

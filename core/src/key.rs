@@ -141,7 +141,8 @@ enum Kind {
 /// | `rsa`, with any others | 1,584 B | 1,568 B |
 ///
 /// An RSA key keeps the 4096-bit Montgomery parameters whatever its size (see
-/// `alg::rsa`, feature `rsa`).
+/// `alg::rsa`, feature `rsa`); a [`KeySet`](crate::KeySet) of `N` keys is `N`
+/// times that and the `kid`s.
 #[derive(Clone)]
 pub struct Key {
     kind: Kind,

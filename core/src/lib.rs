@@ -73,6 +73,7 @@ mod json;
 mod jws;
 mod jwt;
 mod key;
+mod key_set;
 mod scan;
 
 pub use algorithm::{Algorithm, EcCurve};
@@ -87,3 +88,4 @@ pub use jwt::{
     Validation, Verifier,
 };
 pub use key::Key;
+pub use key_set::{KeySet, KeySource, MAX_KID_LEN};

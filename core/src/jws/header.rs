@@ -1,6 +1,7 @@
 //! The protected header: what a verified token's header hands out, the checks
-//! it must pass (`alg` against the key, `b64`, `crit`, `typ`), and the untrusted
-//! look at it that picks a key by `kid`.
+//! it must pass (the key chosen from `kid`/`alg`, `alg` against the key, `b64`,
+//! `crit`, `typ`), and the untrusted look at it for callers that pick keys
+//! themselves.
 //!
 //! Header members that carry or point to keys (`jwk`, `jku`, `x5u`, `x5c`) are
 //! never read: the key is the verifier's (RFC 8725 section 3.10 asks never to trust
@@ -8,6 +9,7 @@
 
 use super::split::split;
 use crate::json::{self, JsonStr, Object};
+use crate::key_set::sealed::Select;
 use crate::{Algorithm, Error, Key, b64};
 
 /// A verified token's protected header.
@@ -134,17 +136,19 @@ const HEADER_MEMBERS: [u32; 6] = [
     json::key_of(b"cty"),
 ];
 
-/// Parses the header and checks it against `key`: `alg`, then `b64`, `crit`, the
-/// members' types and `typ`.
+/// Parses the header, chooses its key from `keys` (by `kid`, else by `alg`, for a
+/// key set; the one key otherwise), and checks it against that key: `alg`, then
+/// `b64`, `crit`, the members' types and `typ`. One parse, one path for every key
+/// source.
 // Inlinable into `verify`, which sits in another file (so, in a release build,
 // another codegen unit).
 #[inline]
-pub(super) fn check_header<'a>(
+pub(super) fn check_header<'a, 'k, K: Select + ?Sized>(
     bytes: &'a [u8],
-    key: &Key,
+    keys: &'k K,
     typ: Option<&str>,
     max_depth: u8,
-) -> Result<Header<'a>, Error> {
+) -> Result<(Header<'a>, &'k Key), Error> {
     let mut obj = Object::empty();
     json::parse_into(bytes, max_depth, &mut obj)?;
     let [alg, b64, crit, typ_member, kid, cty] = obj.pick(&HEADER_MEMBERS);
@@ -158,6 +162,7 @@ pub(super) fn check_header<'a>(
             .decode_bytes(&mut buf)
             .map_err(|_| Error::WrongAlgorithm)?,
     };
+    let key = keys.select(name, kid)?;
     let key_alg = key.algorithm();
     // The key fixes the algorithm: the header's is only compared with it, and
     // `none`, in any letter case, has its own error.
@@ -193,7 +198,7 @@ pub(super) fn check_header<'a>(
             _ => return Err(Error::WrongType),
         }
     }
-    Ok(header)
+    Ok((header, key))
 }
 
 #[cfg(test)]
@@ -231,12 +236,12 @@ mod tests {
     fn header_accessors() {
         let full = br#"{"alg":"HS256","typ":"JWT","kid":"k1","cty":"lk"}"#;
         let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
-        let h = check_header(full, &key, Some("JWT"), 16).unwrap();
+        let (h, _) = check_header(full, &key, Some("JWT"), 16).unwrap();
         assert_eq!(h.alg(), Algorithm::Hs256);
         assert_eq!(h.typ().map(JsonStr::raw), Some("JWT"));
         assert_eq!(h.kid().map(JsonStr::raw), Some("k1"));
         assert_eq!(h.cty().map(JsonStr::raw), Some("lk"));
-        let bare = check_header(br#"{"alg":"HS256"}"#, &key, None, 16).unwrap();
+        let (bare, _) = check_header(br#"{"alg":"HS256"}"#, &key, None, 16).unwrap();
         assert!(bare.typ().is_none() && bare.kid().is_none() && bare.cty().is_none());
 
         let mut out = [0u8; 256];

@@ -3,7 +3,8 @@
 
 use super::header::{Header, check_header};
 use super::split::{Parts, split, three_segments};
-use crate::key::{Key, VERIFY_SIGNATURE_LEN};
+use crate::key::VERIFY_SIGNATURE_LEN;
+use crate::key_set::sealed::Select;
 use crate::{Error, b64};
 
 /// A verified JWS: its header and the payload bytes the signature covers.
@@ -15,13 +16,14 @@ pub struct Jws<'a> {
     pub payload: &'a [u8],
 }
 
-/// Verifies a compact JWS with `key`; returns it and the unused tail of `scratch`.
+/// Verifies a compact JWS with the key `keys` chooses; returns it and the unused
+/// tail of `scratch`.
 ///
-/// Checks run in a fixed order: size, three segments, header (alg against the
-/// key, b64, crit, typ), the signature (HMAC in constant time), and only then the
-/// payload decode.
-pub(crate) fn verify<'s>(
-    key: &Key,
+/// Checks run in a fixed order: size, three segments, header (the key chosen, alg
+/// against it, b64, crit, typ), the signature (HMAC in constant time), and only
+/// then the payload decode.
+pub(crate) fn verify<'s, K: Select + ?Sized>(
+    keys: &K,
     token: &[u8],
     typ: Option<&str>,
     max_len: usize,
@@ -31,15 +33,17 @@ pub(crate) fn verify<'s>(
     if token.len() > max_len {
         return Err(Error::TokenTooLarge);
     }
-    let sig_chars = key.signature_len().saturating_mul(4).div_ceil(3);
-    let parts = split(token, Some(sig_chars))?;
-    let verified = verify_parts(key, &parts, typ, max_depth, scratch);
+    let sig_chars = keys
+        .signature_len()
+        .map(|n| n.saturating_mul(4).div_ceil(3));
+    let parts = split(token, sig_chars)?;
+    let verified = verify_parts(keys, &parts, typ, max_depth, scratch);
     three_segments(&parts, verified)
 }
 
 /// [`verify`] after the split.
-fn verify_parts<'s>(
-    key: &Key,
+fn verify_parts<'s, K: Select + ?Sized>(
+    keys: &K,
     parts: &Parts<'_>,
     typ: Option<&str>,
     max_depth: u8,
@@ -52,7 +56,7 @@ fn verify_parts<'s>(
     // The JSON path for every header on every target, so a token is accepted or
     // refused by the same code on the host as on the device: no shortcut for the
     // form `Key::sign` writes.
-    let header = check_header(b64::decode(parts.header, header_buf)?, key, typ, max_depth)?;
+    let (header, key) = check_header(b64::decode(parts.header, header_buf)?, keys, typ, max_depth)?;
 
     // Sized for the longest signature of the build's algorithms: longer is bad
     // without decoding it all, and every key takes exactly its own length.
