@@ -135,7 +135,7 @@ enum Kind {
 /// | features | x86_64 | thumbv7m |
 /// | --- | ---: | ---: |
 /// | none (HS256 only, as before public keys) | 144 B | 144 B |
-/// | `es256` | 152 B | 152 B |
+/// | `es256` and/or `es384` | 152 B | 152 B |
 /// | `eddsa` | 200 B | 200 B |
 /// | `sha512` (default), with or without `es256`/`es384`/`eddsa` | 304 B | 296 B |
 /// | `rsa`, with any others | 1,584 B | 1,568 B |
@@ -590,7 +590,7 @@ mod tests {
             304
         } else if cfg!(feature = "eddsa") {
             200
-        } else if cfg!(feature = "es256") {
+        } else if cfg!(any(feature = "es256", feature = "es384")) {
             152
         } else {
             144
