@@ -74,7 +74,9 @@ pub enum Error {
     AlgorithmNone,
     /// The header's `alg` is not the algorithm of the verifier's key.
     WrongAlgorithm,
-    /// A key for HS384 or HS512 was asked of a build without the `sha512` feature.
+    /// A key was asked for an algorithm this build leaves out: HS384, HS512, RS384,
+    /// RS512, PS384 or PS512 without the `sha512` feature, or an algorithm whose
+    /// feature (`rsa`, `es256`, `es384`, `eddsa`) is off.
     UnsupportedAlgorithm,
     /// The header has a `crit` member naming extensions this verifier does not understand.
     CriticalHeader,
@@ -105,6 +107,19 @@ pub enum Error {
     /// encoding, not a point of the curve, the identity, a point of small order) or
     /// outside this crate's rules (RSA: e = 65537 and an odd 2048-4096-bit modulus).
     InvalidKey,
+    /// A key of the wrong type for what it was asked (RFC 8725 section 3.1): a key
+    /// built for an algorithm of another family (an HMAC secret for RS256, an RSA key
+    /// for ES256), an EC key of another curve, or a public key asked to sign.
+    KeyMismatch,
+    /// No key of the key set fits the token: its `kid` names none, or, without a
+    /// `kid`, no key is bound to its `alg`.
+    UnknownKey,
+    /// The token has no `kid` and more than one key of the key set is bound to its `alg`.
+    AmbiguousKey,
+    /// A key with this `kid` is already in the key set.
+    DuplicateKey,
+    /// The key set is full (its capacity is in its type).
+    KeySetFull,
 }
 
 impl Error {
@@ -140,6 +155,11 @@ impl Error {
             Error::WrongAudience => "wrong-audience",
             Error::CustomClaims => "bad-custom-claims",
             Error::InvalidKey => "bad-key",
+            Error::KeyMismatch => "key-mismatch",
+            Error::UnknownKey => "unknown-key",
+            Error::AmbiguousKey => "ambiguous-key",
+            Error::DuplicateKey => "duplicate-kid",
+            Error::KeySetFull => "key-set-full",
         }
     }
 
@@ -159,7 +179,7 @@ impl Error {
             Error::InvalidHeader => "header member missing or of the wrong type",
             Error::AlgorithmNone => "alg none is never accepted",
             Error::WrongAlgorithm => "alg does not match the key",
-            Error::UnsupportedAlgorithm => "algorithm not built in (feature sha512)",
+            Error::UnsupportedAlgorithm => "algorithm not built in (see the crate features)",
             Error::CriticalHeader => "unsupported critical header extension",
             Error::UnencodedPayload => "unencoded payload (b64: false) is not supported",
             Error::WrongType => "unexpected token type (typ)",
@@ -173,6 +193,11 @@ impl Error {
             Error::WrongAudience => "token is not meant for this audience",
             Error::CustomClaims => "custom claims could not be read",
             Error::InvalidKey => "public key is malformed or not allowed",
+            Error::KeyMismatch => "key does not fit the algorithm (type, curve) or cannot sign",
+            Error::UnknownKey => "no key for the token's kid or alg",
+            Error::AmbiguousKey => "several keys fit the token's alg and it has no kid",
+            Error::DuplicateKey => "a key with this kid is already in the set",
+            Error::KeySetFull => "the key set is full",
         }
     }
 }

@@ -6,7 +6,7 @@ use core::ops::BitOr;
 use crate::error::Claim;
 use crate::json::{self, Elements, JsonStr, Object, Value};
 use crate::jws::{self, Header, Jws};
-use crate::{Error, Key};
+use crate::{Error, Key, KeySource};
 
 /// Default clock-skew allowance, in seconds, applied to `exp`, `nbf` and `iat`
 /// (the same as `jsonwebtoken`'s).
@@ -371,12 +371,14 @@ impl<'a> Claims<'a> {
     }
 }
 
-/// Verifies tokens with one key under one policy.
+/// Verifies tokens under one policy with one key ([`Verifier::new`]) or with the key
+/// a [`KeySet`](crate::KeySet) chooses from each token's header
+/// ([`Verifier::with_keys`]).
 ///
 /// The key fixes the algorithm; the token's `alg` is only compared with it.
 #[derive(Clone, Debug)]
-pub struct Verifier<'v> {
-    key: Key,
+pub struct Verifier<'v, K = Key> {
+    keys: K,
     validation: Validation<'v>,
 }
 
@@ -384,13 +386,32 @@ impl<'v> Verifier<'v> {
     /// A verifier for `key` under `validation`.
     #[must_use]
     pub const fn new(key: Key, validation: Validation<'v>) -> Self {
-        Verifier { key, validation }
+        Verifier {
+            keys: key,
+            validation,
+        }
     }
 
     /// The key.
     #[must_use]
     pub fn key(&self) -> &Key {
-        &self.key
+        &self.keys
+    }
+}
+
+impl<'v, K: KeySource> Verifier<'v, K> {
+    /// A verifier that takes each token's key from `keys` (a
+    /// [`KeySet`](crate::KeySet), or a reference to one), chosen from the header's
+    /// `kid` and `alg` by the set's rules, under `validation`.
+    #[must_use]
+    pub const fn with_keys(keys: K, validation: Validation<'v>) -> Self {
+        Verifier { keys, validation }
+    }
+
+    /// Where the keys come from.
+    #[must_use]
+    pub fn keys(&self) -> &K {
+        &self.keys
     }
 
     /// The policy.
@@ -406,7 +427,7 @@ impl<'v> Verifier<'v> {
     ) -> Result<(Jws<'s>, &'s mut [u8]), Error> {
         let v = &self.validation;
         jws::verify(
-            &self.key,
+            &self.keys,
             token,
             v.typ,
             v.max_token_len,
@@ -415,8 +436,8 @@ impl<'v> Verifier<'v> {
         )
     }
 
-    /// Verifies the signature layer only: size, segments, header, MAC. The payload
-    /// may be any bytes.
+    /// Verifies the signature layer only: size, segments, header (and the key it
+    /// chooses), signature. The payload may be any bytes.
     ///
     /// `scratch` must hold the decoded header and payload (3/4 of the token length).
     ///
@@ -787,5 +808,70 @@ mod tests {
             ..v
         };
         assert_eq!(check(r#"{}"#, none), Ok(()));
+    }
+
+    /// A verifier over a key set, owned or borrowed, has the claims API of one
+    /// over a key; the header's `alg` must still be the chosen key's.
+    #[test]
+    fn verifier_over_a_key_set() {
+        use crate::KeySet;
+        let other = Key::new(Algorithm::Hs256, &[9; 32]).unwrap();
+        let mut keys = KeySet::<2>::new();
+        keys.insert(Some("main"), key()).unwrap();
+        keys.insert(Some("other"), other.clone()).unwrap();
+        let sign = |k: &Key, kid| {
+            let mut out = [0u8; 256];
+            let hp = HeaderParams { typ: None, kid };
+            let t = k.sign(&hp, br#"{"exp":9999999999,"sub":"s"}"#, &mut out);
+            std::string::String::from(t.unwrap())
+        };
+        extern crate std;
+        let borrowed = Verifier::with_keys(&keys, Validation::new());
+        let mut scratch = [0u8; 512];
+        let t = sign(&key(), Some("main"));
+        let c = borrowed.verify(t.as_bytes(), NOW, &mut scratch).unwrap();
+        assert_eq!(c.sub().map(JsonStr::raw), Some("s"));
+        assert!(c.header().kid().is_some_and(|k| k.eq_str("main")));
+        // Signed with one key, naming the other: the named key decides.
+        let t = sign(&key(), Some("other"));
+        assert_eq!(
+            borrowed.verify(t.as_bytes(), NOW, &mut scratch).err(),
+            Some(Error::BadSignature)
+        );
+        let t = sign(&key(), Some("none-such"));
+        assert_eq!(
+            borrowed.verify_jws(t.as_bytes(), &mut scratch).err(),
+            Some(Error::UnknownKey)
+        );
+        let t = sign(&key(), None);
+        assert_eq!(
+            borrowed.verify(t.as_bytes(), NOW, &mut scratch).err(),
+            Some(Error::AmbiguousKey)
+        );
+        // The kid's key is HS512: a token saying HS256 for it is refused.
+        #[cfg(feature = "sha512")]
+        {
+            #[derive(serde::Deserialize)]
+            struct Sub<'a> {
+                sub: &'a str,
+            }
+            let mut mixed = KeySet::<2>::new();
+            mixed.insert(Some("main"), key()).unwrap();
+            let hs512 = Key::new(Algorithm::Hs512, &[3; 64]).unwrap();
+            mixed.insert(Some("big"), hs512).unwrap();
+            let owned = Verifier::with_keys(mixed, Validation::new());
+            let t = sign(&key(), Some("big"));
+            assert_eq!(
+                owned.verify(t.as_bytes(), NOW, &mut scratch).err(),
+                Some(Error::WrongAlgorithm)
+            );
+            // Without a kid, the one HS256 key.
+            let t = sign(&key(), None);
+            let (c, custom) = owned
+                .verify_with::<Sub>(t.as_bytes(), NOW, &mut scratch)
+                .unwrap();
+            assert_eq!((c.exp(), custom.sub), (Some(9_999_999_999), "s"));
+            assert_eq!(owned.keys().len(), 2);
+        }
     }
 }

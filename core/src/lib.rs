@@ -1,29 +1,59 @@
-//! Allocation-free, panic-free JWS/JWT verification and signing (HS256, HS384,
-//! HS512) for microcontrollers and servers alike.
+//! Allocation-free, panic-free JWS/JWT verification for microcontrollers and servers
+//! alike: HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384 and EdDSA
+//! (Ed25519); and signing, through one [`Signer`] interface that HMAC keys implement.
 //!
 //! `latchkey-core` is `#![no_std]`, never allocates, never panics on input, never
 //! recurses without bound, and never trusts a token's `alg`: the algorithm is the
 //! key's. Time comes from the caller; decoded data lands in the caller's scratch
 //! buffer and the claims borrow from it.
 //!
-//! HS384 and HS512 come with the default `sha512` feature; without it only HS256 is
-//! built, and an HS256 device links no SHA-512 code.
+//! # Algorithms and features
+//! Every [`Algorithm`] exists, and its name parses, in every build; a build without an
+//! algorithm's feature refuses to build a key for it ([`Error::UnsupportedAlgorithm`]),
+//! so a device links only the families it uses. There is no `none`.
 //!
-//! Checks run in a fixed order: size limit, three segments, header (`alg` against
-//! the key, `crit`, `b64`, `typ`), the MAC in constant time, and only then the
-//! claims: types, required claims, `exp`/`nbf`/`iat` with leeway, `iss`, `aud`.
-//! A date may be any JSON number, its fraction truncated toward zero; one whose
-//! value does not fit an `i64` (`1e400`, `9223372036854775808`, `-1e400`) is
-//! malformed ([`Error::InvalidClaim`]), not a far future or a far past.
+//! | feature | algorithms | notes |
+//! | --- | --- | --- |
+//! | (always) | HS256 | |
+//! | `sha512` (default) | HS384, HS512; with `rsa`, RS384/512 and PS384/512 | without it an HS256 device links no SHA-512 code |
+//! | `rsa` | RS256, PS256 (+ the SHA-384/512 ones with `sha512`) | 2048-4096-bit keys, e = 65537, `crypto-bigint` on the stack (`alg::rsa`) |
+//! | `es256` | ES256 | `p256` without its basepoint tables |
+//! | `es384` | ES384 | `p384`, meant for the host |
+//! | `eddsa` | EdDSA (Ed25519) | `ed25519-dalek`'s strict check, without its `fast` tables |
+//! | `defmt` | | `defmt::Format` for the error and algorithm types |
+//!
+//! # Keys
+//! A [`Key`] is exactly one key bound to exactly one algorithm (RFC 8725 section
+//! 3.1), checked when it is built, so a verification never meets a bad key:
+//! [`Key::new`] for an HMAC secret, [`Key::rsa`] from `n` and `e`, [`Key::ec`] /
+//! [`Key::ec_sec1`] from a P-256 or P-384 point, [`Key::ed25519`] from 32 bytes (the
+//! raw material of a JWK, an SPKI or a PKCS#1 key). A key of the wrong type or curve
+//! for its algorithm is [`Error::KeyMismatch`]. A [`KeySet`] holds up to `N` keys
+//! with optional `kid`s ([`Verifier::with_keys`]): the token's `kid` picks the key,
+//! or without one the single key of its `alg`; the header's `jwk`, `jku`, `x5u` and
+//! `x5c` are never read.
+//!
+//! Public keys only verify: core holds no private asymmetric key. Hosts sign
+//! RS/PS/ES/EdDSA tokens by implementing [`Signer`] for their own keys and passing it
+//! to the compact-JWS writer ([`sign`], [`sign_json`]).
+//!
+//! # Checks
+//! Checks run in a fixed order: size limit, three segments, header (the key chosen,
+//! `alg` against it, `b64`, `crit`, `typ`), the signature (exactly the key's length;
+//! HMAC in constant time), and only then the claims: types, required claims,
+//! `exp`/`nbf`/`iat` with leeway, `iss`, `aud`. A date may be any JSON number, its
+//! fraction truncated toward zero; one whose value does not fit an `i64` (`1e400`,
+//! `9223372036854775808`, `-1e400`) is malformed ([`Error::InvalidClaim`]), not a
+//! far future or a far past.
 //!
 //! One parser reads untrusted input on every target: a token is split, decoded
 //! and checked by the same code on a 64-bit server as on a 32-bit device, so it
 //! is accepted or refused alike. The header, whatever its form (including the
 //! one [`Key::sign`] writes), goes through the same strict JSON validator as the
-//! claims. What differs by target is the speed of three leaf functions (the byte
-//! searches, the base64url block decode, a date's plain digits), which 64-bit
-//! targets run a word at a time; the tests build both forms of each and compare
-//! them.
+//! claims, and a key set chooses its key from that one parse. What differs by
+//! target is the speed of three leaf functions (the byte searches, the base64url
+//! block decode, a date's plain digits), which 64-bit targets run a word at a time;
+//! the tests build both forms of each and compare them.
 //!
 //! # Example
 //! ```
@@ -52,6 +82,31 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A public key (here the RFC 8037 A.4 Ed25519 example; feature `eddsa`) verifies a
+//! token signed elsewhere, and verifies only its own algorithm:
+//! ```
+//! # #[cfg(feature = "eddsa")]
+//! # fn main() -> Result<(), latchkey_core::Error> {
+//! use base64ct::{Base64UrlUnpadded, Encoding};
+//! use latchkey_core::{Algorithm, ClaimSet, Error, Key, Validation, Verifier};
+//!
+//! // The JWK's `x`, decoded: what a key parser hands over.
+//! let x = Base64UrlUnpadded::decode_vec("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
+//! let key = Key::ed25519(Algorithm::EdDsa, &x)?;
+//! assert_eq!(Key::ed25519(Algorithm::Es256, &x).unwrap_err(), Error::KeyMismatch);
+//!
+//! let token = b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+//! let verifier = Verifier::new(key, Validation { required: ClaimSet::NONE, ..Validation::new() });
+//! let mut scratch = [0u8; 128];
+//! let jws = verifier.verify_jws(token, &mut scratch)?;
+//! assert_eq!(jws.payload, b"Example of Ed25519 signing");
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "eddsa"))]
+//! # fn main() {}
+//! ```
+
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -66,19 +121,26 @@
 )]
 
 pub mod alg;
+mod algorithm;
 mod b64;
 mod error;
 mod json;
 mod jws;
 mod jwt;
 mod key;
+mod key_set;
 mod scan;
 
+pub use algorithm::{Algorithm, EcCurve};
 pub use error::{Claim, Error};
 pub use json::{Chars, Elements, JsonStr, MAX_DEPTH_LIMIT, MAX_MEMBERS, Value};
-pub use jws::{Header, HeaderParams, Jws, UntrustedHeader, untrusted_header};
+pub use jws::{
+    Header, HeaderParams, Jws, MAX_SIGNATURE_LEN, Signer, UntrustedHeader, sign, sign_json,
+    untrusted_header,
+};
 pub use jwt::{
     Audience, ClaimSet, Claims, DEFAULT_LEEWAY, DEFAULT_MAX_DEPTH, DEFAULT_MAX_TOKEN_LEN,
     Validation, Verifier,
 };
-pub use key::{Algorithm, Key};
+pub use key::Key;
+pub use key_set::{KeySet, KeySource, MAX_KID_LEN};

@@ -1,11 +1,16 @@
 //! The protected header: what a verified token's header hands out, the checks
-//! it must pass (`alg` against the key, `b64`, `crit`, `typ`), and the untrusted
-//! look at it that picks a key by `kid`.
+//! it must pass (the key chosen from `kid`/`alg`, `alg` against the key, `b64`,
+//! `crit`, `typ`), and the untrusted look at it for callers that pick keys
+//! themselves.
+//!
+//! Header members that carry or point to keys (`jwk`, `jku`, `x5u`, `x5c`) are
+//! never read: the key is the verifier's (RFC 8725 section 3.10 asks never to trust
+//! them), so a token carrying them is verified like any other.
 
 use super::split::split;
 use crate::json::{self, JsonStr, Object};
-use crate::key::Algorithm;
-use crate::{Error, b64};
+use crate::key_set::sealed::Select;
+use crate::{Algorithm, Error, Key, b64};
 
 /// A verified token's protected header.
 #[derive(Clone, Copy, Debug)]
@@ -120,7 +125,8 @@ fn strip_application(s: &[u8]) -> &[u8] {
     }
 }
 
-/// The header members [`check_header`] reads: alg, b64, crit, typ, kid, cty.
+/// The header members [`check_header`] reads: alg, b64, crit, typ, kid, cty. No
+/// other member is read, whatever it says (`jwk`, `jku`, `x5u`, `x5c` included).
 const HEADER_MEMBERS: [u32; 6] = [
     json::key_of(b"alg"),
     json::key_of(b"b64"),
@@ -130,15 +136,19 @@ const HEADER_MEMBERS: [u32; 6] = [
     json::key_of(b"cty"),
 ];
 
+/// Parses the header, chooses its key from `keys` (by `kid`, else by `alg`, for a
+/// key set; the one key otherwise), and checks it against that key: `alg`, then
+/// `b64`, `crit`, the members' types and `typ`. One parse, one path for every key
+/// source.
 // Inlinable into `verify`, which sits in another file (so, in a release build,
 // another codegen unit).
 #[inline]
-pub(super) fn check_header<'a>(
+pub(super) fn check_header<'a, 'k, K: Select + ?Sized>(
     bytes: &'a [u8],
-    key_alg: Algorithm,
+    keys: &'k K,
     typ: Option<&str>,
     max_depth: u8,
-) -> Result<Header<'a>, Error> {
+) -> Result<(Header<'a>, &'k Key), Error> {
     let mut obj = Object::empty();
     json::parse_into(bytes, max_depth, &mut obj)?;
     let [alg, b64, crit, typ_member, kid, cty] = obj.pick(&HEADER_MEMBERS);
@@ -152,6 +162,8 @@ pub(super) fn check_header<'a>(
             .decode_bytes(&mut buf)
             .map_err(|_| Error::WrongAlgorithm)?,
     };
+    let key = keys.select(name, kid)?;
+    let key_alg = key.algorithm();
     // The key fixes the algorithm: the header's is only compared with it, and
     // `none`, in any letter case, has its own error.
     // Byte by byte: `==` on slices would link `memcmp` for five bytes.
@@ -186,14 +198,13 @@ pub(super) fn check_header<'a>(
             _ => return Err(Error::WrongType),
         }
     }
-    Ok(header)
+    Ok((header, key))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::jws::HeaderParams;
-    use crate::key::Key;
 
     #[test]
     fn typ_comparison() {
@@ -224,15 +235,15 @@ mod tests {
     #[test]
     fn header_accessors() {
         let full = br#"{"alg":"HS256","typ":"JWT","kid":"k1","cty":"lk"}"#;
-        let h = check_header(full, Algorithm::Hs256, Some("JWT"), 16).unwrap();
+        let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
+        let (h, _) = check_header(full, &key, Some("JWT"), 16).unwrap();
         assert_eq!(h.alg(), Algorithm::Hs256);
         assert_eq!(h.typ().map(JsonStr::raw), Some("JWT"));
         assert_eq!(h.kid().map(JsonStr::raw), Some("k1"));
         assert_eq!(h.cty().map(JsonStr::raw), Some("lk"));
-        let bare = check_header(br#"{"alg":"HS256"}"#, Algorithm::Hs256, None, 16).unwrap();
+        let (bare, _) = check_header(br#"{"alg":"HS256"}"#, &key, None, 16).unwrap();
         assert!(bare.typ().is_none() && bare.kid().is_none() && bare.cty().is_none());
 
-        let key = Key::new(Algorithm::Hs256, &[7; 32]).unwrap();
         let mut out = [0u8; 256];
         let hp = HeaderParams {
             typ: Some("at+jwt"),
