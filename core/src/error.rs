@@ -104,7 +104,19 @@ pub enum Error {
     /// A public key was refused when it was built: malformed (the wrong length or
     /// encoding, not a point of the curve, the identity, a point of small order) or
     /// outside this crate's rules (RSA: e = 65537 and an odd 2048-4096-bit modulus).
+    /// Also a key file that is not what its format says ([`keys`](crate::keys)): bad
+    /// DER or PEM, a JWK member missing, of the wrong type or not strict base64url.
     InvalidKey,
+    /// A well-formed key of a kind this crate does not read: another key type or
+    /// curve (`X25519`, `secp256k1`, an RSA-PSS-only SPKI), a compressed EC point, a
+    /// PEM label other than a public key's.
+    UnsupportedKey,
+    /// A JWK that is not for verifying signatures: `use` other than `sig`, or
+    /// `key_ops` without `verify`. In a JWK Set such a key is skipped.
+    KeyNotForVerify,
+    /// A private key where a public key belongs: a PEM `... PRIVATE KEY` label, or a
+    /// JWK with private members (`d`, RSA's `p`, `q`, `dp`, `dq`, `qi`, `oth`).
+    PrivateKey,
 }
 
 impl Error {
@@ -140,6 +152,9 @@ impl Error {
             Error::WrongAudience => "wrong-audience",
             Error::CustomClaims => "bad-custom-claims",
             Error::InvalidKey => "bad-key",
+            Error::UnsupportedKey => "unsupported-key",
+            Error::KeyNotForVerify => "key-not-for-verify",
+            Error::PrivateKey => "private-key",
         }
     }
 
@@ -173,6 +188,9 @@ impl Error {
             Error::WrongAudience => "token is not meant for this audience",
             Error::CustomClaims => "custom claims could not be read",
             Error::InvalidKey => "public key is malformed or not allowed",
+            Error::UnsupportedKey => "key type, curve or encoding is not supported",
+            Error::KeyNotForVerify => "key is not for verifying signatures (use, key_ops)",
+            Error::PrivateKey => "a private key was given where a public key belongs",
         }
     }
 }

@@ -72,6 +72,7 @@ mod json;
 mod jws;
 mod jwt;
 mod key;
+pub mod keys;
 mod scan;
 
 pub use error::{Claim, Error};
