@@ -7,6 +7,8 @@
 //! | DER SubjectPublicKeyInfo (RSA, EC P-256/P-384/P-521, Ed25519) | [`KeyMaterial::from_spki_der`] | `der` |
 //! | DER PKCS#1 `RSAPublicKey` | [`KeyMaterial::from_pkcs1_der`] | `der` |
 //! | PEM `PUBLIC KEY` (SPKI), `RSA PUBLIC KEY` (PKCS#1) | [`KeyMaterial::from_pem`] | `pem` |
+//! | one JWK (RFC 7517, 7518, 8037) | [`Jwk::parse`], then [`Jwk::material`] | `jwk` |
+//! | a JWK Set, `{"keys":[...]}` | [`JwkSet::parse`], then [`JwkSet::keys`] | `jwk` |
 //!
 //! The readers check the format, not the key: a 1024-bit modulus, `e = 3`, a point
 //! off its curve or an HMAC secret of two bytes all come out as material, and the
@@ -21,16 +23,26 @@
 //! - a JWK that is not for signatures (`use`, `key_ops`): [`Error::KeyNotForVerify`].
 //!
 //! Every length is bounded: an RSA modulus of at most [`MAX_RSA_MODULUS_LEN`] bytes
-//! and an exponent of at most [`MAX_RSA_EXPONENT_LEN`], so [`PEM_BUFFER_LEN`]
-//! bytes of caller buffer hold any public key these readers return. A device normally gets its keys at build time, as bytes for the key
+//! and an exponent of at most [`MAX_RSA_EXPONENT_LEN`], so [`PEM_BUFFER_LEN`] and
+//! [`JWK_BUFFER_LEN`] bytes of caller buffer hold any public key these readers
+//! return. A device normally gets its keys at build time, as bytes for the key
 //! constructors; these readers are meant for the host (and build for the device).
 
 #[cfg(feature = "der")]
 mod asn1;
+#[cfg(feature = "jwk")]
+mod jwk;
+#[cfg(feature = "jwk")]
+mod jwks;
 #[cfg(feature = "pem")]
 mod pem;
 
 use core::fmt;
+
+#[cfg(feature = "jwk")]
+pub use jwk::{Jwk, MAX_JWK_DEPTH, MAX_KEY_OPS};
+#[cfg(feature = "jwk")]
+pub use jwks::{JwkSet, JwkSetKeys};
 
 #[cfg(doc)]
 use crate::Error;
@@ -49,6 +61,11 @@ pub const MAX_RSA_EXPONENT_LEN: usize = 8;
 /// [`MAX_RSA_MODULUS_LEN`] and [`MAX_RSA_EXPONENT_LEN`] bytes, each with its sign
 /// byte (larger than any EC or Ed25519 one).
 pub const PEM_BUFFER_LEN: usize = 556;
+
+/// A caller buffer of this many bytes holds the decoded members of any public
+/// JWK: an RSA key's `n` and `e` at their longest. An `oct` (HMAC) JWK's `k` is
+/// not bounded; [`Jwk::decoded_len`] says what a given key needs.
+pub const JWK_BUFFER_LEN: usize = MAX_RSA_MODULUS_LEN + MAX_RSA_EXPONENT_LEN;
 
 /// A key's type, as JWK's `kty` names it (RFC 7518 section 6.1, RFC 8037).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,6 +129,14 @@ impl Curve {
             Curve::P384 => 48,
             Curve::P521 => 66,
         }
+    }
+
+    /// The curve a JWK `crv` names, if it is one of these.
+    #[cfg(feature = "jwk")]
+    pub(crate) fn from_name(name: crate::JsonStr<'_>) -> Option<Self> {
+        [Curve::P256, Curve::P384, Curve::P521]
+            .into_iter()
+            .find(|c| name.eq_str(c.name()))
     }
 }
 
