@@ -2,13 +2,15 @@
 //! once, then its keys handed out one at a time, each parsed as a [`Jwk`],
 //! without allocating.
 
+use core::fmt;
+
 use super::jwk::{Jwk, MAX_JWK_DEPTH};
 use crate::json::parse_object;
 use crate::{Elements, Error};
 
 /// A JWK Set, checked as JSON, borrowed from its text. Its keys come from
 /// [`JwkSet::keys`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct JwkSet<'a> {
     keys: Elements<'a>,
 }
@@ -73,9 +75,23 @@ impl<'a> JwkSet<'a> {
 }
 
 /// The keys of a [`JwkSet`], each parsed or refused as [`Jwk::parse`] does.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct JwkSetKeys<'a> {
     elements: Elements<'a>,
+}
+
+/// Nothing of the text: a set may hold `oct` keys, which are secrets.
+impl fmt::Debug for JwkSet<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwkSet").finish_non_exhaustive()
+    }
+}
+
+/// Nothing of the text, as [`JwkSet`].
+impl fmt::Debug for JwkSetKeys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwkSetKeys").finish_non_exhaustive()
+    }
 }
 
 impl<'a> Iterator for JwkSetKeys<'a> {
@@ -127,6 +143,14 @@ mod tests {
             ])
         );
         assert_eq!(kinds(r#"{"keys":[]}"#), Ok(Vec::new()));
+    }
+
+    /// A set may hold secrets: its Debug shows none of its text.
+    #[test]
+    fn debug_shows_no_key() {
+        let set = JwkSet::parse(br#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#).unwrap();
+        assert_eq!(format!("{set:?}"), "JwkSet { .. }");
+        assert_eq!(format!("{:?}", set.keys()), "JwkSetKeys { .. }");
     }
 
     #[test]
