@@ -4,11 +4,11 @@
 //!
 //! | format | reader | feature |
 //! | --- | --- | --- |
-//! | DER SubjectPublicKeyInfo (RSA, EC P-256/P-384/P-521, Ed25519) | [`KeyMaterial::from_spki_der`] | `der` |
-//! | DER PKCS#1 `RSAPublicKey` | [`KeyMaterial::from_pkcs1_der`] | `der` |
-//! | PEM `PUBLIC KEY` (SPKI), `RSA PUBLIC KEY` (PKCS#1) | [`KeyMaterial::from_pem`] | `pem` |
-//! | one JWK (RFC 7517, 7518, 8037) | [`Jwk::parse`], then [`Jwk::material`] | `jwk` |
-//! | a JWK Set, `{"keys":[...]}` | [`JwkSet::parse`], then [`JwkSet::keys`] | `jwk` |
+//! | DER SubjectPublicKeyInfo (RSA, EC P-256/P-384/P-521, Ed25519) | `KeyMaterial::from_spki_der` | `der` |
+//! | DER PKCS#1 `RSAPublicKey` | `KeyMaterial::from_pkcs1_der` | `der` |
+//! | PEM `PUBLIC KEY` (SPKI), `RSA PUBLIC KEY` (PKCS#1) | `KeyMaterial::from_pem` | `pem` |
+//! | one JWK (RFC 7517, 7518, 8037) | `Jwk::parse`, then `Jwk::material` | `jwk` |
+//! | a JWK Set, `{"keys":[...]}` | `JwkSet::parse`, then `JwkSet::keys` | `jwk` |
 //!
 //! The readers check the format, not the key: a 1024-bit modulus, `e = 3`, a point
 //! off its curve or an HMAC secret of two bytes all come out as material, and the
@@ -57,14 +57,14 @@ pub const MAX_RSA_MODULUS_LEN: usize = 512;
 pub const MAX_RSA_EXPONENT_LEN: usize = 8;
 
 /// A caller buffer of this many bytes holds the DER of any PEM key
-/// [`KeyMaterial::from_pem`] returns: the SubjectPublicKeyInfo of an RSA key of
+/// `KeyMaterial::from_pem` returns: the SubjectPublicKeyInfo of an RSA key of
 /// [`MAX_RSA_MODULUS_LEN`] and [`MAX_RSA_EXPONENT_LEN`] bytes, each with its sign
 /// byte (larger than any EC or Ed25519 one).
 pub const PEM_BUFFER_LEN: usize = 556;
 
 /// A caller buffer of this many bytes holds the decoded members of any public
 /// JWK: an RSA key's `n` and `e` at their longest. An `oct` (HMAC) JWK's `k` is
-/// not bounded; [`Jwk::decoded_len`] says what a given key needs.
+/// not bounded; `Jwk::decoded_len` says what a given key needs.
 pub const JWK_BUFFER_LEN: usize = MAX_RSA_MODULUS_LEN + MAX_RSA_EXPONENT_LEN;
 
 /// A key's type, as JWK's `kty` names it (RFC 7518 section 6.1, RFC 8037).
