@@ -106,6 +106,8 @@ pub enum Error {
     /// A public key was refused when it was built: malformed (the wrong length or
     /// encoding, not a point of the curve, the identity, a point of small order) or
     /// outside this crate's rules (RSA: e = 65537 and an odd 2048-4096-bit modulus).
+    /// Also a key file that is not what its format says ([`keys`](crate::keys)): bad
+    /// DER or PEM, a JWK member missing, of the wrong type or not strict base64url.
     InvalidKey,
     /// A key of the wrong type for what it was asked (RFC 8725 section 3.1): a key
     /// built for an algorithm of another family (an HMAC secret for RS256, an RSA key
@@ -120,6 +122,16 @@ pub enum Error {
     DuplicateKey,
     /// The key set is full (its capacity is in its type).
     KeySetFull,
+    /// A well-formed key of a kind this crate does not read: another key type or
+    /// curve (`X25519`, `secp256k1`, an RSA-PSS-only SPKI), a compressed EC point, a
+    /// PEM label other than a public key's.
+    UnsupportedKey,
+    /// A JWK that is not for verifying signatures: `use` other than `sig`, or
+    /// `key_ops` without `verify`. In a JWK Set such a key is skipped.
+    KeyNotForVerify,
+    /// A private key where a public key belongs: a PEM `... PRIVATE KEY` label, or a
+    /// JWK with private members (`d`, RSA's `p`, `q`, `dp`, `dq`, `qi`, `oth`).
+    PrivateKey,
 }
 
 impl Error {
@@ -160,6 +172,9 @@ impl Error {
             Error::AmbiguousKey => "ambiguous-key",
             Error::DuplicateKey => "duplicate-kid",
             Error::KeySetFull => "key-set-full",
+            Error::UnsupportedKey => "unsupported-key",
+            Error::KeyNotForVerify => "key-not-for-verify",
+            Error::PrivateKey => "private-key",
         }
     }
 
@@ -198,6 +213,9 @@ impl Error {
             Error::AmbiguousKey => "several keys fit the token's alg and it has no kid",
             Error::DuplicateKey => "a key with this kid is already in the set",
             Error::KeySetFull => "the key set is full",
+            Error::UnsupportedKey => "key type, curve or encoding is not supported",
+            Error::KeyNotForVerify => "key is not for verifying signatures (use, key_ops)",
+            Error::PrivateKey => "a private key was given where a public key belongs",
         }
     }
 }

@@ -129,6 +129,7 @@ mod jws;
 mod jwt;
 mod key;
 mod key_set;
+pub mod keys;
 mod scan;
 
 pub use algorithm::{Algorithm, EcCurve};
