@@ -69,8 +69,10 @@ impl<'a> Authorizer<'a> {
 
     /// Decides whether `token` authorizes `command` at `uptime` seconds since boot.
     ///
-    /// A token whose signature holds moves the clock up to its `iat` (the server
-    /// vouched that it was at least that late), even if the token is then refused.
+    /// An authentic token is judged at `max(now, iat)` (the server vouched that it
+    /// was at least that late), but the clock moves up to its `iat` only once every
+    /// check has passed and the token's `jti` is used up: a refused token (wrong
+    /// scope, too long a lifetime, replayed, ...) leaves the clock where it was.
     ///
     /// # Errors
     /// The reason for the refusal.
@@ -81,17 +83,16 @@ impl<'a> Authorizer<'a> {
         uptime: u64,
     ) -> Result<Grant, Reason> {
         let clock = self.clock;
-        let authenticated_now = Cell::new(None);
-        let verified = self.verifier.verify_at(token, &mut self.scratch, |claims| {
-            let iat = claims.iat().map_or(0, |t| u64::try_from(t).unwrap_or(0));
-            let now = clock.now(uptime).max(iat);
-            authenticated_now.set(Some(now));
-            now
-        });
-        if let Some(t) = authenticated_now.get() {
-            self.clock.raise_to(t, uptime);
-        }
-        let claims = verified?;
+        let judged_at = Cell::new(clock.now(uptime));
+        let claims = self
+            .verifier
+            .verify_at(token, &mut self.scratch, |claims| {
+                let iat = claims.iat().map_or(0, |t| u64::try_from(t).unwrap_or(0));
+                let now = clock.now(uptime).max(iat);
+                judged_at.set(now);
+                now
+            })?;
+        let judged_at = judged_at.get();
         check_lifetime(&claims)?;
         let granted = claims
             .get("scope")
@@ -114,8 +115,10 @@ impl<'a> Authorizer<'a> {
             .map_or(0, |t| u64::try_from(t).unwrap_or(0))
             .saturating_add(LEEWAY);
         self.replay
-            .check_and_insert(jti, until, self.clock.now(uptime))
+            .check_and_insert(jti, until, judged_at)
             .map_err(Reason::from)?;
+        // Accepted: from here on the command runs, so the token's time holds.
+        self.clock.raise_to(judged_at, uptime);
         let mut grant = Grant::default();
         if let Some(sub) = claims.sub() {
             for c in sub.chars() {

@@ -704,24 +704,101 @@ mod tests {
         assert_eq!(fw.now(30), T0 as u64 + 30);
     }
 
+    /// `c` issued `ahead` seconds after `T0` (iat, nbf and exp moved together).
+    fn future(mut c: Cmd<'static>, ahead: i64) -> Cmd<'static> {
+        c.iat += ahead;
+        c.nbf += ahead;
+        c.exp += ahead;
+        c
+    }
+
+    /// Issue 17: one authentic token with a future `iat` that the device refuses
+    /// must not move the clock (it used to, and every current token was then
+    /// `expired` until a reboot).
     #[test]
-    fn an_authentic_but_refused_token_still_sets_the_clock() {
-        let mut fw = Firmware::new(
-            provisioning::DEVICE_ID,
-            device_key(),
-            1_000,
-            FakePin::default(),
-            FakeLed::default(),
-        );
-        let mut c = cmd("status", "s");
-        c.iat = T0 + 500;
-        c.nbf = T0 + 500;
-        c.exp = T0 + 560;
-        assert_eq!(
-            ask(&mut fw, &format!("open {}", sign(&c)), 0),
-            "DENIED missing-scope"
-        );
+    fn a_refused_future_dated_token_does_not_move_the_clock() {
+        let long = Cmd {
+            exp: T0 + 300,
+            ..cmd("open", "long")
+        };
+        let cases: Vec<(&str, Vec<String>, String, &str)> = vec![
+            (
+                "wrong scope",
+                vec![],
+                format!("open {}", sign(&future(cmd("status", "s"), 3600))),
+                "DENIED missing-scope",
+            ),
+            (
+                "lifetime too long",
+                vec![],
+                format!(
+                    "open {}",
+                    sign(&Cmd {
+                        exp: T0 + 3600 + MAX_LIFETIME as i64 + 1,
+                        ..future(cmd("open", "l"), 3600)
+                    })
+                ),
+                "DENIED lifetime-too-long",
+            ),
+            (
+                "wrong argument",
+                vec![],
+                format!(
+                    "led 5 {}",
+                    sign(&Cmd {
+                        arg: Some(6),
+                        ..future(cmd("led", "a"), 3600)
+                    })
+                ),
+                "DENIED wrong-argument",
+            ),
+            (
+                "replayed jti",
+                vec![format!("open {}", sign(&cmd("open", "r")))],
+                // Judged at its own `iat`, still within the first one's lifetime.
+                format!("open {}", sign(&future(cmd("open", "r"), 30))),
+                "DENIED replayed",
+            ),
+            (
+                "replay cache full",
+                (0..REPLAY_CAPACITY)
+                    .map(|i| {
+                        let jti: &'static str = std::boxed::Box::leak(format!("f{i}").into());
+                        format!("open {}", sign(&Cmd { jti, ..long }))
+                    })
+                    .collect(),
+                format!("open {}", sign(&future(cmd("open", "full"), 200))),
+                "DENIED replay-cache-full",
+            ),
+        ];
+        for (name, before, refused, want) in cases {
+            let mut fw = device();
+            for line in &before {
+                assert_eq!(ask(&mut fw, line, 0), "OK opened", "case `{name}`");
+            }
+            assert_eq!(ask(&mut fw, &refused, 0), want, "case `{name}`");
+            assert_eq!(fw.now(0), T0 as u64, "case `{name}` moved the clock");
+            // A current token is still good (it was `expired` before the fix).
+            let current = format!("close {}", sign(&cmd("close", "now")));
+            let want_now = if before.len() == REPLAY_CAPACITY {
+                "DENIED replay-cache-full"
+            } else {
+                "OK closed"
+            };
+            assert_eq!(ask(&mut fw, &current, 1), want_now, "case `{name}`");
+        }
+    }
+
+    #[test]
+    fn an_accepted_future_dated_token_moves_the_clock() {
+        let mut fw = device();
+        let ahead = format!("open {}", sign(&future(cmd("open", "ahead"), 500)));
+        assert_eq!(ask(&mut fw, &ahead, 0), "OK opened");
         assert_eq!(fw.now(0), T0 as u64 + 500);
+        assert_eq!(fw.now(10), T0 as u64 + 510);
+        // From then on a token of T0 is expired.
+        let old = format!("close {}", sign(&cmd("close", "old")));
+        assert_eq!(ask(&mut fw, &old, 10), "DENIED expired");
     }
 
     #[test]

@@ -37,14 +37,19 @@ impl<const N: usize> ReplayCache<N> {
     ///
     /// # Errors
     /// [`Reason::Replayed`] if `jti` is already recorded; [`Reason::ReplayCacheFull`]
-    /// if every slot holds an id that has not expired at `now`. Apart from dropping
-    /// expired ids, a refused call changes nothing.
+    /// if every slot holds an id that has not expired at `now`. A refused call
+    /// changes nothing: not even expired ids are dropped, because `now` may be a
+    /// refused token's own `iat`, later than the device clock that stays.
     pub fn check_and_insert(&mut self, jti: &[u8], until: u64, now: u64) -> Result<(), Reason> {
         let id = fingerprint(jti);
-        self.entries.retain(|e| e.until >= now);
-        if self.entries.iter().any(|e| e.id == id) {
+        let live = |e: &&Entry| e.until >= now;
+        if self.entries.iter().filter(live).any(|e| e.id == id) {
             return Err(Reason::Replayed);
         }
+        if self.entries.iter().filter(live).count() >= N {
+            return Err(Reason::ReplayCacheFull);
+        }
+        self.entries.retain(|e| e.until >= now);
         self.entries
             .push(Entry { id, until })
             .map_err(|_| Reason::ReplayCacheFull)
@@ -98,6 +103,17 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c.check_and_insert(b"c", 300, 150), Ok(()));
         assert_eq!(c.check_and_insert(b"b", 200, 150), Err(Reason::Replayed));
+    }
+
+    #[test]
+    fn a_refused_call_drops_nothing_even_when_judged_later() {
+        let mut c = ReplayCache::<2>::new();
+        assert_eq!(c.check_and_insert(b"a", 100, 0), Ok(()));
+        assert_eq!(c.check_and_insert(b"b", 500, 0), Ok(()));
+        // Judged at 200 (a refused token's `iat`): `b` is a replay; `a` stays held.
+        assert_eq!(c.check_and_insert(b"b", 500, 200), Err(Reason::Replayed));
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.check_and_insert(b"a", 100, 50), Err(Reason::Replayed));
     }
 
     #[test]
