@@ -12,11 +12,13 @@ use latchkey_protocol::Reason;
 /// How many unexpired ids the device remembers.
 pub const REPLAY_CAPACITY: usize = 32;
 
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    id: [u8; 16],
+/// One used id: what the device remembers, and what `state` persists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The first 16 bytes of SHA-256 of the raw `jti` text.
+    pub id: [u8; 16],
     /// Unix seconds after which the token can no longer be accepted (exp + leeway).
-    until: u64,
+    pub until: u64,
 }
 
 /// Used `jti`s with their expiry.
@@ -53,6 +55,22 @@ impl<const N: usize> ReplayCache<N> {
         self.entries
             .push(Entry { id, until })
             .map_err(|_| Reason::ReplayCacheFull)
+    }
+
+    /// A cache holding `entries` (as read back from flash); entries beyond the
+    /// first `N` are left out.
+    pub fn from_entries(entries: &[Entry]) -> Self {
+        let mut cache = Self::new();
+        for e in entries.iter().take(N) {
+            // Cannot fail: at most `N` are taken.
+            let _ = cache.entries.push(*e);
+        }
+        cache
+    }
+
+    /// The ids held, oldest first (expired ones included until the next insert).
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
     }
 
     /// How many ids are held (expired ones included until the next insert).
