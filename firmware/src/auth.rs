@@ -19,6 +19,7 @@ use latchkey_protocol::{
 use crate::answer::Reason;
 use crate::clock::Clock;
 use crate::replay::ReplayCache;
+use crate::state::State;
 
 /// Scratch for the decoded header and claims: 3/4 of the longest token, rounded up.
 pub const SCRATCH_LEN: usize = MAX_TOKEN_LEN.div_ceil(4) * 3;
@@ -65,6 +66,22 @@ impl<'a> Authorizer<'a> {
     /// The device's current time estimate (unix seconds) at `uptime`.
     pub fn now(&self, uptime: u64) -> u64 {
         self.clock.now(uptime)
+    }
+
+    /// What must survive a reboot, at `uptime`: the clock as the floor, and the
+    /// used ids.
+    pub fn state(&self, uptime: u64) -> State {
+        State {
+            floor: self.clock.now(uptime),
+            replay: self.replay.entries().iter().copied().collect(),
+        }
+    }
+
+    /// Takes up `state` as read back from flash at `uptime` (at boot): the clock
+    /// moves up to its floor (never back), and the used ids replace the cache's.
+    pub fn resume(&mut self, state: &State, uptime: u64) {
+        self.clock.raise_to(state.floor, uptime);
+        self.replay = ReplayCache::from_entries(&state.replay);
     }
 
     /// Decides whether `token` authorizes `command` at `uptime` seconds since boot.

@@ -119,6 +119,16 @@ impl<'a, L: StatefulOutputPin, P: SetDutyCycle> Firmware<'a, L, P> {
     pub fn now(&self, uptime: u64) -> u64 {
         self.auth.now(uptime)
     }
+
+    /// The state to persist at `uptime` (see [`state`]).
+    pub fn state(&self, uptime: u64) -> state::State {
+        self.auth.state(uptime)
+    }
+
+    /// Takes up persisted `state` at `uptime` (at boot; see [`Authorizer::resume`]).
+    pub fn resume(&mut self, state: &state::State, uptime: u64) {
+        self.auth.resume(state, uptime);
+    }
 }
 
 fn decide<L: StatefulOutputPin, P: SetDutyCycle>(
@@ -800,6 +810,35 @@ mod tests {
         // From then on a token of T0 is expired.
         let old = format!("close {}", sign(&cmd("close", "old")));
         assert_eq!(ask(&mut fw, &old, 10), "DENIED expired");
+    }
+
+    /// Issue 17's reboot replay, in the library: the state saved after a command
+    /// and taken up after a reboot refuses the same token, also once it expired.
+    #[test]
+    fn a_token_obeyed_before_a_reboot_is_refused_after_it() {
+        use crate::state::{StateStore, ram::RamFlash};
+        let line = format!("open {}", sign(&cmd("open", "reboot")));
+        let mut fw = device();
+        assert_eq!(ask(&mut fw, &line, 0), "OK opened");
+        let (mut store, _) = StateStore::open(RamFlash::<2048>::new(), 0).unwrap();
+        store.save(&fw.state(10)).unwrap();
+        let flash = store.release();
+        for (uptime, want) in [(0, "DENIED replayed"), (120, "DENIED expired")] {
+            // A fresh boot from the build's (older) floor, then the stored state.
+            let mut fw = Firmware::new(
+                provisioning::DEVICE_ID,
+                device_key(),
+                1_000,
+                FakePin::default(),
+                FakeLed::default(),
+            );
+            let (_, stored) = StateStore::open(flash.clone(), 0).unwrap();
+            fw.resume(&stored.unwrap(), 0);
+            assert_eq!(fw.now(0), T0 as u64 + 10);
+            assert_eq!(ask(&mut fw, &line, uptime), want);
+        }
+        // Without the stored state the old device obeyed it again.
+        assert_eq!(ask(&mut device(), &line, 0), "OK opened");
     }
 
     #[test]
