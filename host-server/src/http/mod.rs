@@ -40,7 +40,7 @@ const GET: &str = "GET, HEAD";
 /// The router: every route, the 404 and 405 answers, and the layers every
 /// request passes (outermost first): a request id (`x-request-id`, kept if the
 /// client sent one, echoed in the answer), a tracing span, the request counter
-/// of `/metrics`, the request timeout ([`AppState::request_timeout`], 408), the
+/// of `/metrics`, the request timeout ([`Shared::request_timeout`](crate::Shared::request_timeout), 408), the
 /// body limit ([`MAX_BODY`], 413: a declared `Content-Length` is refused before
 /// the body is read, a body without one when it passes the limit), and the body
 /// read whole before the handler runs.
