@@ -152,6 +152,25 @@ pub(crate) async fn healthz() -> Result<Json, Error> {
     to_json(&json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
+/// How long caches may keep the JWK Set: a rotated key is published this long
+/// before it signs in a deployment that waits as long after `keys rotate`.
+pub const JWKS_MAX_AGE: u32 = 300;
+
+/// `GET /.well-known/jwks.json`: the command ring's public keys as a JWK Set,
+/// cacheable by anyone for [`JWKS_MAX_AGE`] seconds.
+pub(crate) async fn jwks(State(state): State<AppState>) -> axum::response::Response {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    (
+        [
+            (CONTENT_TYPE, "application/jwk-set+json".to_owned()),
+            (CACHE_CONTROL, format!("public, max-age={JWKS_MAX_AGE}")),
+        ],
+        state.tokens.jwks().to_owned(),
+    )
+        .into_response()
+}
+
 /// How long `GET /readyz` waits for the store.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 

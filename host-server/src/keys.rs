@@ -1,14 +1,31 @@
-//! Secret material: the key file, the development keys, and device-key derivation.
+//! Secret material: the serving key file with its two rings, the root key file,
+//! the development keys, and device-key derivation.
 //!
-//! The key file is JSON:
-//! `{"master_secret": HEX, "signing_keys": [{"kid": "k1", "secret": HEX}, ...]}`.
-//! The first signing key signs; every listed key verifies, so a key is rotated by
-//! putting a new one first and dropping the old one once its tokens have expired.
+//! The serving key file is JSON:
+//! ```text
+//! {"master_secret": HEX,
+//!  "session_keys": [{"kid": "k1", "alg": "HS256", "created": UNIX, "secret": HEX}, ...],
+//!  "command_keys": [{"kid": "c1", "alg": "EdDSA", "created": UNIX, "private": HEX}, ...],
+//!  "device_command_algs": {"door-2": "EdDSA"}}
+//! ```
+//! The session ring signs access and refresh tokens (HMAC: only the server verifies
+//! them); the command ring signs the command tokens of devices registered with a
+//! public-key algorithm, and is published as a JWK Set. In each ring the first key
+//! (of an algorithm, for the command ring) signs and every key verifies, so a
+//! rotation puts a new key first and a retirement drops an old one. Devices not in
+//! `device_command_algs` get HS256 tokens under their HKDF-derived key, as before
+//! the rings existed. A file of the first format (`signing_keys`, no command ring)
+//! still loads, with an empty command ring.
+//!
+//! The root key (Ed25519) lives in a file of its own, never in the serving file: it
+//! signs nothing but `trust` statements, offline.
 
 use crate::error::Error;
 use hkdf::Hkdf;
+use latchkey_core::Algorithm;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -21,7 +38,10 @@ pub const KEYS_ENV: &str = "LATCHKEY_KEYS_JSON";
 /// Shortest secret accepted anywhere (HS256 needs 32 bytes, RFC 7518 section 3.2).
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// One HS256 signing key with its `kid`.
+/// The RSA modulus of generated RS256 command keys, in bits.
+pub const RSA_BITS: usize = 2048;
+
+/// One HS256 session key with its `kid`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKey {
     /// The key id put in the JWS header.
@@ -38,19 +58,303 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
-/// All secrets the server holds.
+/// The private half of a command key.
+#[derive(Clone)]
+enum Private {
+    Ed25519(ed25519_dalek::SigningKey),
+    P256(p256::ecdsa::SigningKey),
+    Rsa(Box<rsa::PrivateKey>),
+}
+
+/// One key of the command ring: a private key the server signs with, bound to one
+/// algorithm (EdDSA, ES256 or RS256), named by its `kid`.
+#[derive(Clone)]
+pub struct CommandKey {
+    /// The key id put in the JWS header and the JWK.
+    pub kid: String,
+    /// When the key was made, seconds since the Unix epoch.
+    pub created: i64,
+    alg: Algorithm,
+    private: Private,
+}
+
+impl PartialEq for CommandKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.kid == other.kid
+            && self.created == other.created
+            && self.alg == other.alg
+            && self.private_bytes() == other.private_bytes()
+    }
+}
+
+impl Eq for CommandKey {}
+
+impl std::fmt::Debug for CommandKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The algorithms of the command ring (and of `device add --command-alg`, with HS256).
+pub const COMMAND_ALGS: [Algorithm; 3] = [Algorithm::EdDsa, Algorithm::Es256, Algorithm::Rs256];
+
+/// Random bytes for the RSA key generator, from the OS.
+struct OsRng;
+
+impl rsa::rand_core::TryRng for OsRng {
+    type Error = getrandom::Error;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        getrandom::fill(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        getrandom::fill(dst)
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for OsRng {}
+
+impl CommandKey {
+    /// A fresh key for `alg` (EdDSA, ES256 or RS256), named `kid`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for another algorithm; [`Error::Internal`] if the OS
+    /// random source fails.
+    pub fn generate(alg: Algorithm, kid: String, created: i64) -> Result<Self, Error> {
+        let private = match alg {
+            Algorithm::EdDsa => {
+                let mut seed = [0u8; 32];
+                random_bytes(&mut seed)?;
+                Private::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed))
+            }
+            Algorithm::Es256 => loop {
+                let mut scalar = [0u8; 32];
+                random_bytes(&mut scalar)?;
+                // Out of range (zero or past the order) with odds near 2^-32: draw again.
+                if let Ok(k) = p256::ecdsa::SigningKey::from_slice(&scalar) {
+                    break Private::P256(k);
+                }
+            },
+            Algorithm::Rs256 => Private::Rsa(Box::new(
+                rsa::PrivateKey::new(&mut OsRng, RSA_BITS)
+                    .map_err(|e| Error::Internal(format!("RSA key generation: {e}")))?,
+            )),
+            other => return Err(unsupported_command_alg(other)),
+        };
+        Ok(CommandKey {
+            kid,
+            created,
+            alg,
+            private,
+        })
+    }
+
+    /// A key from its stored private bytes: an Ed25519 seed, a P-256 scalar (32
+    /// bytes each), or an RSA key as PKCS#8 DER.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key when the bytes do not make a key of `alg`.
+    pub fn from_private(
+        alg: Algorithm,
+        kid: String,
+        created: i64,
+        bytes: &[u8],
+    ) -> Result<Self, Error> {
+        let bad = |what: &str| Error::Config(format!("command key {kid:?}: {what}"));
+        let private = match alg {
+            Algorithm::EdDsa => Private::Ed25519(ed25519_dalek::SigningKey::from_bytes(
+                bytes
+                    .try_into()
+                    .map_err(|_| bad("an Ed25519 private key is 32 bytes"))?,
+            )),
+            Algorithm::Es256 => Private::P256(
+                p256::ecdsa::SigningKey::from_slice(bytes)
+                    .map_err(|_| bad("not a P-256 private scalar (32 bytes)"))?,
+            ),
+            Algorithm::Rs256 => {
+                use rsa::pkcs8::DecodePrivateKey;
+                let key = rsa::PrivateKey::from_pkcs8_der(bytes)
+                    .map_err(|e| bad(&format!("not an RSA PKCS#8 key: {e}")))?;
+                let bits = rsa::traits::PublicKeyParts::size(&key) * 8;
+                if !(2048..=4096).contains(&bits) {
+                    return Err(bad(&format!("RSA keys are 2048-4096 bits, not {bits}")));
+                }
+                Private::Rsa(Box::new(key))
+            }
+            other => return Err(unsupported_command_alg(other)),
+        };
+        let key = CommandKey {
+            kid: kid.clone(),
+            created,
+            alg,
+            private,
+        };
+        // The public half must build core's verifying key: a key core would refuse
+        // (an RSA exponent other than 65537, say) would sign tokens nobody verifies.
+        key.public_key()
+            .map_err(|e| bad(&format!("its public key is refused: {e}")))?;
+        Ok(key)
+    }
+
+    /// The algorithm this key signs for.
+    #[must_use]
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    fn private_bytes(&self) -> Vec<u8> {
+        match &self.private {
+            Private::Ed25519(k) => k.to_bytes().to_vec(),
+            Private::P256(k) => k.to_bytes().to_vec(),
+            Private::Rsa(k) => {
+                use rsa::pkcs8::EncodePrivateKey;
+                k.to_pkcs8_der()
+                    .map(|d| d.as_bytes().to_vec())
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// The public key as core's verifying [`latchkey_core::Key`], bound to this
+    /// key's algorithm.
+    ///
+    /// # Errors
+    /// Core's, for a key it refuses (never for a key this module made).
+    pub fn public_key(&self) -> Result<latchkey_core::Key, latchkey_core::Error> {
+        use latchkey_core::{EcCurve, Key};
+        match &self.private {
+            Private::Ed25519(k) => Key::ed25519(self.alg, &k.verifying_key().to_bytes()),
+            Private::P256(k) => {
+                let (x, y) = p256_xy(k);
+                Key::ec(self.alg, EcCurve::P256, &x, &y)
+            }
+            Private::Rsa(k) => {
+                let (n, e) = rsa_ne(k);
+                Key::rsa(self.alg, &n, &e)
+            }
+        }
+    }
+
+    /// The public key as a JWK (RFC 7517): `kty`, the key's members, `kid`, `alg`,
+    /// `use: "sig"`. Never a private member.
+    #[must_use]
+    pub fn public_jwk(&self) -> serde_json::Value {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let b64 = Base64UrlUnpadded::encode_string;
+        let mut jwk = match &self.private {
+            Private::Ed25519(k) => serde_json::json!({
+                "kty": "OKP", "crv": "Ed25519", "x": b64(&k.verifying_key().to_bytes()),
+            }),
+            Private::P256(k) => {
+                let (x, y) = p256_xy(k);
+                serde_json::json!({ "kty": "EC", "crv": "P-256", "x": b64(&x), "y": b64(&y) })
+            }
+            Private::Rsa(k) => {
+                let (n, e) = rsa_ne(k);
+                serde_json::json!({ "kty": "RSA", "n": b64(&n), "e": b64(&e) })
+            }
+        };
+        if let Some(map) = jwk.as_object_mut() {
+            map.insert("kid".into(), self.kid.clone().into());
+            map.insert("alg".into(), self.alg.name().into());
+            map.insert("use".into(), "sig".into());
+        }
+        jwk
+    }
+}
+
+fn p256_xy(k: &p256::ecdsa::SigningKey) -> (Vec<u8>, Vec<u8>) {
+    let point = k.verifying_key().to_sec1_point(false);
+    // Uncompressed SEC1: 0x04 || x || y, 32 bytes each.
+    let bytes = point.as_bytes();
+    let xy = bytes.get(1..).unwrap_or_default();
+    let (x, y) = xy.split_at(xy.len() / 2);
+    (x.to_vec(), y.to_vec())
+}
+
+fn rsa_ne(k: &rsa::PrivateKey) -> (Vec<u8>, Vec<u8>) {
+    use rsa::traits::PublicKeyParts;
+    let public = k.to_public_key();
+    (public.n_bytes().to_vec(), public.e_bytes().to_vec())
+}
+
+fn unsupported_command_alg(alg: Algorithm) -> Error {
+    Error::Config(format!(
+        "{alg} is not a command-key algorithm; expected EdDSA, ES256 or RS256"
+    ))
+}
+
+/// Core's one signing interface, for the command ring's private keys: the
+/// signature in its JWS form (Ed25519's 64 bytes, ECDSA's fixed-width `r || s`,
+/// RSA PKCS#1 v1.5's k bytes).
+impl latchkey_core::Signer for CommandKey {
+    fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    fn signature_len(&self) -> usize {
+        match &self.private {
+            Private::Rsa(k) => rsa::traits::PublicKeyParts::size(k.as_ref()),
+            _ => 64,
+        }
+    }
+
+    fn sign(&self, input: &[u8], out: &mut [u8]) -> Result<usize, latchkey_core::Error> {
+        use rsa::signature::{SignatureEncoding, Signer as _};
+        let sig: Vec<u8> = match &self.private {
+            Private::Ed25519(k) => k.sign(input).to_bytes().to_vec(),
+            Private::P256(k) => {
+                let sig: p256::ecdsa::Signature = k.sign(input);
+                sig.to_bytes().to_vec()
+            }
+            Private::Rsa(k) => {
+                rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(k.as_ref().clone())
+                    .try_sign(input)
+                    .map_err(|_| latchkey_core::Error::KeyMismatch)?
+                    .to_vec()
+            }
+        };
+        out.get_mut(..sig.len())
+            .ok_or(latchkey_core::Error::BufferTooSmall)?
+            .copy_from_slice(&sig);
+        Ok(sig.len())
+    }
+}
+
+/// All secrets the serving process holds (the root key is not among them).
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeySet {
-    /// Master secret from which device keys are derived (never stored per device).
+    /// Master secret from which HMAC device keys are derived (never stored per device).
     pub master_secret: Vec<u8>,
-    /// Token signing keys; the first one signs, all of them verify.
+    /// The session ring: access and refresh token keys; the first signs, all verify.
     pub signing_keys: Vec<SigningKey>,
+    /// When each session key was made (by `kid`), where known.
+    pub session_created: BTreeMap<String, i64>,
+    /// The command ring: the first key of each algorithm signs, all are published.
+    pub command_keys: Vec<CommandKey>,
+    /// Devices whose command tokens are signed by the command ring, and with which
+    /// algorithm; every other device gets HS256 tokens under its derived key.
+    pub device_command_algs: BTreeMap<String, Algorithm>,
 }
 
 impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeySet")
             .field("signing_keys", &self.signing_keys)
+            .field("command_keys", &self.command_keys)
+            .field("device_command_algs", &self.device_command_algs)
             .finish_non_exhaustive()
     }
 }
@@ -60,13 +364,40 @@ struct KeyFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     comment: Option<String>,
     master_secret: String,
-    signing_keys: Vec<KeyFileEntry>,
+    #[serde(alias = "signing_keys")]
+    session_keys: Vec<KeyFileEntry>,
+    #[serde(default)]
+    command_keys: Vec<CommandKeyEntry>,
+    #[serde(default)]
+    device_command_algs: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct KeyFileEntry {
     kid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created: Option<i64>,
     secret: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandKeyEntry {
+    kid: String,
+    alg: String,
+    created: i64,
+    private: String,
+}
+
+/// An algorithm by its JWS name.
+///
+/// # Errors
+/// [`Error::Config`] for a name that is no algorithm.
+pub fn parse_alg(name: &str) -> Result<Algorithm, Error> {
+    Algorithm::from_name(name).map_err(|_| Error::Config(format!("unknown algorithm {name:?}")))
 }
 
 /// Lowercase hex of `bytes`.
@@ -126,45 +457,76 @@ pub fn random_id() -> Result<String, Error> {
     Ok(Base64UrlUnpadded::encode_string(&raw))
 }
 
+/// A new `kid`: `prefix` and 8 hex digits of randomness.
+///
+/// # Errors
+/// [`Error::Internal`] if the OS random source fails.
+pub fn new_kid(prefix: &str) -> Result<String, Error> {
+    let mut raw = [0u8; 4];
+    random_bytes(&mut raw)?;
+    Ok(format!("{prefix}-{}", to_hex(&raw)))
+}
+
+fn check_kid(kid: &str, seen: &[&str]) -> Result<(), Error> {
+    if kid.is_empty() || kid.len() > 64 {
+        return Err(Error::Config("a kid must be 1-64 bytes".into()));
+    }
+    if seen.contains(&kid) {
+        return Err(Error::Config(format!("duplicate kid {kid:?}")));
+    }
+    Ok(())
+}
+
 impl KeySet {
-    /// DEVELOPMENT ONLY: the fixed demo keys (master secret = bytes 00..1f, signing
-    /// key `dev-1` = bytes 20..3f). Anyone can read them here; never deploy them.
+    /// DEVELOPMENT ONLY: the fixed demo keys (master secret = bytes 00..1f, session
+    /// key `dev-1` = bytes 20..3f, Ed25519 command key `dev-cmd-1` from the seed
+    /// bytes 60..7f). Anyone can read them here; never deploy them.
     #[must_use]
     pub fn development() -> Self {
+        let seed: [u8; 32] = std::array::from_fn(|i| 0x60 + i as u8);
         KeySet {
             master_secret: (0u8..32).collect(),
             signing_keys: vec![SigningKey {
                 kid: "dev-1".into(),
                 secret: (32u8..64).collect(),
             }],
+            session_created: BTreeMap::new(),
+            command_keys: vec![CommandKey {
+                kid: "dev-cmd-1".into(),
+                created: 0,
+                alg: Algorithm::EdDsa,
+                private: Private::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)),
+            }],
+            device_command_algs: BTreeMap::new(),
         }
     }
 
-    /// Fresh random keys (32-byte master secret, one 32-byte signing key).
+    /// Fresh random keys: a 32-byte master secret, one 32-byte session key and
+    /// one Ed25519 command key.
     ///
     /// # Errors
     /// [`Error::Internal`] if the OS random source fails.
     pub fn generate() -> Result<Self, Error> {
+        let now = crate::tokens::unix_now();
         let mut master = vec![0u8; 32];
         random_bytes(&mut master)?;
-        let mut secret = vec![0u8; 32];
-        random_bytes(&mut secret)?;
-        let mut kid_raw = [0u8; 4];
-        random_bytes(&mut kid_raw)?;
+        let session = SigningKey::generate()?;
         Ok(KeySet {
             master_secret: master,
-            signing_keys: vec![SigningKey {
-                kid: format!("k-{}", to_hex(&kid_raw)),
-                secret,
-            }],
+            session_created: BTreeMap::from([(session.kid.clone(), now)]),
+            signing_keys: vec![session],
+            command_keys: vec![CommandKey::generate(Algorithm::EdDsa, new_kid("c")?, now)?],
+            device_command_algs: BTreeMap::new(),
         })
     }
 
     /// Parses and checks the key file's JSON.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the problem: bad JSON or hex, no signing key,
-    /// duplicate or empty `kid`, or a secret shorter than 32 bytes.
+    /// [`Error::Config`] naming the problem: bad JSON or hex, no session key,
+    /// duplicate or empty `kid`, a secret shorter than 32 bytes, a session key not
+    /// HS256, a command key that is not a key of its algorithm, a device bound to
+    /// an algorithm the command ring has no key for.
     pub fn from_json(text: &str) -> Result<Self, Error> {
         let file: KeyFile = serde_json::from_str(text)
             .map_err(|e| Error::Config(format!("key file is not valid: {e}")))?;
@@ -176,16 +538,19 @@ impl KeySet {
                 master_secret.len()
             )));
         }
-        if file.signing_keys.is_empty() {
-            return Err(Error::Config("signing_keys is empty".into()));
+        if file.session_keys.is_empty() {
+            return Err(Error::Config("session_keys is empty".into()));
         }
         let mut signing_keys: Vec<SigningKey> = Vec::new();
-        for entry in file.signing_keys {
-            if entry.kid.is_empty() || entry.kid.len() > 64 {
-                return Err(Error::Config("a signing key kid must be 1-64 bytes".into()));
-            }
-            if signing_keys.iter().any(|k| k.kid == entry.kid) {
-                return Err(Error::Config(format!("duplicate kid {:?}", entry.kid)));
+        let mut session_created = BTreeMap::new();
+        for entry in file.session_keys {
+            let seen: Vec<&str> = signing_keys.iter().map(|k| k.kid.as_str()).collect();
+            check_kid(&entry.kid, &seen)?;
+            if entry.alg.as_deref().is_some_and(|a| a != "HS256") {
+                return Err(Error::Config(format!(
+                    "session key {:?}: only HS256 session keys are supported",
+                    entry.kid
+                )));
             }
             let secret = from_hex(&entry.secret)
                 .map_err(|e| Error::Config(format!("signing key {:?}: {e}", entry.kid)))?;
@@ -196,15 +561,90 @@ impl KeySet {
                     secret.len()
                 )));
             }
+            if let Some(created) = entry.created {
+                session_created.insert(entry.kid.clone(), created);
+            }
             signing_keys.push(SigningKey {
                 kid: entry.kid,
                 secret,
             });
         }
-        Ok(KeySet {
+        let mut command_keys: Vec<CommandKey> = Vec::new();
+        for entry in file.command_keys {
+            let seen: Vec<&str> = command_keys.iter().map(|k| k.kid.as_str()).collect();
+            check_kid(&entry.kid, &seen)?;
+            let alg = parse_alg(&entry.alg)
+                .map_err(|e| Error::Config(format!("command key {:?}: {e}", entry.kid)))?;
+            let private = from_hex(&entry.private)
+                .map_err(|e| Error::Config(format!("command key {:?}: {e}", entry.kid)))?;
+            command_keys.push(CommandKey::from_private(
+                alg,
+                entry.kid,
+                entry.created,
+                &private,
+            )?);
+        }
+        let mut device_command_algs = BTreeMap::new();
+        for (device, alg) in file.device_command_algs {
+            let alg =
+                parse_alg(&alg).map_err(|e| Error::Config(format!("device {device:?}: {e}")))?;
+            device_command_algs.insert(device, alg);
+        }
+        let keys = KeySet {
             master_secret,
             signing_keys,
-        })
+            session_created,
+            command_keys,
+            device_command_algs,
+        };
+        keys.check_devices()?;
+        Ok(keys)
+    }
+
+    /// Every device bound to a public-key algorithm has a command key of it.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the device and the `keys rotate` that fixes it.
+    pub fn check(&self) -> Result<(), Error> {
+        self.check_devices()
+    }
+
+    fn check_devices(&self) -> Result<(), Error> {
+        for (device, alg) in &self.device_command_algs {
+            if *alg != Algorithm::Hs256 && self.command_signer(*alg).is_none() {
+                return Err(Error::Config(format!(
+                    "device {device:?} takes {alg} command tokens but the command ring has \
+                     no {alg} key; run `latchkey-server keys rotate --ring command --alg {alg}`"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The command key that signs for `alg`: the ring's first of that algorithm.
+    #[must_use]
+    pub fn command_signer(&self, alg: Algorithm) -> Option<&CommandKey> {
+        self.command_keys.iter().find(|k| k.alg == alg)
+    }
+
+    /// The algorithm of `device`'s command tokens: its binding, else HS256.
+    #[must_use]
+    pub fn device_command_alg(&self, device: &str) -> Algorithm {
+        self.device_command_algs
+            .get(device)
+            .copied()
+            .unwrap_or(Algorithm::Hs256)
+    }
+
+    /// The command ring's public keys as a JWK Set (RFC 7517 section 5).
+    #[must_use]
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = self
+            .command_keys
+            .iter()
+            .map(CommandKey::public_jwk)
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 
     /// The key file's JSON for these keys.
@@ -212,18 +652,36 @@ impl KeySet {
     pub fn to_json(&self) -> String {
         let file = KeyFile {
             comment: Some(
-                "Latchkey server secrets. Keep this file private (mode 0600). \
-                 The first signing key signs; all listed keys verify."
+                "Latchkey server secrets. Keep this file private (mode 0600, owned by \
+                 the serving user). In each ring the first key signs (the first of its \
+                 algorithm for command keys); all listed keys verify."
                     .into(),
             ),
             master_secret: to_hex(&self.master_secret),
-            signing_keys: self
+            session_keys: self
                 .signing_keys
                 .iter()
                 .map(|k| KeyFileEntry {
                     kid: k.kid.clone(),
+                    alg: Some("HS256".into()),
+                    created: self.session_created.get(&k.kid).copied(),
                     secret: to_hex(&k.secret),
                 })
+                .collect(),
+            command_keys: self
+                .command_keys
+                .iter()
+                .map(|k| CommandKeyEntry {
+                    kid: k.kid.clone(),
+                    alg: k.alg.name().into(),
+                    created: k.created,
+                    private: to_hex(&k.private_bytes()),
+                })
+                .collect(),
+            device_command_algs: self
+                .device_command_algs
+                .iter()
+                .map(|(d, a)| (d.clone(), a.name().to_owned()))
                 .collect(),
         };
         serde_json::to_string_pretty(&file).unwrap_or_default()
@@ -234,7 +692,8 @@ impl KeySet {
     /// with fresh random keys (mode 0600) if absent.
     ///
     /// # Errors
-    /// [`Error::Config`] if the file or variable cannot be read or is invalid.
+    /// [`Error::Config`] if the file or variable cannot be read or is invalid, or
+    /// the file is open to others or owned by another user.
     pub fn load(path: &Path, dev: bool) -> Result<Self, Error> {
         if dev {
             tracing::warn!("using the DEVELOPMENT ONLY keys: never do this in production");
@@ -259,11 +718,248 @@ impl KeySet {
         }
     }
 
+    /// Writes these keys over the key file at `path`: to a new private file beside
+    /// it, then renamed over it, so a reader sees the old file or the new one.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if a device binding lacks its key, or the file cannot be
+    /// written.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        self.check_devices()?;
+        let tmp = path.with_extension("json.new");
+        let _ = std::fs::remove_file(&tmp);
+        write_private(&tmp, self.to_json().as_bytes())?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Puts a fresh key first in the session ring (HS256) or the command ring
+    /// (`alg`, EdDSA by default) and returns its `kid`. The old keys stay, and
+    /// verify, until retired.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an algorithm the ring does not take;
+    /// [`Error::Internal`] if the OS random source fails.
+    pub fn rotate(&mut self, ring: Ring, alg: Option<Algorithm>) -> Result<String, Error> {
+        let now = crate::tokens::unix_now();
+        match ring {
+            Ring::Session => {
+                if alg.is_some_and(|a| a != Algorithm::Hs256) {
+                    return Err(Error::Config("session keys are HS256".into()));
+                }
+                let key = SigningKey::generate()?;
+                let kid = key.kid.clone();
+                self.session_created.insert(kid.clone(), now);
+                self.signing_keys.insert(0, key);
+                Ok(kid)
+            }
+            Ring::Command => {
+                let key =
+                    CommandKey::generate(alg.unwrap_or(Algorithm::EdDsa), new_kid("c")?, now)?;
+                let kid = key.kid.clone();
+                self.command_keys.insert(0, key);
+                Ok(kid)
+            }
+        }
+    }
+
+    /// Removes the key `kid` from `ring`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown `kid`, the last session key, or the last
+    /// command key of an algorithm a device is bound to.
+    pub fn retire(&mut self, ring: Ring, kid: &str) -> Result<(), Error> {
+        match ring {
+            Ring::Session => {
+                let i = self
+                    .signing_keys
+                    .iter()
+                    .position(|k| k.kid == kid)
+                    .ok_or_else(|| Error::Config(format!("no session key {kid:?}")))?;
+                if self.signing_keys.len() == 1 {
+                    return Err(Error::Config(
+                        "the last session key cannot be retired".into(),
+                    ));
+                }
+                self.signing_keys.remove(i);
+                self.session_created.remove(kid);
+            }
+            Ring::Command => {
+                let i = self
+                    .command_keys
+                    .iter()
+                    .position(|k| k.kid == kid)
+                    .ok_or_else(|| Error::Config(format!("no command key {kid:?}")))?;
+                let removed = self.command_keys.remove(i);
+                if let Err(e) = self.check_devices() {
+                    self.command_keys.insert(i, removed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The 32-byte HS256 key of `device_id`: HKDF-SHA256(master secret, salt
     /// `latchkey-device-key-v1`, info = the id's bytes).
     #[must_use]
     pub fn device_key(&self, device_id: &str) -> [u8; 32] {
         derive_device_key(&self.master_secret, device_id)
+    }
+}
+
+impl SigningKey {
+    /// A fresh 32-byte HS256 session key with a new `kid`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the OS random source fails.
+    pub fn generate() -> Result<Self, Error> {
+        let mut secret = vec![0u8; 32];
+        random_bytes(&mut secret)?;
+        Ok(SigningKey {
+            kid: new_kid("k")?,
+            secret,
+        })
+    }
+}
+
+/// Whether [`KeySet::load`] takes the keys from `$LATCHKEY_KEYS_JSON` (which no
+/// command can write back) rather than the key file.
+#[must_use]
+pub fn keys_from_env() -> bool {
+    std::env::var_os(KEYS_ENV).is_some()
+}
+
+/// The two rings of the serving key file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ring {
+    /// HS256 keys of access and refresh tokens.
+    Session,
+    /// Public-key command-token keys, published as the JWK Set.
+    Command,
+}
+
+/// The root key: Ed25519, in a file of its own (never the serving key file),
+/// signing nothing but `trust` statements. The file is JSON
+/// `{"kid": K, "alg": "EdDSA", "created": UNIX, "private": HEX}`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RootKey(CommandKey);
+
+/// `typ` of trust statements signed by the root key.
+pub const TRUST_TYP: &str = "lk-trust+jwt";
+
+impl RootKey {
+    /// DEVELOPMENT ONLY: the root key from the seed bytes 40..5f, kid `dev-root`.
+    #[must_use]
+    pub fn development() -> Self {
+        let seed: [u8; 32] = std::array::from_fn(|i| 0x40 + i as u8);
+        RootKey(CommandKey {
+            kid: "dev-root".into(),
+            created: 0,
+            alg: Algorithm::EdDsa,
+            private: Private::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)),
+        })
+    }
+
+    /// Creates a new root key file at `path` (mode 0600; never overwriting).
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the file exists or cannot be written.
+    pub fn create(path: &Path) -> Result<Self, Error> {
+        let key = RootKey(CommandKey::generate(
+            Algorithm::EdDsa,
+            new_kid("root")?,
+            crate::tokens::unix_now(),
+        )?);
+        let entry = CommandKeyEntry {
+            kid: key.0.kid.clone(),
+            alg: "EdDSA".into(),
+            created: key.0.created,
+            private: to_hex(&key.0.private_bytes()),
+        };
+        let json = serde_json::to_string_pretty(&entry).unwrap_or_default();
+        write_private(path, json.as_bytes())?;
+        Ok(key)
+    }
+
+    /// Loads the root key: the development one if `dev`, else the file at `path`,
+    /// which must exist, be private and be owned by this user.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the file and the fix.
+    pub fn load(path: &Path, dev: bool) -> Result<Self, Error> {
+        if dev {
+            return Ok(Self::development());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "root key {}: {e} (create it with `latchkey-server keys root-init`)",
+                path.display()
+            ))
+        })?;
+        require_private(path)?;
+        let entry: CommandKeyEntry = serde_json::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: not a root key file: {e}", path.display())))?;
+        if entry.alg != "EdDSA" {
+            return Err(Error::Config(format!(
+                "{}: the root key is Ed25519 (EdDSA)",
+                path.display()
+            )));
+        }
+        let private = from_hex(&entry.private)?;
+        Ok(RootKey(CommandKey::from_private(
+            Algorithm::EdDsa,
+            entry.kid,
+            entry.created,
+            &private,
+        )?))
+    }
+
+    /// The root key's `kid`.
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.0.kid
+    }
+
+    /// The public root key as a JWK.
+    #[must_use]
+    pub fn public_jwk(&self) -> serde_json::Value {
+        self.0.public_jwk()
+    }
+
+    /// The public root key for core's verifier.
+    ///
+    /// # Errors
+    /// Never for a key this module made.
+    pub fn public_key(&self) -> Result<latchkey_core::Key, latchkey_core::Error> {
+        self.0.public_key()
+    }
+
+    /// Signs the trust statement `{"epoch":N,"add":[jwk...],"retire":[kid...]}`
+    /// as a compact JWS (EdDSA, `typ` [`TRUST_TYP`], `kid` the root's).
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the statement does not fit the signer's buffers.
+    pub fn sign_trust(
+        &self,
+        epoch: u64,
+        add: &[serde_json::Value],
+        retire: &[String],
+    ) -> Result<String, Error> {
+        let statement = serde_json::json!({ "epoch": epoch, "add": add, "retire": retire });
+        let payload = serde_json::to_vec(&statement)
+            .map_err(|e| Error::Internal(format!("trust statement: {e}")))?;
+        let mut out = vec![0u8; payload.len() * 2 + 1024];
+        latchkey_core::sign(
+            &self.0,
+            &latchkey_core::HeaderParams {
+                typ: Some(TRUST_TYP),
+                kid: Some(&self.0.kid),
+            },
+            &payload,
+            &mut out,
+        )
+        .map(str::to_owned)
+        .map_err(|e| Error::Internal(format!("signing the trust statement: {e}")))
     }
 }
 
@@ -280,11 +976,12 @@ pub fn derive_device_key(master: &[u8], device_id: &str) -> [u8; 32] {
 }
 
 /// Refuses a secret file that others may read or write: on Unix its mode must be
-/// 0600 or stricter (no group or other bits). Used for the key file and the TLS
-/// private key.
+/// 0600 or stricter (no group or other bits), and on Linux it must be owned by the
+/// effective user. Used for the key file, the root key file and the TLS private key.
 ///
 /// # Errors
-/// [`Error::Config`] naming the file, its mode, and the `chmod` that fixes it.
+/// [`Error::Config`] naming the file, its mode or owner, and the `chmod` or
+/// `chown` that fixes it.
 pub fn require_private(path: &Path) -> Result<(), Error> {
     let meta =
         std::fs::metadata(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
@@ -301,9 +998,29 @@ pub fn require_private(path: &Path) -> Result<(), Error> {
             )));
         }
     }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        check_owner(path, meta.uid(), rustix::process::geteuid().as_raw())?;
+    }
     #[cfg(not(unix))]
     let _ = meta;
     Ok(())
+}
+
+/// Refuses a secret file owned by another user than the one serving: whoever owns
+/// it may change its mode or its keys.
+#[cfg(unix)]
+fn check_owner(path: &Path, file_uid: u32, euid: u32) -> Result<(), Error> {
+    if file_uid == euid {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "{} holds secrets but is owned by uid {file_uid}, not by the serving user \
+         (uid {euid}); run `chown {euid} {}` (or serve as its owner)",
+        path.display(),
+        path.display()
+    )))
 }
 
 /// Creates `path` with mode 0600 (never overwriting) and writes `data`.
@@ -414,6 +1131,231 @@ mod tests {
         );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(KeySet::load(&path, false).is_ok());
+    }
+
+    /// The RSA test key of core's suite, as a command key.
+    fn rsa_command_key(kid: &str) -> CommandKey {
+        use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+        let pem = include_str!("../../core/tests/data/rsa/rsa2048.pem");
+        let der = rsa::PrivateKey::from_pkcs8_pem(pem)
+            .unwrap()
+            .to_pkcs8_der()
+            .unwrap();
+        CommandKey::from_private(Algorithm::Rs256, kid.into(), 7, der.as_bytes()).unwrap()
+    }
+
+    fn three_algorithm_keys() -> KeySet {
+        let mut keys = KeySet::generate().unwrap();
+        let es = CommandKey::generate(Algorithm::Es256, "es".into(), 5).unwrap();
+        keys.command_keys.push(es);
+        keys.command_keys.push(rsa_command_key("rs"));
+        keys.device_command_algs
+            .insert("door-ed".into(), Algorithm::EdDsa);
+        keys.device_command_algs
+            .insert("door-es".into(), Algorithm::Es256);
+        keys.device_command_algs
+            .insert("door-rs".into(), Algorithm::Rs256);
+        keys
+    }
+
+    #[test]
+    fn both_rings_and_device_bindings_round_trip() {
+        let keys = three_algorithm_keys();
+        let json = keys.to_json();
+        let back = KeySet::from_json(&json).unwrap();
+        assert_eq!(back, keys);
+        assert_eq!(
+            back.command_keys
+                .iter()
+                .map(CommandKey::algorithm)
+                .collect::<Vec<_>>(),
+            [Algorithm::EdDsa, Algorithm::Es256, Algorithm::Rs256]
+        );
+        assert_eq!(back.device_command_alg("door-es"), Algorithm::Es256);
+        assert_eq!(back.device_command_alg("door-old"), Algorithm::Hs256);
+        // Debug never shows private bytes.
+        let debug = format!("{keys:?}");
+        for k in &keys.command_keys {
+            assert!(!debug.contains(&to_hex(&k.private_bytes())), "{debug}");
+        }
+    }
+
+    #[test]
+    fn first_format_files_load_with_an_empty_command_ring() {
+        let master = to_hex(&[7u8; 32]);
+        let secret = to_hex(&[8u8; 32]);
+        let old = format!(
+            r#"{{"master_secret":"{master}","signing_keys":[{{"kid":"a","secret":"{secret}"}}]}}"#
+        );
+        let keys = KeySet::from_json(&old).unwrap();
+        assert_eq!(keys.signing_keys[0].kid, "a");
+        assert!(keys.command_keys.is_empty());
+        assert_eq!(keys.jwks(), serde_json::json!({ "keys": [] }));
+        // A device bound to an algorithm without a key is refused, naming the fix.
+        let bound = old.replace("}]}", r#"}],"device_command_algs":{"door-1":"EdDSA"}}"#);
+        let err = KeySet::from_json(&bound).unwrap_err().to_string();
+        assert!(
+            err.contains("keys rotate --ring command --alg EdDSA"),
+            "{err}"
+        );
+        let err = KeySet::from_json(
+            &old.replace("signing_keys", "session_keys")
+                .replace(r#""kid":"a","#, r#""kid":"a","alg":"RS256","#),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("only HS256"), "{err}");
+    }
+
+    #[test]
+    fn rotation_puts_new_keys_first_and_retirement_keeps_bound_algorithms() {
+        let mut keys = KeySet::generate().unwrap();
+        let first_cmd = keys.command_keys[0].kid.clone();
+        let first_session = keys.signing_keys[0].kid.clone();
+        let kid = keys.rotate(Ring::Command, None).unwrap();
+        assert_eq!(keys.command_keys[0].kid, kid);
+        assert_eq!(keys.command_signer(Algorithm::EdDsa).unwrap().kid, kid);
+        let es = keys.rotate(Ring::Command, Some(Algorithm::Es256)).unwrap();
+        assert_eq!(keys.command_signer(Algorithm::EdDsa).unwrap().kid, kid);
+        assert_eq!(keys.command_signer(Algorithm::Es256).unwrap().kid, es);
+        assert!(keys.rotate(Ring::Command, Some(Algorithm::Hs256)).is_err());
+        assert!(keys.rotate(Ring::Session, Some(Algorithm::EdDsa)).is_err());
+        let session = keys.rotate(Ring::Session, None).unwrap();
+        assert_eq!(keys.signing_keys[0].kid, session);
+        assert!(keys.session_created.contains_key(&session));
+        assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 3);
+
+        keys.device_command_algs
+            .insert("door-1".into(), Algorithm::Es256);
+        let err = keys.retire(Ring::Command, &es).unwrap_err().to_string();
+        assert!(err.contains("door-1"), "{err}");
+        keys.retire(Ring::Command, &first_cmd).unwrap();
+        keys.retire(Ring::Session, &first_session).unwrap();
+        assert!(
+            keys.retire(Ring::Session, &session).is_err(),
+            "the last one"
+        );
+        assert!(keys.retire(Ring::Command, "nope").is_err());
+        assert_eq!(KeySet::from_json(&keys.to_json()).unwrap(), keys);
+    }
+
+    #[test]
+    fn saved_key_files_are_private_and_replace_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let mut keys = KeySet::load(&path, false).unwrap();
+        keys.rotate(Ring::Command, None).unwrap();
+        keys.save(&path).unwrap();
+        assert_eq!(KeySet::load(&path, false).unwrap(), keys);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    /// The JWK Set parses with core's reader, and every key's public half,
+    /// rebuilt from the JWK alone, verifies what the private half signs through
+    /// core's `Signer`, inside a core `KeySet` chosen by `kid`.
+    #[test]
+    fn jwks_keys_verify_what_the_ring_signs() {
+        use latchkey_core::keys::{JwkSet, KeyMaterial};
+        use latchkey_core::{ClaimSet, Key, Validation, Verifier};
+        let keys = three_algorithm_keys();
+        let text = keys.jwks().to_string();
+        assert!(!text.contains("\"d\""), "{text}");
+        let set = JwkSet::parse(text.as_bytes()).unwrap();
+        let mut ring: latchkey_core::KeySet<4> = latchkey_core::KeySet::new();
+        let mut count = 0;
+        for jwk in set.keys() {
+            let jwk = jwk.unwrap();
+            let alg = Algorithm::from_name(jwk.alg().unwrap().raw()).unwrap();
+            let mut buf = [0u8; 1024];
+            let key = match jwk.material(&mut buf).unwrap() {
+                KeyMaterial::Ed25519(x) => Key::ed25519(alg, x),
+                KeyMaterial::Ec { curve, x, y } => {
+                    assert_eq!(curve.name(), "P-256");
+                    Key::ec(alg, latchkey_core::EcCurve::P256, x, y)
+                }
+                KeyMaterial::Rsa { n, e } => Key::rsa(alg, n, e),
+                other => panic!("unexpected {other:?}"),
+            }
+            .unwrap();
+            ring.insert(Some(jwk.kid().unwrap().raw()), key).unwrap();
+            count += 1;
+        }
+        assert_eq!(count, 3);
+        let verifier = Verifier::with_keys(
+            ring,
+            Validation {
+                required: ClaimSet::NONE,
+                ..Validation::new()
+            },
+        );
+        for k in &keys.command_keys {
+            let mut out = [0u8; 2048];
+            let token = latchkey_core::sign(
+                k,
+                &latchkey_core::HeaderParams {
+                    typ: None,
+                    kid: Some(&k.kid),
+                },
+                br#"{"sub":"x"}"#,
+                &mut out,
+            )
+            .unwrap();
+            let mut scratch = [0u8; 2048];
+            assert!(
+                verifier.verify(token.as_bytes(), 1, &mut scratch).is_ok(),
+                "{}",
+                k.algorithm()
+            );
+        }
+    }
+
+    #[test]
+    fn root_key_files_are_separate_private_and_sign_trust_statements() {
+        use latchkey_core::{ClaimSet, Validation, Verifier};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.json");
+        let err = RootKey::load(&path, false).unwrap_err().to_string();
+        assert!(err.contains("keys root-init"), "{err}");
+        let root = RootKey::create(&path).unwrap();
+        assert!(RootKey::create(&path).is_err(), "never overwritten");
+        assert_eq!(RootKey::load(&path, false).unwrap(), root);
+        let keys = KeySet::generate().unwrap();
+        let add = vec![keys.command_keys[0].public_jwk()];
+        let token = root.sign_trust(3, &add, &["old".into()]).unwrap();
+        let verifier = Verifier::new(
+            root.public_key().unwrap(),
+            Validation {
+                required: ClaimSet::NONE,
+                typ: Some(TRUST_TYP),
+                ..Validation::new()
+            },
+        );
+        let mut scratch = [0u8; 2048];
+        let jws = verifier.verify_jws(token.as_bytes(), &mut scratch).unwrap();
+        let statement: serde_json::Value = serde_json::from_slice(jws.payload).unwrap();
+        assert_eq!(
+            statement,
+            serde_json::json!({ "epoch": 3, "add": add, "retire": ["old"] })
+        );
+        // Signed by another key: refused.
+        let other = RootKey::development().sign_trust(3, &add, &[]).unwrap();
+        let mut scratch = [0u8; 2048];
+        assert!(verifier.verify_jws(other.as_bytes(), &mut scratch).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_owned_by_another_user_are_refused_naming_chown() {
+        let path = Path::new("/srv/keys.json");
+        assert!(check_owner(path, 1000, 1000).is_ok());
+        let err = check_owner(path, 0, 1000).unwrap_err().to_string();
+        assert!(err.contains("owned by uid 0"), "{err}");
+        assert!(err.contains("chown 1000 /srv/keys.json"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use latchkey_core::{Algorithm, ClaimSet, Key, Validation, Verifier};
 use latchkey_server::api::{COMMANDS, valid_device_id, valid_username};
-use latchkey_server::keys::{KeySet, from_hex, to_hex};
+use latchkey_server::keys::{KeySet, Ring, RootKey, from_hex, to_hex};
 use latchkey_server::store::{self, AuditFilter, CommandRecord, Database};
 use latchkey_server::tokens::{Lifetimes, TokenService, unix_now};
 use latchkey_server::{Config, Error, TlsFiles, auth, bridge};
@@ -63,6 +63,102 @@ enum Command {
     /// Read the audit of issued command tokens.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The key rings of the key file, and the root key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// The root key file, for the commands that use it.
+#[derive(Args)]
+struct RootKeyArg {
+    /// The root key file (Ed25519, signing only trust statements), kept apart
+    /// from the serving key file.
+    #[arg(long, default_value = "latchkey-root-key.json")]
+    root_key: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RingArg {
+    Session,
+    Command,
+}
+
+impl From<RingArg> for Ring {
+    fn from(r: RingArg) -> Ring {
+        match r {
+            RingArg::Session => Ring::Session,
+            RingArg::Command => Ring::Command,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyAlgArg {
+    #[value(name = "HS256")]
+    Hs256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+impl From<KeyAlgArg> for Algorithm {
+    fn from(a: KeyAlgArg) -> Algorithm {
+        match a {
+            KeyAlgArg::Hs256 => Algorithm::Hs256,
+            KeyAlgArg::EdDsa => Algorithm::EdDsa,
+            KeyAlgArg::Es256 => Algorithm::Es256,
+            KeyAlgArg::Rs256 => Algorithm::Rs256,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// One line per key, `KID<TAB>RING<TAB>ALG<TAB>CREATED` (CREATED in UTC, or `-`),
+    /// signing keys first in each ring. Never prints key material.
+    List,
+    /// Put a new key first in a ring: it signs from the next start; the old keys
+    /// still verify (and stay published) until retired.
+    Rotate {
+        /// The ring.
+        #[arg(long, value_enum)]
+        ring: RingArg,
+        /// The new key's algorithm: session keys are HS256; command keys EdDSA
+        /// (default), ES256 or RS256.
+        #[arg(long, value_enum)]
+        alg: Option<KeyAlgArg>,
+    },
+    /// Remove a key from a ring (not the last session key, nor the last command
+    /// key of an algorithm a device is bound to).
+    Retire {
+        /// The ring.
+        #[arg(long, value_enum)]
+        ring: RingArg,
+        /// The key's kid.
+        kid: String,
+    },
+    /// The command ring's public keys as a JWK Set on stdout.
+    ExportPublic,
+    /// Create the root key file (Ed25519, mode 0600); never overwrites one.
+    RootInit(RootKeyArg),
+    /// Sign a trust statement `{"epoch":N,"add":[jwk...],"retire":[kid...]}` with
+    /// the root key, printed as a compact JWS (`typ` lk-trust+jwt).
+    Trust {
+        #[command(flatten)]
+        root: RootKeyArg,
+        /// The statement's epoch: devices take only a higher one than they hold.
+        #[arg(long)]
+        epoch: u64,
+        /// A command key (by kid) whose public JWK the statement adds; repeatable.
+        #[arg(long = "add", value_name = "KID")]
+        add: Vec<String>,
+        /// A kid the statement retires; repeatable.
+        #[arg(long = "retire", value_name = "KID")]
+        retire: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,6 +279,11 @@ enum DeviceCommand {
         /// Free text.
         #[arg(long, default_value = "")]
         description: String,
+        /// The algorithm of its command tokens: HS256 (the default: a key derived
+        /// for the device, as firmware built with HMAC verifies) or a public-key
+        /// one the command ring signs (EdDSA, ES256, RS256), recorded in the key file.
+        #[arg(long, value_enum, default_value = "HS256")]
+        command_alg: KeyAlgArg,
     },
     /// List devices.
     List,
@@ -190,6 +291,15 @@ enum DeviceCommand {
     Key {
         /// Device id.
         id: String,
+    },
+    /// What a firmware build needs, as JSON: the device id, its command-token
+    /// algorithm, the root public key, the trusted command keys (JWKs), and for an
+    /// HS256 device its derived key.
+    Provision {
+        /// Device id.
+        id: String,
+        #[command(flatten)]
+        root: RootKeyArg,
     },
 }
 
@@ -300,6 +410,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Device(cmd) => device(&cli.db, &cli.keys, dev_keys, cmd),
+        Command::Keys(cmd) => keys_command(&cli.keys, dev_keys, cmd),
         Command::Token(TokenCommand::Issue {
             user,
             kind,
@@ -488,12 +599,29 @@ fn device(
     cmd: DeviceCommand,
 ) -> Result<(), Error> {
     match cmd {
-        DeviceCommand::Add { id, description } => {
+        DeviceCommand::Add {
+            id,
+            description,
+            command_alg,
+        } => {
             if !valid_device_id(&id) {
                 return Err(Error::Config(latchkey_protocol::BadDeviceId.to_string()));
             }
+            let alg = Algorithm::from(command_alg);
+            // Checked before the device is added: a binding the ring cannot sign
+            // for would leave a device no token reaches.
+            let mut ring = None;
+            if alg != Algorithm::Hs256 {
+                let mut k = editable_keys(keys, dev_keys)?;
+                k.device_command_algs.insert(id.clone(), alg);
+                k.check()?;
+                ring = Some(k);
+            }
             store::open(db)?.add_device(&id, &description)?;
-            println!("added device {id}");
+            if let Some(k) = ring {
+                k.save(keys)?;
+            }
+            println!("added device {id} ({alg} command tokens)");
         }
         DeviceCommand::List => {
             for d in store::open(db)?.list_devices()? {
@@ -505,6 +633,107 @@ fn device(
                 return Err(Error::Config(latchkey_protocol::BadDeviceId.to_string()));
             }
             println!("{}", to_hex(&KeySet::load(keys, dev_keys)?.device_key(&id)));
+        }
+        DeviceCommand::Provision { id, root } => {
+            if !valid_device_id(&id) {
+                return Err(Error::Config(latchkey_protocol::BadDeviceId.to_string()));
+            }
+            let k = KeySet::load(keys, dev_keys)?;
+            let root = RootKey::load(&root.root_key, dev_keys)?;
+            let alg = k.device_command_alg(&id);
+            let mut out = serde_json::json!({
+                "device": id,
+                "command_alg": alg.name(),
+                "root_key": root.public_jwk(),
+                "command_keys": k.jwks()["keys"],
+            });
+            if alg == Algorithm::Hs256 {
+                out["hmac_key"] = to_hex(&k.device_key(&id)).into();
+                out["note"] = "HS256 device: its command tokens are signed with hmac_key, \
+                               a secret derived for this device; keep the build private"
+                    .into();
+            } else {
+                out["note"] = "public keys only: command tokens are signed by the command \
+                               ring's key of command_alg, named by kid"
+                    .into();
+            }
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+/// The key file's keys, for a command that changes them: not the development keys
+/// nor `$LATCHKEY_KEYS_JSON`, which cannot be written back.
+fn editable_keys(keys: &std::path::Path, dev_keys: bool) -> Result<KeySet, Error> {
+    if dev_keys || latchkey_server::keys::keys_from_env() {
+        return Err(Error::Config(format!(
+            "the keys come from --dev-keys or ${}; changing them needs a key file (--keys)",
+            latchkey_server::keys::KEYS_ENV
+        )));
+    }
+    KeySet::load(keys, false)
+}
+
+fn keys_command(keys: &std::path::Path, dev_keys: bool, cmd: KeysCommand) -> Result<(), Error> {
+    match cmd {
+        KeysCommand::List => {
+            let k = KeySet::load(keys, dev_keys)?;
+            let created = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), rfc3339);
+            for s in &k.signing_keys {
+                let when = created(k.session_created.get(&s.kid).copied());
+                println!("{}\tsession\tHS256\t{when}", s.kid);
+            }
+            for c in &k.command_keys {
+                let when = created(Some(c.created));
+                println!("{}\tcommand\t{}\t{when}", c.kid, c.algorithm());
+            }
+        }
+        KeysCommand::Rotate { ring, alg } => {
+            let mut k = editable_keys(keys, dev_keys)?;
+            let kid = k.rotate(ring.into(), alg.map(Algorithm::from))?;
+            k.save(keys)?;
+            println!("{kid}");
+        }
+        KeysCommand::Retire { ring, kid } => {
+            let mut k = editable_keys(keys, dev_keys)?;
+            k.retire(ring.into(), &kid)?;
+            k.save(keys)?;
+            println!("retired {kid}");
+        }
+        KeysCommand::ExportPublic => {
+            let k = KeySet::load(keys, dev_keys)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&k.jwks()).unwrap_or_default()
+            );
+        }
+        KeysCommand::RootInit(root) => {
+            if dev_keys {
+                return Err(Error::Config("--dev-keys has a fixed root key".into()));
+            }
+            let r = RootKey::create(&root.root_key)?;
+            println!("{}", r.kid());
+        }
+        KeysCommand::Trust {
+            root,
+            epoch,
+            add,
+            retire,
+        } => {
+            let k = KeySet::load(keys, dev_keys)?;
+            let root = RootKey::load(&root.root_key, dev_keys)?;
+            let add = add
+                .iter()
+                .map(|kid| {
+                    k.command_keys
+                        .iter()
+                        .find(|c| &c.kid == kid)
+                        .map(|c| c.public_jwk())
+                        .ok_or_else(|| Error::Config(format!("no command key {kid:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            println!("{}", root.sign_trust(epoch, &add, &retire)?);
         }
     }
     Ok(())

@@ -42,6 +42,10 @@ pub fn document() -> Value {
                     "503": error_response("The store cannot be reached (`not-ready`)")
                 }
             }},
+            "/.well-known/jwks.json": { "get": {
+                "summary": "The command ring's public keys as a JWK Set (kid, alg, use: sig); Cache-Control: public, max-age=300",
+                "responses": { "200": { "description": "JWK Set", "content": { "application/jwk-set+json": {} } } }
+            }},
             "/metrics": { "get": {
                 "summary": "Counters in the Prometheus text format",
                 "responses": { "200": { "description": "Requests by route and status, logins by outcome, hashing queue depth, store latency", "content": { "text/plain": {} } } }

@@ -7,12 +7,13 @@
 //! the device's derived key.
 
 use crate::error::Error;
-use crate::keys::{KeySet, random_id};
+use crate::keys::{CommandKey, KeySet, random_id};
 use latchkey_core::{
     Algorithm, ClaimSet, Claims, HeaderParams, JsonStr, Key, Validation, Verifier, untrusted_header,
 };
 use latchkey_protocol::{Command, CommandClaims, DeviceId, MAX_LIFETIME};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The `iss` of every token this server issues: the contract's issuer.
@@ -155,6 +156,12 @@ pub struct TokenService {
     /// By `kid`; a handful of keys, so a list (no hashing, no owned `kid`).
     verifiers: Vec<(String, KeyEntry)>,
     master: Vec<u8>,
+    /// The command ring's signing key of each algorithm (its first of that one).
+    command_signers: Vec<CommandKey>,
+    /// Devices whose command tokens the ring signs; the others get HS256.
+    device_algs: BTreeMap<String, Algorithm>,
+    /// The command ring's public keys, the body of `GET /.well-known/jwks.json`.
+    jwks: String,
     /// Token lifetimes.
     pub lifetimes: Lifetimes,
 }
@@ -241,19 +248,26 @@ impl TokenService {
             signer_kid: first.kid.clone(),
             verifiers,
             master: keys.master_secret.clone(),
+            command_signers: crate::keys::COMMAND_ALGS
+                .iter()
+                .filter_map(|alg| keys.command_signer(*alg).cloned())
+                .collect(),
+            device_algs: keys.device_command_algs.clone(),
+            jwks: keys.jwks().to_string(),
             lifetimes,
         })
     }
 
-    fn sign<T: Serialize>(
-        key: &Key,
+    fn sign<T: Serialize, S: latchkey_core::Signer>(
+        key: &S,
         typ: &str,
         kid: Option<&str>,
         claims: &T,
     ) -> Result<String, Error> {
         let mut scratch = [0u8; 1536];
         let mut out = [0u8; 2560];
-        key.sign_json(
+        latchkey_core::sign_json(
+            key,
             &HeaderParams {
                 typ: Some(typ),
                 kid,
@@ -315,7 +329,10 @@ impl TokenService {
     }
 
     /// Issues a command token for `device`, granting `command` (its name as the
-    /// `scope`, its argument as `arg`), signed with the device's derived key.
+    /// `scope`, its argument as `arg`): signed by the command ring's key of the
+    /// device's algorithm (with its `kid`) for a device registered with one, else
+    /// HS256 with the device's derived key (no `kid`), as devices with an HMAC key
+    /// verify.
     ///
     /// # Errors
     /// [`Error::Malformed`] for a device id outside the contract's syntax;
@@ -328,9 +345,7 @@ impl TokenService {
         now: i64,
     ) -> Result<Issued, Error> {
         let device = DeviceId::new(device).map_err(|e| Error::Malformed(e.to_string()))?;
-        let device_key = crate::keys::derive_device_key(&self.master, device.as_str());
-        let key = Key::new(Algorithm::Hs256, &device_key)
-            .map_err(|e| Error::Internal(format!("device key: {e}")))?;
+        let alg = self.command_alg(device.as_str());
         let jti = random_id()?;
         let claims = CommandClaims::new(
             sub,
@@ -341,9 +356,38 @@ impl TokenService {
             &jti,
         )
         .map_err(|e| Error::Config(e.to_string()))?;
-        let token = Self::sign(&key, COMMAND_TYP, None, &claims)?;
+        let token = if alg == Algorithm::Hs256 {
+            let device_key = crate::keys::derive_device_key(&self.master, device.as_str());
+            let key = Key::new(Algorithm::Hs256, &device_key)
+                .map_err(|e| Error::Internal(format!("device key: {e}")))?;
+            Self::sign(&key, COMMAND_TYP, None, &claims)?
+        } else {
+            // KeySet checks every binding has its key when it loads.
+            let signer = self
+                .command_signers
+                .iter()
+                .find(|k| k.algorithm() == alg)
+                .ok_or_else(|| Error::Internal(format!("no {alg} command key")))?;
+            Self::sign(signer, COMMAND_TYP, Some(&signer.kid), &claims)?
+        };
         let exp = claims.exp;
         Ok(Issued { token, jti, exp })
+    }
+
+    /// The algorithm of `device`'s command tokens: HS256 unless it is registered
+    /// with a public-key one.
+    #[must_use]
+    pub fn command_alg(&self, device: &str) -> Algorithm {
+        self.device_algs
+            .get(device)
+            .copied()
+            .unwrap_or(Algorithm::Hs256)
+    }
+
+    /// The command ring's public keys as a JWK Set, JSON text.
+    #[must_use]
+    pub fn jwks(&self) -> &str {
+        &self.jwks
     }
 
     /// Verifies a server token of `kind` at `now`: the key is picked by `kid`, then
@@ -590,6 +634,65 @@ mod tests {
         assert!(signing_input.len() <= MAX_SIGNING_INPUT_LEN);
         // The figure latchkey-protocol's limits.rs quotes.
         assert_eq!(signing_input.len(), 663);
+    }
+
+    /// A device bound to EdDSA gets tokens the ring's current Ed25519 key signs
+    /// (its `kid` in the header), which verify with the public key from the JWK
+    /// Set; a device with no binding still gets HS256 under its derived key.
+    #[test]
+    fn bound_devices_get_ring_signed_tokens_and_the_others_hmac() {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let mut keys = KeySet::development();
+        keys.device_command_algs
+            .insert("door-ed".into(), Algorithm::EdDsa);
+        let s = TokenService::new(&keys, Lifetimes::default()).unwrap();
+        assert_eq!(s.command_alg("door-ed"), Algorithm::EdDsa);
+        assert_eq!(s.command_alg("door-1"), Algorithm::Hs256);
+        let t = s
+            .issue_command("alice", "door-ed", Command::Open, 500)
+            .unwrap();
+        let jwks: serde_json::Value = serde_json::from_str(s.jwks()).unwrap();
+        let jwk = &jwks["keys"][0];
+        assert_eq!(jwk["kid"], "dev-cmd-1");
+        assert_eq!(jwk["alg"], "EdDSA");
+        assert_eq!(jwk["use"], "sig");
+        let x = Base64UrlUnpadded::decode_vec(jwk["x"].as_str().unwrap()).unwrap();
+        let mut ring: latchkey_core::KeySet<2> = latchkey_core::KeySet::new();
+        ring.insert(
+            Some("dev-cmd-1"),
+            Key::ed25519(Algorithm::EdDsa, &x).unwrap(),
+        )
+        .unwrap();
+        let v = Verifier::with_keys(
+            ring,
+            Validation {
+                audience: Some("door-ed"),
+                typ: Some(COMMAND_TYP),
+                leeway: 0,
+                ..Validation::new()
+            },
+        );
+        let mut scratch = [0u8; 1024];
+        let claims = v.verify(t.token.as_bytes(), 510, &mut scratch).unwrap();
+        assert_eq!(claims.jti().map(|j| j.raw().to_owned()), Some(t.jti));
+        let header = untrusted_header(t.token.as_bytes(), &mut [0u8; 1024])
+            .map(|h| h.kid().map(|k| k.raw().to_owned()))
+            .unwrap();
+        assert_eq!(header.as_deref(), Some("dev-cmd-1"));
+        // The HMAC device's token does not verify with the ring, and the other way.
+        let hmac = s
+            .issue_command("alice", "door-1", Command::Open, 500)
+            .unwrap();
+        let mut scratch = [0u8; 1024];
+        assert!(v.verify(hmac.token.as_bytes(), 510, &mut scratch).is_err());
+        let device_key = Key::new(Algorithm::Hs256, &keys.device_key("door-ed")).unwrap();
+        let hv = Verifier::new(device_key, Validation::new());
+        let mut scratch = [0u8; 1024];
+        assert_eq!(
+            hv.verify(t.token.as_bytes(), 510, &mut scratch)
+                .unwrap_err(),
+            latchkey_core::Error::WrongAlgorithm
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::http::Request as HttpRequest;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use http_body_util::BodyExt;
+use latchkey_core::{Algorithm, Key};
 use latchkey_server::http::ClientAddr;
 use latchkey_server::keys::{KeySet, SigningKey};
 use latchkey_server::store::{SqliteStore, Store};
@@ -613,6 +614,61 @@ async fn command_tokens() {
     assert_eq!(r.status, 401);
 }
 
+/// The JWK Set: the command ring's public keys with `kid`, `alg` and `use`, a
+/// Cache-Control header, read by core's JWK Set reader; the key it gives verifies
+/// a command token the API issues (development keys: one Ed25519 key).
+#[tokio::test]
+async fn jwks_publishes_the_command_ring() {
+    use latchkey_core::keys::{JwkSet, KeyMaterial};
+    let h = harness("jwks");
+    let (status, headers, body) = exchange(&h, get("/.well-known/jwks.json", None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    assert_eq!(headers["content-type"], "application/jwk-set+json");
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        doc,
+        json!({ "keys": [{
+            "kty": "OKP", "crv": "Ed25519", "kid": "dev-cmd-1", "alg": "EdDSA", "use": "sig",
+            "x": doc["keys"][0]["x"],
+        }]})
+    );
+    let set = JwkSet::parse(&body).unwrap();
+    let jwk = set.keys().next().unwrap().unwrap();
+    let mut buf = [0u8; 64];
+    let KeyMaterial::Ed25519(x) = jwk.material(&mut buf).unwrap() else {
+        unreachable!("an OKP key")
+    };
+    let mut ring: latchkey_core::KeySet<2> = latchkey_core::KeySet::new();
+    ring.insert(
+        Some(jwk.kid().unwrap().raw()),
+        Key::ed25519(Algorithm::EdDsa, x).unwrap(),
+    )
+    .unwrap();
+    let mut keys = KeySet::development();
+    keys.device_command_algs
+        .insert("door-ed".into(), Algorithm::EdDsa);
+    let service = TokenService::new(&keys, Lifetimes::default()).unwrap();
+    let t = service
+        .issue_command("alice", "door-ed", latchkey_protocol::Command::Open, 1_000)
+        .unwrap();
+    let verifier = latchkey_core::Verifier::with_keys(
+        ring,
+        latchkey_core::Validation {
+            audience: Some("door-ed"),
+            ..latchkey_core::Validation::new()
+        },
+    );
+    let mut scratch = [0u8; 1024];
+    assert!(
+        verifier
+            .verify(t.token.as_bytes(), 1_000, &mut scratch)
+            .is_ok()
+    );
+    let r = call(&h, post_json("/.well-known/jwks.json", &json!({}), None)).await;
+    assert_eq!(r.status, 405);
+}
+
 #[tokio::test]
 async fn openapi_lists_exactly_the_routed_paths() {
     let h = harness("openapi");
@@ -638,6 +694,7 @@ async fn openapi_lists_exactly_the_routed_paths() {
         listed,
         [
             "DELETE /logout",
+            "GET /.well-known/jwks.json",
             "GET /healthz",
             "GET /me",
             "GET /metrics",

@@ -999,3 +999,234 @@ fn an_early_refusal_keeps_the_connection_usable() -> Result<(), Error> {
     assert_eq!(read_answer(&mut reader, false).0, 200);
     Ok(())
 }
+
+/// The payload of a compact JWS, as JSON (base64url without padding).
+fn jws_part(token: &str, index: usize) -> Value {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let part = token.trim().split('.').nth(index).unwrap();
+    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(part).unwrap()).unwrap()
+}
+
+/// The key rings through the CLI: a new key file has one session and one command
+/// key; `keys list` shows no key material; rotation puts a key first and keeps the
+/// old one published; a device bound to EdDSA gets ring-signed command tokens
+/// (another device HS256); `device provision` says which; the root key file is
+/// separate, refused when open to others, and signs trust statements; the served
+/// JWK Set is `keys export-public`.
+#[test]
+fn key_rings_root_key_and_provisioning_through_the_cli() -> Result<(), Error> {
+    let (dir, cli) = setup("keys")?;
+    let keys = dir.path().join("keys.json");
+    let root = dir.path().join("root.json");
+    let (k, r) = (keys.to_str().unwrap(), root.to_str().unwrap());
+    let list = cli.admin(&["--keys", k, "keys", "list"], "")?;
+    let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert_eq!((rows[0][1], rows[0][2]), ("session", "HS256"));
+    assert_eq!((rows[1][1], rows[1][2]), ("command", "EdDSA"));
+    assert!(rows[1][3].ends_with('Z'), "{list}");
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    let private = file["command_keys"][0]["private"].as_str().unwrap();
+    assert!(!list.contains(private));
+    let first_cmd = rows[1][0].to_owned();
+
+    let es = cli.admin(
+        &[
+            "--keys", k, "keys", "rotate", "--ring", "command", "--alg", "ES256",
+        ],
+        "",
+    )?;
+    let es = es.trim();
+    let list = cli.admin(&["--keys", k, "keys", "list"], "")?;
+    assert!(
+        list.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("{es}\tcommand\tES256\t"))
+    );
+    let jwks: Value =
+        serde_json::from_str(&cli.admin(&["--keys", k, "keys", "export-public"], "")?).unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [es, first_cmd.as_str()]);
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["use"] == "sig" && j.get("d").is_none())
+    );
+
+    // No RS256 key yet: the device is not added.
+    let (code, err) = cli_fails(
+        &cli,
+        &[
+            "--keys",
+            k,
+            "device",
+            "add",
+            "door-rs",
+            "--command-alg",
+            "RS256",
+        ],
+        "",
+    )?;
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("keys rotate --ring command --alg RS256"),
+        "{err}"
+    );
+    cli.admin(
+        &[
+            "--keys",
+            k,
+            "device",
+            "add",
+            "door-ed",
+            "--command-alg",
+            "EdDSA",
+        ],
+        "",
+    )?;
+    cli.admin(&["--keys", k, "device", "add", "door-1"], "")?;
+    assert_eq!(cli.admin(&["device", "list"], "")?, "door-1\t\ndoor-ed\t\n");
+
+    let (code, err) = cli_fails(
+        &cli,
+        &[
+            "--keys",
+            k,
+            "device",
+            "provision",
+            "door-ed",
+            "--root-key",
+            r,
+        ],
+        "",
+    )?;
+    assert_eq!(code, Some(1));
+    assert!(err.contains("keys root-init"), "{err}");
+    let root_kid = cli.admin(&["keys", "root-init", "--root-key", r], "")?;
+    let p: Value = serde_json::from_str(&cli.admin(
+        &[
+            "--keys",
+            k,
+            "device",
+            "provision",
+            "door-ed",
+            "--root-key",
+            r,
+        ],
+        "",
+    )?)
+    .unwrap();
+    assert_eq!(p["device"], "door-ed");
+    assert_eq!(p["command_alg"], "EdDSA");
+    assert_eq!(p["root_key"]["kid"], root_kid.trim());
+    assert_eq!(p["root_key"]["crv"], "Ed25519");
+    assert_eq!(p["command_keys"], jwks["keys"]);
+    assert!(p.get("hmac_key").is_none(), "{p}");
+    let p: Value = serde_json::from_str(&cli.admin(
+        &[
+            "--keys",
+            k,
+            "device",
+            "provision",
+            "door-1",
+            "--root-key",
+            r,
+        ],
+        "",
+    )?)
+    .unwrap();
+    assert_eq!(p["command_alg"], "HS256");
+    let hex = cli.admin(&["--keys", k, "device", "key", "door-1"], "")?;
+    assert_eq!(p["hmac_key"], hex.trim());
+
+    let trust = cli.admin(
+        &[
+            "--keys",
+            k,
+            "keys",
+            "trust",
+            "--root-key",
+            r,
+            "--epoch",
+            "2",
+            "--add",
+            es,
+            "--retire",
+            &first_cmd,
+        ],
+        "",
+    )?;
+    assert_eq!(jws_part(&trust, 0)["alg"], "EdDSA");
+    assert_eq!(jws_part(&trust, 0)["typ"], "lk-trust+jwt");
+    assert_eq!(
+        jws_part(&trust, 1),
+        json!({ "epoch": 2, "add": [jwks["keys"][0]], "retire": [first_cmd] })
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let (code, err) = cli_fails(
+            &cli,
+            &[
+                "--keys",
+                k,
+                "keys",
+                "trust",
+                "--root-key",
+                r,
+                "--epoch",
+                "3",
+            ],
+            "",
+        )?;
+        assert_eq!(code, Some(1));
+        assert!(err.contains(&format!("chmod 600 {r}")), "{err}");
+    }
+
+    cli.admin(&["user", "add", "alice"], "pw\n")?;
+    let token = |device: &str| {
+        cli.admin(
+            &[
+                "--keys",
+                k,
+                "token",
+                "issue",
+                "--user",
+                "alice",
+                "--kind",
+                "command",
+                "--device",
+                device,
+                "--command",
+                "open",
+            ],
+            "",
+        )
+    };
+    let ed = jws_part(&token("door-ed")?, 0);
+    assert_eq!(ed["alg"], "EdDSA");
+    assert_eq!(
+        ed["kid"],
+        first_cmd.as_str(),
+        "the ring's first EdDSA key signs"
+    );
+    let hs = jws_part(&token("door-1")?, 0);
+    assert_eq!((hs["alg"].as_str(), hs.get("kid")), (Some("HS256"), None));
+
+    let s = start(&cli, &["--keys", k])?;
+    let mut http = client(&s);
+    let answer = http.get("/.well-known/jwks.json", None)?;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("cache-control"), Some("public, max-age=300"));
+    assert_eq!(answer.json()?, jwks);
+    Ok(())
+}

@@ -37,6 +37,9 @@ use tower_http::trace::TraceLayer;
 /// The `Allow` of the routes that answer `GET` (and so `HEAD`).
 const GET: &str = "GET, HEAD";
 
+/// Where the command ring's public keys are published (RFC 8615 well-known URI).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
 /// The router: every route, the 404 and 405 answers, and the layers every
 /// request passes (outermost first): a request id (`x-request-id`, kept if the
 /// client sent one, echoed in the answer), a tracing span, the request counter
@@ -66,6 +69,7 @@ pub fn app(state: AppState) -> Router {
             "/openapi.json",
             get(api::openapi).fallback(not_allowed(GET)),
         )
+        .route(JWKS_PATH, get(api::jwks).fallback(not_allowed(GET)))
         .route("/me", get(api::me).fallback(not_allowed(GET)))
         .route("/login", post(api::login).fallback(not_allowed("POST")))
         .route("/refresh", post(api::refresh).fallback(not_allowed("POST")))
@@ -100,6 +104,7 @@ pub fn route_label(path: &str) -> &'static str {
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/openapi.json" => "/openapi.json",
+        JWKS_PATH => JWKS_PATH,
         "/me" => "/me",
         "/login" => "/login",
         "/refresh" => "/refresh",
