@@ -111,7 +111,9 @@ pub enum Error {
     InvalidKey,
     /// A key of the wrong type for what it was asked (RFC 8725 section 3.1): a key
     /// built for an algorithm of another family (an HMAC secret for RS256, an RSA key
-    /// for ES256), an EC key of another curve, or a public key asked to sign.
+    /// for ES256), an EC key of another curve, or a public key asked to sign. Also a
+    /// JWK whose `alg` is not the algorithm the caller pinned, and a JWK Set that
+    /// mixes secret (`oct`) keys with public keys.
     KeyMismatch,
     /// No key of the key set fits the token: its `kid` names none, or, without a
     /// `kid`, no key is bound to its `alg`.
@@ -124,7 +126,8 @@ pub enum Error {
     KeySetFull,
     /// A well-formed key of a kind this crate does not read: another key type or
     /// curve (`X25519`, `secp256k1`, an RSA-PSS-only SPKI), a compressed EC point, a
-    /// PEM label other than a public key's.
+    /// PEM label other than a public key's, a JWK whose `alg` names no signature
+    /// algorithm of this crate (`ES512`, `ES224`, `A256GCM`).
     UnsupportedKey,
     /// A JWK that is not for verifying signatures: `use` other than `sig`, or
     /// `key_ops` without `verify`. In a JWK Set such a key is skipped.
@@ -132,6 +135,9 @@ pub enum Error {
     /// A private key where a public key belongs: a PEM `... PRIVATE KEY` label, or a
     /// JWK with private members (`d`, RSA's `p`, `q`, `dp`, `dq`, `qi`, `oth`).
     PrivateKey,
+    /// A key bound to no algorithm: a JWK without `alg`, and the caller pinned none
+    /// (RFC 8725 section 3.1: each key is for exactly one algorithm).
+    NoAlgorithm,
 }
 
 impl Error {
@@ -175,6 +181,7 @@ impl Error {
             Error::UnsupportedKey => "unsupported-key",
             Error::KeyNotForVerify => "key-not-for-verify",
             Error::PrivateKey => "private-key",
+            Error::NoAlgorithm => "no-alg",
         }
     }
 
@@ -216,6 +223,7 @@ impl Error {
             Error::UnsupportedKey => "key type, curve or encoding is not supported",
             Error::KeyNotForVerify => "key is not for verifying signatures (use, key_ops)",
             Error::PrivateKey => "a private key was given where a public key belongs",
+            Error::NoAlgorithm => "the key names no algorithm (alg) and none was pinned",
         }
     }
 }

@@ -94,6 +94,76 @@ impl<const N: usize> KeySet<N> {
             .map_err(|_| Error::KeySetFull)
     }
 
+    /// A set of the signature keys of a JWK Set (RFC 7517 section 5), as
+    /// [`KeySet::insert_jwks`] adds them to an empty set.
+    ///
+    /// # Errors
+    /// As [`KeySet::insert_jwks`].
+    #[cfg(feature = "jwk")]
+    pub fn from_jwks(text: &[u8], pinned: Option<Algorithm>) -> Result<Self, Error> {
+        let mut set = Self::new();
+        set.insert_jwks(text, pinned)?;
+        Ok(set)
+    }
+
+    /// Adds the signature keys of a JWK Set (`{"keys":[...]}`), each bound to one
+    /// algorithm as [`Key::from_jwk`] binds it (its `alg`, which must be `pinned`
+    /// if both are given, else `pinned`) and named by its `kid`; returns how many
+    /// were added (none is not an error: every verification will then be
+    /// [`Error::UnknownKey`]).
+    ///
+    /// A key whose `use` is not `sig` or whose `key_ops` lacks `verify` is skipped
+    /// (RFC 7517 section 4.2). Any other key that breaks a rule refuses the whole
+    /// set, and the call adds nothing: a set is the issuer's statement of its keys,
+    /// and one that is wrong in part is not trusted for the rest.
+    ///
+    /// # Errors
+    /// - [`JwkSet::parse`](crate::keys::JwkSet::parse)'s and, for any key,
+    ///   [`Key::from_jwk`]'s (a private key, a key of an unsupported type or
+    ///   algorithm, a 1024-bit RSA key, a point off its curve, a key without an
+    ///   algorithm when none is pinned, ...);
+    /// - [`Error::DuplicateKey`]: two keys with one `kid`, or a `kid` already in
+    ///   the set;
+    /// - [`Error::KeyMismatch`]: secret (`oct`) keys mixed with public keys, in the
+    ///   text or with the keys already in the set;
+    /// - [`Error::BufferTooSmall`]: a `kid` over [`MAX_KID_LEN`] bytes (decoded);
+    /// - [`Error::KeySetFull`]: more keys than the set has room for.
+    #[cfg(feature = "jwk")]
+    pub fn insert_jwks(&mut self, text: &[u8], pinned: Option<Algorithm>) -> Result<usize, Error> {
+        let before = self.entries.len();
+        let added = self.insert_each_jwk(text, pinned);
+        if added.is_err() {
+            self.entries.truncate(before);
+        }
+        added.map(|()| self.entries.len().saturating_sub(before))
+    }
+
+    #[cfg(feature = "jwk")]
+    fn insert_each_jwk(&mut self, text: &[u8], pinned: Option<Algorithm>) -> Result<(), Error> {
+        let set = crate::keys::JwkSet::parse(text)?;
+        for jwk in set.keys() {
+            let jwk = match jwk {
+                Ok(jwk) => jwk,
+                Err(Error::KeyNotForVerify) => continue,
+                Err(e) => return Err(e),
+            };
+            let key = Key::from_parsed_jwk(&jwk, pinned)?;
+            // A published secret beside public keys: whoever holds the set can
+            // mint tokens, which a set of public keys exists to prevent.
+            if self
+                .entries
+                .iter()
+                .any(|e| e.key.is_public() != key.is_public())
+            {
+                return Err(Error::KeyMismatch);
+            }
+            let mut buf = [0u8; MAX_KID_LEN];
+            let kid = jwk.kid().map(|kid| kid.decode_into(&mut buf)).transpose()?;
+            self.insert(kid, key)?;
+        }
+        Ok(())
+    }
+
     /// The key named `kid`, if any.
     #[must_use]
     pub fn get(&self, kid: &str) -> Option<&Key> {
@@ -345,5 +415,75 @@ mod tests {
             pick(&empty, r#"{"alg":"HS256","kid":"a"}"#).err(),
             Some(Error::UnknownKey)
         );
+    }
+
+    /// What a JWK Set adds, and what refuses it whole.
+    #[test]
+    #[cfg(feature = "jwk")]
+    fn jwks_rules() {
+        extern crate std;
+        use std::format;
+        use std::string::String;
+        const K: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+        let oct = |kid: &str, extra: &str| {
+            format!(r#"{{"kty":"oct","kid":"{kid}","alg":"HS256","k":"{K}"{extra}}}"#)
+        };
+        let set = |keys: &[String]| format!(r#"{{"keys":[{}]}}"#, keys.join(","));
+        let ed = r#"{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+
+        let text = set(&[
+            oct("a", ""),
+            oct("b", r#","use":"enc""#),
+            oct("\\u0063", ""),
+        ]);
+        let keys = KeySet::<2>::from_jwks(text.as_bytes(), None).unwrap();
+        let kids: std::vec::Vec<_> = keys.iter().map(|(kid, _)| kid).collect();
+        assert_eq!(kids, [Some("a"), Some("c")], "use enc skipped, kid decoded");
+
+        let mut keys = KeySet::<3>::new();
+        keys.insert(Some("x"), hs(Algorithm::Hs256, 9)).unwrap();
+        for (text, want) in [
+            (set(&[oct("a", ""), oct("a", "")]), Error::DuplicateKey),
+            (set(&[oct("x", "")]), Error::DuplicateKey),
+            (
+                set(&[oct("a", ""), oct("b", ""), oct("c", "")]),
+                Error::KeySetFull,
+            ),
+            (
+                set(&[oct("a", ""), oct("b", r#","use":1"#)]),
+                Error::InvalidKey,
+            ),
+            (
+                set(&[oct("a", ""), oct("b", r#","alg":"HS384""#)]),
+                Error::DuplicateMember,
+            ),
+            (set(&[oct("a", ""), ed.into()]), Error::KeyMismatch),
+            (
+                set(&[oct("a", ""), "{\"kty\":\"oct\",\"k\":\"\"}".into()]),
+                Error::NoAlgorithm,
+            ),
+            (
+                set(&[oct("a", ""), oct(&"k".repeat(MAX_KID_LEN + 1), "")]),
+                Error::BufferTooSmall,
+            ),
+            ("{\"keys\":{}}".into(), Error::InvalidKey),
+        ] {
+            assert_eq!(keys.insert_jwks(text.as_bytes(), None), Err(want), "{text}");
+            assert_eq!(keys.len(), 1, "a refused set adds nothing: {text}");
+        }
+        // Pinned: a key without alg takes it; a key whose alg differs refuses the set.
+        let bare = format!(r#"{{"kty":"oct","kid":"n","k":"{K}"}}"#);
+        let text = set(&[oct("a", ""), bare.clone()]);
+        assert_eq!(
+            keys.insert_jwks(text.as_bytes(), Some(Algorithm::Hs256)),
+            Ok(2)
+        );
+        assert_eq!(keys.get("n").map(Key::algorithm), Some(Algorithm::Hs256));
+        let mut other = KeySet::<3>::new();
+        assert_eq!(
+            other.insert_jwks(text.as_bytes(), Some(Algorithm::Hs384)),
+            Err(Error::KeyMismatch)
+        );
+        assert_eq!(other.insert_jwks(br#"{"keys":[]}"#, None), Ok(0));
     }
 }

@@ -33,6 +33,30 @@
 //! or without one the single key of its `alg`; the header's `jwk`, `jku`, `x5u` and
 //! `x5c` are never read.
 //!
+//! # Key formats
+//! With the reader features (`der`, `pem`, `jwk`; meant for the host, no new
+//! allocation), key files become keys in one call, each bound to one algorithm:
+//!
+//! | format | constructor | feature |
+//! | --- | --- | --- |
+//! | raw material from any reader ([`keys::KeyMaterial`]) | [`Key::from_material`] | (always) |
+//! | DER SubjectPublicKeyInfo, or PKCS#1 `RSAPublicKey` | `Key::from_der(alg, der)` | `der` |
+//! | PEM `PUBLIC KEY` / `RSA PUBLIC KEY` | `Key::from_pem(alg, pem)` | `pem` |
+//! | one JWK | `Key::from_jwk(text, pinned)` | `jwk` |
+//! | a JWK Set, into a [`KeySet`] | `KeySet::from_jwks(text, pinned)`, `insert_jwks` | `jwk` |
+//!
+//! The binding rule (RFC 8725 section 3.1): a DER or PEM key is bound to the
+//! algorithm the caller names; a JWK to its own `alg` when it has one (which must
+//! then be the `pinned` algorithm too, if one is pinned: [`Error::KeyMismatch`]),
+//! else to `pinned`, and with neither it is refused ([`Error::NoAlgorithm`]); an
+//! `alg` written with escapes, or naming no algorithm of this crate (`ES512`,
+//! `A256GCM`), is refused too. A key of another type or curve than its algorithm's
+//! is [`Error::KeyMismatch`]; a private key is [`Error::PrivateKey`]. In a JWK Set,
+//! keys whose `use` is not `sig` or whose `key_ops` lacks `verify` are skipped; any
+//! other key that breaks a rule, a duplicate `kid`, secrets mixed with public keys
+//! or more keys than the set's capacity refuse the whole set, which then adds
+//! nothing.
+//!
 //! Public keys only verify: core holds no private asymmetric key. Hosts sign
 //! RS/PS/ES/EdDSA tokens by implementing [`Signer`] for their own keys and passing it
 //! to the compact-JWS writer ([`sign`], [`sign_json`]).

@@ -310,14 +310,12 @@ enum TokenKind {
     Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum AlgArg {
-    #[value(name = "HS256")]
-    Hs256,
-    #[value(name = "HS384")]
-    Hs384,
-    #[value(name = "HS512")]
-    Hs512,
+/// `--alg`: any JWS algorithm name this crate knows (`none` is none of them).
+fn parse_alg(name: &str) -> Result<Algorithm, String> {
+    Algorithm::from_name(name).map_err(|_| {
+        let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -356,21 +354,28 @@ enum TokenCommand {
     },
     /// Verify a token offline and print its claims (exit 0), or
     /// `invalid: <reason-code>: <text>` on stderr (exit 1); usage errors exit 2.
-    #[command(group(ArgGroup::new("key").required(true).args(["key_hex", "key_file"])))]
+    #[command(group(ArgGroup::new("key").required(true).args(["key_hex", "key_file", "jwks_file"])))]
     Verify(VerifyArgs),
 }
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// The only algorithm accepted.
-    #[arg(long, value_enum)]
-    alg: AlgArg,
-    /// The key as hex.
+    /// The only algorithm accepted: HS256/384/512, RS256/384/512, PS256/384/512,
+    /// ES256, ES384, EdDSA.
+    #[arg(long, value_parser = parse_alg)]
+    alg: Algorithm,
+    /// The key as hex: the secret for HS*, else a DER public key (SPKI, or PKCS#1
+    /// for RSA).
     #[arg(long)]
     key_hex: Option<String>,
-    /// A file whose raw bytes are the key.
+    /// For HS*, a file whose raw bytes are the secret; else a file holding a PEM
+    /// public key (`-----BEGIN`) or one JWK (`{`).
     #[arg(long)]
     key_file: Option<PathBuf>,
+    /// A JWK Set (`{"keys":[...]}`), up to 16 signature keys; the token's `kid`
+    /// picks the key, or without one the single key of `--alg`.
+    #[arg(long)]
+    jwks_file: Option<PathBuf>,
     /// The current time, seconds since the Unix epoch (default: the clock).
     #[arg(long)]
     now: Option<u64>,
@@ -874,26 +879,105 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// How many keys `token verify --jwks-file` takes: identity providers publish two
+/// or three at a time (the current key and the next or the last).
+const JWKS_CAPACITY: usize = 16;
+
+/// The key sources of `token verify`.
+enum VerifyKeys {
+    One(Box<Key>),
+    Set(Box<latchkey_core::KeySet<JWKS_CAPACITY>>),
+}
+
+/// The rule behind a refused key, for the usage message.
+fn key_rule(alg: Algorithm, e: latchkey_core::Error) -> String {
+    use latchkey_core::Error as E;
+    let rule = match (e, alg.name().as_bytes()[0]) {
+        (E::InvalidKey, b'R' | b'P') => {
+            "RSA keys need e = 65537 and an odd modulus of 2048 to 4096 bits"
+        }
+        (E::InvalidKey, b'E') if alg == Algorithm::EdDsa => {
+            "an Ed25519 key must be a canonical point not of small order"
+        }
+        (E::InvalidKey, b'E') => "an EC key must be a point on the algorithm's curve",
+        (E::KeyTooShort, _) => "an HMAC secret must be at least as long as the hash",
+        (E::KeyMismatch, _) => "the key's type and curve, and a JWK's alg, must be those of --alg",
+        (E::PrivateKey, _) => "give the public key",
+        (E::DuplicateKey, _) => "each kid once",
+        (E::KeySetFull, _) => "at most 16 signature keys",
+        _ => "",
+    };
+    let mut text = format!("{}: {e}", e.code());
+    if !rule.is_empty() {
+        text.push_str(" (");
+        text.push_str(rule);
+        text.push(')');
+    }
+    text
+}
+
+fn read_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+}
+
+/// The key or keys the arguments name, or the usage message.
+fn verify_keys(args: &VerifyArgs) -> Result<VerifyKeys, String> {
+    let alg = args.alg;
+    let refused = |what: &str, e| format!("{what}: {}", key_rule(alg, e));
+    if let Some(hex) = &args.key_hex {
+        let bytes = from_hex(hex).map_err(|e| format!("--key-hex: {e}"))?;
+        let key = if alg.is_hmac() {
+            Key::new(alg, &bytes)
+        } else {
+            Key::from_der(alg, &bytes)
+        };
+        return key
+            .map(|k| VerifyKeys::One(Box::new(k)))
+            .map_err(|e| refused("--key-hex", e));
+    }
+    if let Some(path) = &args.key_file {
+        let bytes = read_file("--key-file", path)?;
+        let what = format!("--key-file {}", path.display());
+        if alg.is_hmac() {
+            return Key::new(alg, &bytes)
+                .map(|k| VerifyKeys::One(Box::new(k)))
+                .map_err(|e| refused(&what, e));
+        }
+        let start = bytes
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
+        let text = &bytes[start..];
+        let key = if text.starts_with(b"{") {
+            Key::from_jwk(text, Some(alg))
+        } else if text.starts_with(b"-----BEGIN") {
+            Key::from_pem(alg, text)
+        } else {
+            return Err(format!(
+                "{what}: neither a PEM public key (-----BEGIN) nor a JWK ({{)"
+            ));
+        };
+        return key
+            .map(|k| VerifyKeys::One(Box::new(k)))
+            .map_err(|e| refused(&what, e));
+    }
+    if let Some(path) = &args.jwks_file {
+        let bytes = read_file("--jwks-file", path)?;
+        let what = format!("--jwks-file {}", path.display());
+        let set = latchkey_core::KeySet::<JWKS_CAPACITY>::from_jwks(&bytes, Some(alg))
+            .map_err(|e| refused(&what, e))?;
+        if set.is_empty() {
+            return Err(format!("{what}: no signature key (use \"sig\") in the set"));
+        }
+        return Ok(VerifyKeys::Set(Box::new(set)));
+    }
+    Err("one of --key-hex, --key-file or --jwks-file is required".into())
+}
+
 fn token_verify(args: &VerifyArgs) -> ExitCode {
-    let alg = match args.alg {
-        AlgArg::Hs256 => Algorithm::Hs256,
-        AlgArg::Hs384 => Algorithm::Hs384,
-        AlgArg::Hs512 => Algorithm::Hs512,
-    };
-    let secret = match (&args.key_hex, &args.key_file) {
-        (Some(hex), _) => match from_hex(hex) {
-            Ok(s) => s,
-            Err(e) => return usage_error(&format!("--key-hex: {e}")),
-        },
-        (None, Some(path)) => match std::fs::read(path) {
-            Ok(s) => s,
-            Err(e) => return usage_error(&format!("--key-file {}: {e}", path.display())),
-        },
-        (None, None) => return usage_error("one of --key-hex or --key-file is required"),
-    };
-    let key = match Key::new(alg, &secret) {
-        Ok(k) => k,
-        Err(e) => return usage_error(&format!("{}: {e}", e.code())),
+    let keys = match verify_keys(args) {
+        Ok(keys) => keys,
+        Err(message) => return usage_error(&message),
     };
     let token: Vec<u8> = if args.token == "-" {
         let mut buf = Vec::new();
@@ -929,14 +1013,25 @@ fn token_verify(args: &VerifyArgs) -> ExitCode {
     let now = args
         .now
         .unwrap_or_else(|| u64::try_from(unix_now()).unwrap_or(0));
-    let verifier = Verifier::new(key, validation);
+    match keys {
+        VerifyKeys::One(key) => finish(&Verifier::new(*key, validation), &token, now),
+        VerifyKeys::Set(set) => finish(&Verifier::with_keys(&*set, validation), &token, now),
+    }
+}
+
+/// Verifies `token` and prints its claims (exit 0) or the refusal (exit 1).
+fn finish<K: latchkey_core::KeySource>(
+    verifier: &Verifier<'_, K>,
+    token: &[u8],
+    now: u64,
+) -> ExitCode {
     let mut scratch = vec![
         0u8;
         token
             .len()
             .clamp(64, latchkey_server::tokens::MAX_TOKEN_LEN)
     ];
-    match verifier.verify(&token, now, &mut scratch) {
+    match verifier.verify(token, now, &mut scratch) {
         Ok(claims) => {
             let mut out = std::io::stdout().lock();
             let mut line = compact_json(claims.payload());

@@ -30,6 +30,7 @@
 
 #[cfg(feature = "der")]
 mod asn1;
+mod bind;
 #[cfg(feature = "jwk")]
 mod jwk;
 #[cfg(feature = "jwk")]
