@@ -32,6 +32,7 @@ need a failed build are skipped):
                   the one the device uses (--cfg curve25519_dalek_bits=\"32\",
                   target dir target/curve32)
   core-no-std     cargo build -p latchkey-core --target thumbv7m-none-eabi
+                  --features rsa,es256,es384,eddsa,der,pem,jwk  (every family, no_std)
   firmware        cargo build -p latchkey-firmware --target thumbv7m-none-eabi --profile firmware
   server          cargo build -p latchkey-server
   e2e             cargo test -p latchkey-e2e -p latchkey-harness -- --include-ignored
@@ -53,6 +54,10 @@ skipped); the exit code is non-zero when any step failed.
 /// Set to `1`, the tests that need a PostgreSQL cluster fail when none can be
 /// started, instead of skipping (latchkey-harness `postgres::REQUIRE_ENV`).
 const REQUIRE_POSTGRES: &str = "LATCHKEY_REQUIRE_POSTGRES";
+
+/// Every latchkey-core feature but `defmt`: the `core-no-std` step builds them all
+/// for the device target.
+const CORE_DEVICE_FEATURES: &str = "rsa,es256,es384,eddsa,der,pem,jwk";
 
 /// How a step ended.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -283,7 +288,15 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
         &mut report,
         &mut cargo(
             project,
-            &["build", "-p", "latchkey-core", "--target", TARGET],
+            &[
+                "build",
+                "-p",
+                "latchkey-core",
+                "--target",
+                TARGET,
+                "--features",
+                CORE_DEVICE_FEATURES,
+            ],
         ),
     );
     thumb(
