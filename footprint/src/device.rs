@@ -3,7 +3,8 @@
 //! with the `measure` feature it also calls marker functions around the
 //! verification (for instruction counting under QEMU), paints the stack and
 //! measures the verification's peak, runs the bare-HMAC peer between markers of
-//! its own, and reports over semihosting.
+//! its own, and reports over semihosting; building the key has markers of its own
+//! too, and its stack is measured apart.
 
 use core::panic::PanicInfo;
 
@@ -52,6 +53,18 @@ mod measure {
     #[inline(never)]
     pub fn mark_verify_end() {
         black_box(0x454e_4430u32);
+    }
+
+    /// Start of building the key and the verifier (before the verification's markers).
+    #[inline(never)]
+    pub fn mark_key_start() {
+        black_box(0x4b45_5953u32);
+    }
+
+    /// End of building the key.
+    #[inline(never)]
+    pub fn mark_key_end() {
+        black_box(0x4b45_5945u32);
     }
 
     /// cortex-m-rt's paint value (`STACK_PAINT_VALUE`, feature `paint-stack`).
@@ -166,8 +179,15 @@ mod measure {
         cortex_m::register::msp::read() as usize
     }
 
-    /// After the verification: the stack it used, the peer's run, the report.
-    pub fn after(sp: usize, ok: bool, verifier_bytes: usize) {
+    /// The stack used since [`before`] returned `sp` (inlined: scanned right away).
+    #[inline(always)]
+    pub fn used_since(sp: usize) -> usize {
+        sp.saturating_sub(lowest_touched())
+    }
+
+    /// After the verification: the stack it used, the peer's run, the report, with
+    /// the stack building the key took.
+    pub fn after(sp: usize, ok: bool, verifier_bytes: usize, key_stack: usize) {
         let lowest = lowest_touched();
         let top = core::ptr::addr_of!(_stack_start) as usize;
         if let Some(keyed) = peer::keyed() {
@@ -186,12 +206,24 @@ mod measure {
         );
         report(b"scratch bytes (in main's frame): ", SCRATCH_LEN);
         report(b"verifier bytes (in main's frame): ", verifier_bytes);
+        report(b"stack bytes, building the key: ", key_stack);
     }
 }
 
 #[entry]
 fn main() -> ! {
-    let Some(verifier) = verifier() else {
+    // Building the key (for RSA, its Montgomery parameters) is measured on its own,
+    // before the verification's markers.
+    #[cfg(feature = "measure")]
+    let key_sp = measure::before();
+    #[cfg(feature = "measure")]
+    measure::mark_key_start();
+    let verifier = verifier();
+    #[cfg(feature = "measure")]
+    measure::mark_key_end();
+    #[cfg(feature = "measure")]
+    let key_stack = measure::used_since(key_sp);
+    let Some(verifier) = verifier else {
         semihosting::process::exit(2)
     };
     let mut scratch = [0u8; SCRATCH_LEN];
@@ -203,7 +235,7 @@ fn main() -> ! {
     #[cfg(feature = "measure")]
     measure::mark_verify_end();
     #[cfg(feature = "measure")]
-    measure::after(sp, ok, core::mem::size_of_val(&verifier));
+    measure::after(sp, ok, core::mem::size_of_val(&verifier), key_stack);
     semihosting::process::exit(if ok { 0 } else { 1 })
 }
 
