@@ -39,7 +39,8 @@ need a failed build are skipped):
                   (QEMU, the server, wrk)
   doc             RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps
   clean-clone     git clone of the committed HEAD into an empty temp directory, then
-                  cargo test --workspace there (same target dir): a build or test
+                  cargo test --workspace there (its own target dir,
+                  target/clean-clone): a build or test
                   that reads outside the repository (../shared, say) fails here.
                   Uncommitted changes are not in the clone.
 
@@ -379,7 +380,9 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
 
 /// The step `clean-clone`: the host tests of a fresh clone that has nothing beside it.
 fn clean_clone(project: &Project, report: &mut Report) {
-    let parent = std::env::temp_dir().join(format!("latchkey-clean-clone-{}", std::process::id()));
+    // A fixed place, so that the clone's own target directory (below) can be reused
+    // from one run to the next.
+    let parent = std::env::temp_dir().join("latchkey-clean-clone");
     // An empty directory of our own: the clone's `..` holds nothing else.
     let _ = std::fs::remove_dir_all(&parent);
     if let Err(e) = std::fs::create_dir_all(&parent) {
@@ -398,8 +401,11 @@ fn clean_clone(project: &Project, report: &mut Report) {
     test.args(["test", "--workspace"])
         .env(REQUIRE_POSTGRES, "1")
         .current_dir(&clone)
-        // Reuses the compiled dependencies; the clone's own crates build anew.
-        .env("CARGO_TARGET_DIR", &project.target_dir);
+        // A target directory of the clone's own: artifacts are named without their
+        // source path, so in a shared one the clone's and the checkout's builds of a
+        // crate would stand in for each other (and `env!("CARGO_MANIFEST_DIR")` in one
+        // would point into the other's tree). Kept under ours, so reruns reuse it.
+        .env("CARGO_TARGET_DIR", project.target_dir.join("clean-clone"));
     let ok = [&mut git, &mut test].into_iter().all(|cmd| {
         cmd::run(cmd).unwrap_or_else(|e| {
             println!("{e}");
