@@ -3,7 +3,7 @@
 //! the firmware under QEMU ([`Qemu`], UART over loopback TCP; [`qemu::command`] is
 //! the one QEMU command line), the login server ([`Server`], port 0, an SQLite file in
 //! a [`TempDir`]), the Flask-JWT-Extended peer ([`flask`]), the axum + jsonwebtoken
-//! peer ([`axum_peer`]), the `wrk` load generator ([`wrk`]),
+//! peer ([`axum_peer`]), the `wrk` and `h2load` load generators ([`wrk`], [`h2load`]),
 //! a throwaway PostgreSQL cluster ([`Postgres`]); with an HTTP client
 //! ([`http::Client`], on `ureq`) and golden transcripts ([`golden`]).
 //!
@@ -30,6 +30,7 @@
 pub mod axum_peer;
 pub mod flask;
 pub mod golden;
+pub mod h2load;
 pub mod http;
 pub mod postgres;
 mod process;
