@@ -127,11 +127,12 @@ impl H2load {
 
     /// `h2load -n requests -c 8 -m 10 -t 1 -H "Authorization: Bearer TOKEN" url`: h2c
     /// for `http://`, TLS with ALPN h2 for `https://` (h2load does not check the
-    /// certificate).
+    /// certificate). h2load refuses fewer requests than clients: `requests` is raised
+    /// to [`CLIENTS`].
     pub fn command(&self, url: &str, token: &str, requests: u32) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("-n")
-            .arg(requests.to_string())
+            .arg(requests.max(CLIENTS).to_string())
             .arg("-c")
             .arg(CLIENTS.to_string())
             .arg("-m")
@@ -169,8 +170,8 @@ impl H2load {
             }
         }
         let stdout = String::from_utf8_lossy(&process.stdout()).into_owned();
-        let report =
-            parse(&stdout).map_err(|e| Error::Protocol(format!("`{line}`: {e}\n{stdout}")))?;
+        let report = parse(&stdout)
+            .map_err(|e| Error::Protocol(format!("`{line}`: {e}\n{}", process.output())))?;
         Ok((line, report))
     }
 }
@@ -256,6 +257,8 @@ time for connect:      135us       468us       331us       122us    75.00%
             command_line(&cmd),
             "h2load -n 1000 -c 8 -m 10 -t 1 -H Authorization: Bearer T http://127.0.0.1:1/me"
         );
+        let few = H2load::new(Path::new("h2load")).command("http://127.0.0.1:1/me", "T", 1);
+        assert!(command_line(&few).starts_with("h2load -n 8 -c 8 "));
     }
 
     #[test]

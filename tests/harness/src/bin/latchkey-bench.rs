@@ -823,12 +823,12 @@ fn run(options: &Options) -> Result<bool, Error> {
             format!("https://{}/me", tls.addr()),
             latchkey.access.clone(),
         ));
-        // One request each first, so that a misconfiguration fails before the rounds.
+        // A few requests each first, so that a misconfiguration fails before the rounds.
         for (target, url, token) in &h2_targets {
-            let (line, report) = h2.run(url, token, 1)?;
+            let (line, report) = h2.run(url, token, h2load::CLIENTS)?;
             if !report.all_ok() {
                 return Err(Error::Protocol(format!(
-                    "`{line}` ({}): the request was not answered with a 2xx",
+                    "`{line}` ({}): not every request was answered with a 2xx",
                     target.label()
                 )));
             }
