@@ -485,7 +485,7 @@ impl H2Target {
         match self {
             H2Target::LatchkeyH2c => "latchkey, h2c",
             H2Target::AxumH2c => "axum peer, h2c",
-            H2Target::LatchkeyTls => "latchkey, TLS 1.3 + ALPN h2",
+            H2Target::LatchkeyTls => "latchkey, TLS (rustls), ALPN h2",
         }
     }
 }
