@@ -60,8 +60,9 @@ failures included. Exits non-zero when a run saw socket errors or
 unexpected statuses.
 
 OPTIONS:
-  --duration SECS   length of each wrk run (default 10, 1 to 60); the whole
-                    benchmark takes about N x 9 runs x (SECS + 2) seconds
+  --duration SECS   length of each wrk run (default 10, 1 to 60); each h2load
+                    run sends 20000 x SECS requests; with both peers the whole
+                    benchmark takes about N x 16 runs x (SECS + 2) seconds
   --rounds N        times the whole scenario sequence runs (default 3, 1 to 9)
   --http-threads N  start latchkey-server with --http-threads N (1 to 1024)
                     instead of its default, one HTTP thread per core
