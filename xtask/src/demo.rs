@@ -38,25 +38,31 @@ USAGE: cargo xtask bench-server [--duration SECS] [--rounds N]
                                  [--http-threads N] [--no-flask | --with-flask]
                                  [--postgres]
 
-Installs wrk when missing (apt-get, when root), builds the server in release
-mode, starts it on a free loopback port with a fresh SQLite file under
-target/bench-server/ and the demo user, starts the Flask-JWT-Extended reference
-peer (tests/harness/peer, gunicorn -w 2 -k gthread --threads 4, in a venv
-under target/flask-peer-venv/ made with pip on first use), and loads both with
-`wrk -t1 -c8 -d<SECS>s --latency`, one server after the other for each
-scenario: GET /me with a valid access token (Flask: GET /protected), the same
-with a forged signature, POST /login, GET /me while a second wrk floods
-POST /login, and (latchkey only) POST /devices/dev-1/commands. The whole
-sequence runs N rounds, so the two servers stay interleaved. Prints each run
-with its round, the latchkey/Flask ratio of each round, then a Markdown table
-of medians over the rounds (per scenario and server the run with the median
-req/s; the median per-round ratio) and the issue's targets judged on those
-medians. Every process it starts is stopped at the end, failures included.
-Exits non-zero when a run saw socket errors or unexpected statuses.
+Installs wrk, and h2load (nghttp2-client) when it can, when missing (apt-get,
+when root), builds the server and the axum + jsonwebtoken peer
+(latchkey-peer-axum) in release mode, starts the server on a free loopback
+port with a fresh SQLite file under target/bench-server/ and the demo user,
+the axum peer, and the Flask-JWT-Extended reference peer (tests/harness/peer,
+gunicorn -w 2 -k gthread --threads 4, in a venv under target/flask-peer-venv/
+made with pip on first use), and loads them with `wrk -t1 -c8 -d<SECS>s
+--latency`, one server after the other for each scenario: GET /me with a
+valid access token (Flask: GET /protected), the same with a forged
+signature, POST /login, GET /me while a second wrk floods POST /login, and
+(latchkey only) POST /devices/dev-1/commands. With h2load, each round ends
+with GET /me by `h2load -c 8 -m 10` over h2c (latchkey, the axum peer) and
+over TLS (a second latchkey instance on the same store, with a self-signed
+certificate). The whole sequence runs N rounds, so the servers stay
+interleaved. Prints each run with its round, the per-round ratios, then
+Markdown tables of medians over the rounds (per scenario and server the run
+with the median req/s; the median per-round ratios) and the issue's targets
+judged on those medians. Every process it starts is stopped at the end,
+failures included. Exits non-zero when a run saw socket errors or
+unexpected statuses.
 
 OPTIONS:
-  --duration SECS   length of each wrk run (default 10, 1 to 60); the whole
-                    benchmark takes about N x 9 runs x (SECS + 2) seconds
+  --duration SECS   length of each wrk run (default 10, 1 to 60); each h2load
+                    run sends 20000 x SECS requests; with both peers the whole
+                    benchmark takes about N x 16 runs x (SECS + 2) seconds
   --rounds N        times the whole scenario sequence runs (default 3, 1 to 9)
   --http-threads N  start latchkey-server with --http-threads N (1 to 1024)
                     instead of its default, one HTTP thread per core
@@ -141,7 +147,10 @@ pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
     if http_threads.is_some_and(|n| !(1..=1024).contains(&n)) {
         return Err(Error::Usage("--http-threads must be 1 to 1024".into()));
     }
-    let wrk = ensure_wrk()?;
+    let wrk = ensure_program("wrk", "wrk")?;
+    let h2load = ensure_program("h2load", "nghttp2-client")
+        .inspect_err(|e| println!("bench-server: no HTTP/2 figures: {e}"))
+        .ok();
     println!("bench-server: building the server and the benchmark driver (release)");
     build_bins(project, true)?;
     let mut bench = Command::new(project.host_bin("release", "latchkey-bench"));
@@ -155,7 +164,12 @@ pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
         .arg("--duration")
         .arg(duration.to_string())
         .arg("--rounds")
-        .arg(rounds.to_string());
+        .arg(rounds.to_string())
+        .arg("--axum-peer")
+        .arg(project.host_bin("release", "latchkey-peer-axum"));
+    if let Some(h2load) = h2load {
+        bench.arg("--h2load").arg(h2load);
+    }
     if let Some(n) = http_threads {
         bench.arg("--http-threads").arg(n.to_string());
     }
@@ -170,23 +184,25 @@ pub fn bench_main(project: &Project, args: &[String]) -> Result<(), Error> {
     run_driver(&mut bench, "the benchmark")
 }
 
-/// wrk's path, installing the Debian package first when it is missing and we are root.
-fn ensure_wrk() -> Result<PathBuf, Error> {
-    if let Some(path) = cmd::which("wrk") {
+/// `program`'s path, installing the Debian `package` first when it is missing and we
+/// are root.
+fn ensure_program(program: &str, package: &str) -> Result<PathBuf, Error> {
+    if let Some(path) = cmd::which(program) {
         return Ok(path);
     }
     let root = cmd::output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0");
     if !root {
-        return Err(Error::Failed(
-            "wrk is missing. Install it, then run this again:\n  \
-             sudo apt-get update && sudo apt-get install -y --no-install-recommends wrk"
-                .into(),
-        ));
+        return Err(Error::Failed(format!(
+            "{program} is missing. Install it, then run this again:\n  \
+             sudo apt-get update && sudo apt-get install -y --no-install-recommends {package}"
+        )));
     }
-    println!("bench-server: wrk is missing, installing it with apt-get (running as root)");
+    println!(
+        "bench-server: {program} is missing, installing {package} with apt-get (running as root)"
+    );
     for apt_args in [
         &["update"][..],
-        &["install", "-y", "--no-install-recommends", "wrk"][..],
+        &["install", "-y", "--no-install-recommends", package][..],
     ] {
         cmd::run_ok(
             Command::new("apt-get")
@@ -194,8 +210,11 @@ fn ensure_wrk() -> Result<PathBuf, Error> {
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )?;
     }
-    cmd::which("wrk")
-        .ok_or_else(|| Error::Failed("apt-get installed wrk but it is not on PATH".into()))
+    cmd::which(program).ok_or_else(|| {
+        Error::Failed(format!(
+            "apt-get installed {package} but {program} is not on PATH"
+        ))
+    })
 }
 
 /// The Flask peer's venv (`target/flask-peer-venv`, with the packages pinned in

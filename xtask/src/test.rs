@@ -34,7 +34,7 @@ need a failed build are skipped):
   core-no-std     cargo build -p latchkey-core --target thumbv7m-none-eabi
                   --features rsa,es256,es384,eddsa,der,pem,jwk  (every family, no_std)
   firmware        cargo build -p latchkey-firmware --target thumbv7m-none-eabi --profile firmware
-  server          cargo build -p latchkey-server
+  server          cargo build -p latchkey-server -p latchkey-harness --bins
   e2e             cargo test -p latchkey-e2e -p latchkey-harness -- --include-ignored
                   (QEMU, the server, wrk)
   doc             RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps
@@ -319,7 +319,18 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
     report.step(
         "server",
         &[],
-        &mut cargo(project, &["build", "-p", "latchkey-server"]),
+        // With the harness's binaries: the axum peer's test starts it.
+        &mut cargo(
+            project,
+            &[
+                "build",
+                "-p",
+                "latchkey-server",
+                "-p",
+                "latchkey-harness",
+                "--bins",
+            ],
+        ),
     );
 
     let mut e2e = cargo(
@@ -342,6 +353,10 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
         .env(
             "LATCHKEY_SERVER_BIN",
             project.host_bin("debug", "latchkey-server"),
+        )
+        .env(
+            "LATCHKEY_PEER_AXUM_BIN",
+            project.host_bin("debug", "latchkey-peer-axum"),
         );
     if bless {
         e2e.env("LATCHKEY_BLESS", "1");

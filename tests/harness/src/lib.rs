@@ -2,9 +2,10 @@
 //! server's own integration tests, the demo, the benchmark and `cargo xtask firmware`:
 //! the firmware under QEMU ([`Qemu`], UART over loopback TCP; [`qemu::command`] is
 //! the one QEMU command line), the login server ([`Server`], port 0, an SQLite file in
-//! a [`TempDir`]), the Flask-JWT-Extended peer ([`flask`]) and the `wrk` load
-//! generator ([`wrk`]), a throwaway PostgreSQL cluster ([`Postgres`]); with an HTTP client ([`http::Client`], on `ureq`) and golden
-//! transcripts ([`golden`]).
+//! a [`TempDir`]), the Flask-JWT-Extended peer ([`flask`]), the axum + jsonwebtoken
+//! peer ([`axum_peer`]), the `wrk` and `h2load` load generators ([`wrk`], [`h2load`]),
+//! a throwaway PostgreSQL cluster ([`Postgres`]); with an HTTP client
+//! ([`http::Client`], on `ureq`) and golden transcripts ([`golden`]).
 //!
 //! Every child process is killed when its handle drops, failed tests included, and every
 //! wait has a deadline.
@@ -26,8 +27,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod axum_peer;
 pub mod flask;
 pub mod golden;
+pub mod h2load;
 pub mod http;
 pub mod postgres;
 mod process;

@@ -1,20 +1,26 @@
 //! The driver behind `cargo xtask bench-server`: starts the server on a free loopback
-//! port with a fresh SQLite file and the demo user, then loads it with `wrk`, and the
-//! project's Flask-JWT-Extended peer (`tests/harness/peer/`) too when given, scenario by scenario, both servers one after
-//! the other, so that the ratios compare like with like on a shared machine. The whole
-//! sequence runs `--rounds` times (latchkey and Flask stay interleaved within each
-//! round), and the table reports medians: single runs swing by about 10% here.
+//! port with a fresh SQLite file and the demo user, then loads it with `wrk`, and when
+//! given the axum + jsonwebtoken peer (`latchkey-peer-axum`) and the project's
+//! Flask-JWT-Extended peer (`tests/harness/peer/`) too, scenario by scenario, the
+//! servers one after the other, so that the ratios compare like with like on a shared
+//! machine. The whole sequence runs `--rounds` times (the servers stay interleaved
+//! within each round), and the table reports medians: single runs swing by about 10%
+//! here.
 //!
 //! Usage: `latchkey-bench --server BIN --wrk BIN --state-dir DIR [--duration SECS]
-//! [--rounds N] [--http-threads N] [--flask-venv DIR] [--postgres]` (the peer runs under
-//! that venv's gunicorn; `--postgres`: the server's store is a throwaway PostgreSQL
-//! cluster on loopback instead of the SQLite file)
+//! [--rounds N] [--http-threads N] [--axum-peer BIN] [--flask-venv DIR] [--h2load BIN]
+//! [--postgres]` (the Flask peer runs under that venv's gunicorn; `--postgres`: the
+//! server's store is a throwaway PostgreSQL cluster on loopback instead of the SQLite
+//! file)
 //!
 //! Scenarios: GET /me with a valid access token (Flask: GET /protected), the same with
 //! a forged token (header and payload intact, signature changed), POST /login, GET /me
 //! while a second wrk floods POST /login, and (latchkey only) command-token issue.
-//! Prints each run, the per-round latchkey/Flask ratios, then a Markdown table of
-//! medians with the ratios and the issue's targets.
+//! With `--h2load`, each round ends with GET /me by `h2load -c 8 -m 10` over h2c
+//! (latchkey and the axum peer) and over TLS (a second latchkey instance on the same
+//! store, serving a certificate made here).
+//! Prints each run, the per-round ratios, then Markdown tables of medians with the
+//! ratios and the issue's targets.
 //! Exits 1 when a run saw socket errors or unexpected statuses (the figures would then
 //! measure something else), not when a target is missed.
 
@@ -26,7 +32,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use latchkey_harness::axum_peer::{self, AxumPeer};
 use latchkey_harness::flask::{self, FlaskPeer};
+use latchkey_harness::h2load::{self, H2load};
 use latchkey_harness::http::Client;
 use latchkey_harness::scenario::{self, DEVICE, PASSWORD, USER};
 use latchkey_harness::wrk::{self, Report, Wrk};
@@ -34,8 +42,8 @@ use latchkey_harness::{Error, Postgres, Server, ServerBuilder};
 use serde_json::json;
 
 const USAGE: &str = "usage: latchkey-bench --server BIN --wrk BIN --state-dir DIR \
-                     [--duration SECS] [--rounds N] [--flask-venv DIR] [--http-threads N] \
-                     [--postgres]";
+                     [--duration SECS] [--rounds N] [--axum-peer BIN] [--flask-venv DIR] \
+                     [--h2load BIN] [--http-threads N] [--postgres]";
 const MAX_DURATION: u64 = 60;
 /// Rounds when `--rounds` is not given: the fewest with a median that ignores one outlier.
 const DEFAULT_ROUNDS: u32 = 3;
@@ -46,12 +54,20 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// The login flood starts this long before the measured GET /me run and ends this long
 /// after it.
 const FLOOD_MARGIN: Duration = Duration::from_secs(1);
-/// The issue's targets.
-const TARGET_RATIO: f64 = 30.0;
+/// The issue's targets: GET /me requests/s over the axum peer's and over Flask's.
+const TARGET_AXUM: f64 = 0.95;
+const TARGET_FLASK: f64 = 20.0;
 const TARGET_FLOOD_P99: Duration = Duration::from_millis(10);
 const JSON_TYPE: (&str, &str) = ("Content-Type", "application/json");
 /// The server's `--max-failures-per-user`: above the logins wrk has in flight.
 const LOGIN_LIMIT: u32 = 4 * wrk::CONNECTIONS;
+/// h2load requests per run, per second of `--duration` (about a third of a wrk run's
+/// length at this machine's ~30k req/s).
+const H2_REQUESTS_PER_SEC: u32 = 20_000;
+/// The peers' names, as on the run lines and in the tables.
+const LATCHKEY: &str = "latchkey";
+const AXUM: &str = "axum";
+const FLASK: &str = "Flask";
 
 struct Options {
     server: PathBuf,
@@ -62,6 +78,10 @@ struct Options {
     rounds: u32,
     /// The venv whose gunicorn runs the Flask peer; not measured when `None`.
     flask_venv: Option<PathBuf>,
+    /// The axum + jsonwebtoken peer's binary; not measured when `None`.
+    axum_peer: Option<PathBuf>,
+    /// h2load; no HTTP/2 figures when `None`.
+    h2load: Option<PathBuf>,
     /// The server's `--http-threads`; its default (one per core) when `None`.
     http_threads: Option<u16>,
     /// The store is a throwaway PostgreSQL cluster instead of an SQLite file.
@@ -89,6 +109,8 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Options, 
         duration: Duration::from_secs(10),
         rounds: DEFAULT_ROUNDS,
         flask_venv: None,
+        axum_peer: None,
+        h2load: None,
         http_threads: None,
         postgres: false,
     };
@@ -107,6 +129,8 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Options, 
                 options.http_threads = Some(bounded("http-threads", parser.value()?, 1..=1024)?);
             }
             Long("flask-venv") => options.flask_venv = Some(PathBuf::from(parser.value()?)),
+            Long("axum-peer") => options.axum_peer = Some(PathBuf::from(parser.value()?)),
+            Long("h2load") => options.h2load = Some(PathBuf::from(parser.value()?)),
             Long("postgres") => options.postgres = true,
             other => return Err(other.unexpected()),
         }
@@ -269,15 +293,15 @@ fn median_run<'a>(runs: &'a [Run], scenario: Scenario, peer: &'a str) -> Option<
     median_by(runs_of(runs, scenario, peer), |r| r.report.requests_per_sec).map(|r| &r.report)
 }
 
-/// latchkey's requests/s over Flask's for `scenario`, one per round in which both ran
-/// (and Flask answered at all), in round order. Each latchkey run is paired with
-/// Flask's run of the same round, whatever order the runs were recorded in.
-fn round_ratios(runs: &[Run], scenario: Scenario) -> Vec<(u32, f64)> {
-    let mut ratios: Vec<(u32, f64)> = runs_of(runs, scenario, "latchkey")
+/// latchkey's requests/s over `other`'s for `scenario`, one per round in which both ran
+/// (and `other` answered at all), in round order. Each latchkey run is paired with
+/// the other's run of the same round, whatever order the runs were recorded in.
+fn round_ratios(runs: &[Run], scenario: Scenario, other: &str) -> Vec<(u32, f64)> {
+    let mut ratios: Vec<(u32, f64)> = runs_of(runs, scenario, LATCHKEY)
         .filter_map(|ours| {
-            let theirs = runs_of(runs, scenario, "Flask").find(|t| t.round == ours.round)?;
-            let flask = theirs.report.requests_per_sec;
-            (flask > 0.0).then(|| (ours.round, ours.report.requests_per_sec / flask))
+            let theirs = runs_of(runs, scenario, other).find(|t| t.round == ours.round)?;
+            let rate = theirs.report.requests_per_sec;
+            (rate > 0.0).then(|| (ours.round, ours.report.requests_per_sec / rate))
         })
         .collect();
     ratios.sort_by_key(|&(round, _)| round);
@@ -285,8 +309,8 @@ fn round_ratios(runs: &[Run], scenario: Scenario) -> Vec<(u32, f64)> {
 }
 
 /// The median (see [`median_by`]) of the per-round ratios, with how many there were.
-fn median_ratio(runs: &[Run], scenario: Scenario) -> Option<(f64, usize)> {
-    let ratios = round_ratios(runs, scenario);
+fn median_ratio(runs: &[Run], scenario: Scenario, other: &str) -> Option<(f64, usize)> {
+    let ratios = round_ratios(runs, scenario, other);
     let count = ratios.len();
     median_by(ratios, |&(_, ratio)| ratio).map(|(_, ratio)| (ratio, count))
 }
@@ -301,7 +325,10 @@ const TABLE_ORDER: [Scenario; 6] = [
     Scenario::Command,
 ];
 
-/// The scenarios with a latchkey/Flask ratio (the others differ in kind or have no peer).
+/// The peers latchkey is compared with, in column order.
+const OTHERS: [&str; 2] = [AXUM, FLASK];
+
+/// The scenarios with a ratio (the others differ in kind or have no peer).
 fn compared(scenario: Scenario) -> bool {
     matches!(
         scenario,
@@ -313,57 +340,75 @@ fn compared(scenario: Scenario) -> bool {
 fn heading(rounds: u32) -> String {
     format!(
         "medians of {}: per scenario and server the run with the median req/s \
-         (with that run's p50 and p99); latchkey/Flask: the median of the per-round ratios",
+         (with that run's p50 and p99); latchkey/axum, latchkey/Flask: the median of \
+         the per-round ratios",
         rounds_text(usize::try_from(rounds).unwrap_or(usize::MAX))
     )
 }
 
-/// One line per compared scenario with a Flask run: its per-round ratios and their median.
+/// One line per compared scenario and peer that ran: its per-round ratios and their
+/// median.
 fn ratio_lines(runs: &[Run]) -> Vec<String> {
-    TABLE_ORDER
-        .into_iter()
-        .filter(|&s| compared(s))
-        .filter_map(|scenario| {
-            let ratios = round_ratios(runs, scenario);
-            let (median, _) = median_ratio(runs, scenario)?;
-            let each: Vec<String> = ratios.iter().map(|(_, r)| format!("{r:.1}x")).collect();
-            Some(format!(
-                "{}: per-round ratios {} (median {median:.1}x)",
+    let mut lines = Vec::new();
+    for scenario in TABLE_ORDER.into_iter().filter(|&s| compared(s)) {
+        for other in OTHERS {
+            let Some((median, _)) = median_ratio(runs, scenario, other) else {
+                continue;
+            };
+            let each: Vec<String> = round_ratios(runs, scenario, other)
+                .iter()
+                .map(|(_, r)| format!("{r:.2}x"))
+                .collect();
+            lines.push(format!(
+                "{}: latchkey/{other} per round {} (median {median:.2}x)",
                 scenario.label(),
                 each.join(" ")
-            ))
-        })
-        .collect()
+            ));
+        }
+    }
+    lines
 }
 
-/// The Markdown table: one row per scenario, latchkey and Flask side by side (each the
-/// median run over the rounds), and the median per-round req/s ratio for the three
-/// scenarios the issue compares.
+/// A ratio for the table: two decimals near 1, one above 10.
+fn ratio_text(ratio: f64) -> String {
+    if ratio >= 10.0 {
+        format!("{ratio:.1}x")
+    } else {
+        format!("{ratio:.2}x")
+    }
+}
+
+/// The Markdown table: one row per scenario, latchkey, the axum peer and Flask side by
+/// side (each the median run over the rounds), and the median per-round req/s ratios
+/// for the three scenarios the issue compares.
 fn table(runs: &[Run]) -> String {
     let mut out = String::from(
-        "| scenario | latchkey req/s | p50 | p99 | Flask req/s | p50 | p99 | latchkey/Flask req/s |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | latchkey req/s | p50 | p99 | axum req/s | p50 | p99 \
+         | Flask req/s | p50 | p99 | latchkey/axum | latchkey/Flask |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let cells = |r: Option<&Report>| match r {
         Some(r) => format!("{} | {} | {}", rate(r), ms(r.p50), ms(r.p99)),
         None => "n/a | n/a | n/a".to_string(),
     };
     for scenario in TABLE_ORDER {
-        let ours = median_run(runs, scenario, "latchkey");
-        let theirs = median_run(runs, scenario, "Flask");
-        if ours.is_none() && theirs.is_none() {
+        let reports = [LATCHKEY, AXUM, FLASK].map(|peer| median_run(runs, scenario, peer));
+        if reports.iter().all(Option::is_none) {
             continue;
         }
-        let ratio = match median_ratio(runs, scenario) {
-            Some((ratio, _)) if compared(scenario) => format!("{ratio:.1}x"),
+        let ratios = OTHERS.map(|other| match median_ratio(runs, scenario, other) {
+            Some((ratio, _)) if compared(scenario) => ratio_text(ratio),
             _ => "-".to_string(),
-        };
+        });
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {ratio} |",
+            "| {} | {} | {} | {} | {} | {} |",
             scenario.label(),
-            cells(ours),
-            cells(theirs)
+            cells(reports[0]),
+            cells(reports[1]),
+            cells(reports[2]),
+            ratios[0],
+            ratios[1]
         );
     }
     out
@@ -378,25 +423,27 @@ fn rounds_text(count: usize) -> String {
     }
 }
 
-/// The issue's two targets, each met or missed, judged on medians: the median
-/// per-round ratio, and the median of latchkey's p99 under the login flood.
+/// The issue's targets, each met or missed, judged on medians: the median per-round
+/// GET /me ratios over the axum peer and over Flask, and the median of latchkey's
+/// p99 under the login flood.
 fn targets(runs: &[Run]) -> Vec<String> {
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
-    let ratio = match (
-        median_ratio(runs, Scenario::Valid),
-        median_run(runs, Scenario::Valid, "latchkey"),
-        median_run(runs, Scenario::Valid, "Flask"),
+    let ratio = |other: &str, target: f64| match (
+        median_ratio(runs, Scenario::Valid, other),
+        median_run(runs, Scenario::Valid, LATCHKEY),
+        median_run(runs, Scenario::Valid, other),
     ) {
         (Some((ratio, count)), Some(a), Some(b)) => format!(
-            "{}: {ratio:.1}x (median ratio over {}; median {} vs {} req/s)",
-            verdict(ratio >= TARGET_RATIO),
+            "{}: {} (median ratio over {}; median {} vs {} req/s)",
+            verdict(ratio >= target),
+            ratio_text(ratio),
             rounds_text(count),
             rate(a),
             rate(b)
         ),
-        _ => "not measured (no Flask run)".to_string(),
+        _ => format!("not measured (no {other} run)"),
     };
-    let flooded: Vec<Duration> = runs_of(runs, Scenario::UnderFlood, "latchkey")
+    let flooded: Vec<Duration> = runs_of(runs, Scenario::UnderFlood, LATCHKEY)
         .map(|r| r.report.p99)
         .collect();
     let count = flooded.len();
@@ -410,12 +457,108 @@ fn targets(runs: &[Run]) -> Vec<String> {
         None => "not measured".to_string(),
     };
     vec![
-        format!("GET /me >= {TARGET_RATIO:.0}x Flask's GET /protected requests/s: {ratio}"),
+        format!(
+            "GET /me >= {TARGET_AXUM:.2}x the axum peer's requests/s: {}",
+            ratio(AXUM, TARGET_AXUM)
+        ),
+        format!(
+            "GET /me >= {TARGET_FLASK:.0}x Flask's GET /protected requests/s: {}",
+            ratio(FLASK, TARGET_FLASK)
+        ),
         format!(
             "GET /me p99 < {} during a login flood: {p99}",
             ms(TARGET_FLOOD_P99)
         ),
     ]
+}
+
+/// What an h2load run measured: GET /me on one server over one transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum H2Target {
+    LatchkeyH2c,
+    AxumH2c,
+    LatchkeyTls,
+}
+
+impl H2Target {
+    fn label(self) -> &'static str {
+        match self {
+            H2Target::LatchkeyH2c => "latchkey, h2c",
+            H2Target::AxumH2c => "axum peer, h2c",
+            H2Target::LatchkeyTls => "latchkey, TLS (rustls), ALPN h2",
+        }
+    }
+}
+
+/// One h2load run's outcome.
+struct H2Run {
+    round: u32,
+    target: H2Target,
+    report: h2load::Report,
+}
+
+fn describe_h2(run: &H2Run, rounds: u32) -> String {
+    let r = &run.report;
+    let round = Round {
+        number: run.round,
+        of: rounds,
+    };
+    format!(
+        "{round} h2load GET /me {:<28} {:>8.0} req/s  mean {:>9}  ({} done, {} 2xx, {} failed; protocol {}) {}",
+        run.target.label(),
+        r.requests_per_sec,
+        ms(r.mean),
+        r.done,
+        r.ok,
+        r.failed,
+        r.protocol,
+        if r.all_ok() {
+            "as expected"
+        } else {
+            "UNEXPECTED: failures or non-2xx"
+        }
+    )
+}
+
+/// The HTTP/2 table: per target the run with the median req/s, and latchkey/axum over
+/// h2c as the median of the per-round ratios.
+fn h2_table(runs: &[H2Run]) -> String {
+    let mut out = String::from(
+        "| GET /me by h2load -c 8 -m 10 | req/s | mean per request | latchkey/axum |\n\
+         |---|---:|---:|---:|\n",
+    );
+    let of = |target: H2Target| runs.iter().filter(move |r| r.target == target);
+    let mut ratios: Vec<f64> = of(H2Target::LatchkeyH2c)
+        .filter_map(|ours| {
+            let theirs = of(H2Target::AxumH2c).find(|t| t.round == ours.round)?;
+            let rate = theirs.report.requests_per_sec;
+            (rate > 0.0).then(|| ours.report.requests_per_sec / rate)
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = median_by(ratios, |r| *r).map_or("-".to_string(), ratio_text);
+    for target in [
+        H2Target::LatchkeyH2c,
+        H2Target::AxumH2c,
+        H2Target::LatchkeyTls,
+    ] {
+        let Some(run) = median_by(of(target), |r| r.report.requests_per_sec) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {} | {} |",
+            target.label(),
+            run.report.requests_per_sec,
+            ms(run.report.mean),
+            if target == H2Target::LatchkeyH2c {
+                ratio.as_str()
+            } else {
+                "-"
+            }
+        );
+    }
+    out
 }
 
 /// `/proc/loadavg`'s three averages, or `unknown`.
@@ -581,8 +724,29 @@ fn run(options: &Options) -> Result<bool, Error> {
         builder = builder.arg("--http-threads").arg(n.to_string());
     }
     scenario::provision(&builder)?;
-    let mut server: Server = builder.start()?;
-    let flask = options
+    let mut server: Server = builder.clone().start()?;
+    // The TLS figures: a second instance on the same store (revocation holds across
+    // the two), serving a certificate made here.
+    let mut tls_server = match &options.h2load {
+        Some(_) => {
+            let (cert, key) = h2load::self_signed(dir)?;
+            Some(
+                builder
+                    .arg("--tls-cert")
+                    .arg(cert)
+                    .arg("--tls-key")
+                    .arg(key)
+                    .start()?,
+            )
+        }
+        None => None,
+    };
+    let mut axum = options
+        .axum_peer
+        .as_deref()
+        .map(AxumPeer::start)
+        .transpose()?;
+    let mut flask = options
         .flask_venv
         .as_deref()
         .map(FlaskPeer::start)
@@ -590,8 +754,8 @@ fn run(options: &Options) -> Result<bool, Error> {
     let wrk = Wrk::new(&options.wrk);
     let load_before = load_average();
     println!(
-        "bench: latchkey-server {} on {} ({}; store {}); Flask reference {}; wrk -t{} -c{}, \
-         {} s per run, {} rounds; load average {load_before}",
+        "bench: latchkey-server {} on {} ({}; store {}); axum peer {}; Flask reference {}; \
+         wrk -t{} -c{}, {} s per run, {} rounds; h2load {}; load average {load_before}",
         options.server.display(),
         server.addr(),
         options
@@ -604,6 +768,8 @@ fn run(options: &Options) -> Result<bool, Error> {
         } else {
             "SQLite"
         },
+        axum.as_ref()
+            .map_or("not measured".to_string(), |p| format!("on {}", p.addr())),
         flask
             .as_ref()
             .map_or("not measured".to_string(), |f| format!("on {}", f.addr())),
@@ -611,13 +777,24 @@ fn run(options: &Options) -> Result<bool, Error> {
         wrk::CONNECTIONS,
         options.duration.as_secs(),
         options.rounds,
+        tls_server
+            .as_ref()
+            .map_or("not run".to_string(), |s| format!(
+                "-c {} -m {}, TLS instance on {}",
+                h2load::CLIENTS,
+                h2load::STREAMS,
+                s.addr()
+            )),
     );
 
-    let ours = peer(dir, "latchkey", server.addr(), "/me", (USER, PASSWORD))?;
+    let ours = peer(dir, LATCHKEY, server.addr(), "/me", (USER, PASSWORD))?;
     let auth = format!("Bearer {}", ours.access);
     let mut peers = vec![ours];
+    if let Some(axum) = &axum {
+        peers.push(peer(dir, AXUM, axum.addr(), "/me", axum_peer::USER)?);
+    }
     if let Some(flask) = &flask {
-        peers.push(peer(dir, "Flask", flask.addr(), "/protected", flask::USER)?);
+        peers.push(peer(dir, FLASK, flask.addr(), "/protected", flask::USER)?);
     }
     let command_script = write(
         &dir.join("command.lua"),
@@ -627,9 +804,40 @@ fn run(options: &Options) -> Result<bool, Error> {
             Some(&json!({ "command": "status" }).to_string()),
         ),
     )?;
+    let h2_requests =
+        H2_REQUESTS_PER_SEC.saturating_mul(u32::try_from(options.duration.as_secs()).unwrap_or(1));
+    let mut h2_targets = Vec::new();
+    if let (Some(bin), Some(tls)) = (&options.h2load, &tls_server) {
+        let h2 = H2load::new(bin);
+        let latchkey = &peers[0];
+        h2_targets.push((
+            H2Target::LatchkeyH2c,
+            latchkey.url("/me"),
+            latchkey.access.clone(),
+        ));
+        if let Some(axum) = peers.iter().find(|p| p.name == AXUM) {
+            h2_targets.push((H2Target::AxumH2c, axum.url("/me"), axum.access.clone()));
+        }
+        h2_targets.push((
+            H2Target::LatchkeyTls,
+            format!("https://{}/me", tls.addr()),
+            latchkey.access.clone(),
+        ));
+        // A few requests each first, so that a misconfiguration fails before the rounds.
+        for (target, url, token) in &h2_targets {
+            let (line, report) = h2.run(url, token, h2load::CLIENTS)?;
+            if !report.all_ok() {
+                return Err(Error::Protocol(format!(
+                    "`{line}` ({}): not every request was answered with a 2xx",
+                    target.label()
+                )));
+            }
+        }
+    }
 
-    // Whole rounds, so that both servers see the same stretch of machine load in each.
+    // Whole rounds, so that every server sees the same stretch of machine load in each.
     let mut runs = Vec::new();
+    let mut h2_runs = Vec::new();
     for number in 1..=options.rounds {
         let round = Round {
             number,
@@ -643,7 +851,7 @@ fn run(options: &Options) -> Result<bool, Error> {
             Scenario::Command,
         ] {
             for peer in &peers {
-                if scenario == Scenario::Command && peer.name != "latchkey" {
+                if scenario == Scenario::Command && peer.name != LATCHKEY {
                     continue;
                 }
                 std::thread::sleep(SETTLE);
@@ -656,6 +864,30 @@ fn run(options: &Options) -> Result<bool, Error> {
                     options.duration,
                 )?);
                 server.check_running()?;
+                if let Some(axum) = &mut axum {
+                    axum.check_running()?;
+                }
+                if let Some(flask) = &mut flask {
+                    flask.check_running()?;
+                }
+            }
+        }
+        if let Some(bin) = &options.h2load {
+            let h2 = H2load::new(bin);
+            for (target, url, token) in &h2_targets {
+                std::thread::sleep(SETTLE);
+                let (line, report) = h2.run(url, token, h2_requests)?;
+                println!("$ {line}");
+                let run = H2Run {
+                    round: number,
+                    target: *target,
+                    report,
+                };
+                println!("{}", describe_h2(&run, options.rounds));
+                h2_runs.push(run);
+            }
+            if let Some(tls) = &mut tls_server {
+                tls.check_running()?;
             }
         }
     }
@@ -670,11 +902,20 @@ fn run(options: &Options) -> Result<bool, Error> {
     }
     println!("\n{}\n", heading(options.rounds));
     print!("{}", table(&runs));
+    if !h2_runs.is_empty() {
+        println!(
+            "\nHTTP/2, h2load -n {h2_requests} -c {} -m {} -t 1 (medians of {}):\n",
+            h2load::CLIENTS,
+            h2load::STREAMS,
+            rounds_text(usize::try_from(options.rounds).unwrap_or(usize::MAX))
+        );
+        print!("{}", h2_table(&h2_runs));
+    }
     println!();
     for line in targets(&runs) {
         println!("target: {line}");
     }
-    Ok(runs.iter().all(Run::as_expected))
+    Ok(runs.iter().all(Run::as_expected) && h2_runs.iter().all(|r| r.report.all_ok()))
 }
 
 fn main() -> ExitCode {
@@ -752,6 +993,7 @@ mod tests {
         let runs = vec![
             run(Scenario::Valid, "latchkey", report(40_000.0, 2, 400_000, 0)),
             run(Scenario::Valid, "Flask", report(1_000.0, 20, 10_000, 0)),
+            run(Scenario::Valid, "axum", report(50_000.0, 2, 500_000, 0)),
             run(Scenario::Login, "latchkey", report(50.0, 300, 500, 0)),
             run(Scenario::Login, "Flask", report(8.0, 1200, 80, 0)),
             run(
@@ -771,17 +1013,22 @@ mod tests {
         assert_eq!(
             lines[2],
             "| GET /me, valid token (Flask: GET /protected) | 40000 | 1.00 ms | 2.00 ms \
-             | 1000 | 10.00 ms | 20.00 ms | 40.0x |"
+             | 50000 | 1.00 ms | 2.00 ms | 1000 | 10.00 ms | 20.00 ms | 0.80x | 40.0x |"
         );
         assert!(
             lines[3].starts_with("| POST /login | 50.0 |"),
             "{}",
             lines[3]
         );
-        assert!(lines[3].ends_with("| 8.0 | 600.00 ms | 1200.00 ms | 6.2x |"));
+        // No axum run: n/a and no ratio.
+        assert!(
+            lines[3].ends_with("| n/a | n/a | n/a | 8.0 | 600.00 ms | 1200.00 ms | - | 6.25x |"),
+            "{}",
+            lines[3]
+        );
         // Not compared: no ratio; no Flask run: n/a.
         assert!(
-            lines[4].ends_with("| n/a | n/a | n/a | - |"),
+            lines[4].ends_with("| n/a | n/a | n/a | n/a | n/a | n/a | - | - |"),
             "{}",
             lines[4]
         );
@@ -790,11 +1037,16 @@ mod tests {
         let targets = targets(&runs);
         assert_eq!(
             targets[0],
-            "GET /me >= 30x Flask's GET /protected requests/s: met: 40.0x \
-             (median ratio over 1 round; median 40000 vs 1000 req/s)"
+            "GET /me >= 0.95x the axum peer's requests/s: MISSED: 0.80x \
+             (median ratio over 1 round; median 40000 vs 50000 req/s)"
         );
         assert_eq!(
             targets[1],
+            "GET /me >= 20x Flask's GET /protected requests/s: met: 40.0x \
+             (median ratio over 1 round; median 40000 vs 1000 req/s)"
+        );
+        assert_eq!(
+            targets[2],
             "GET /me p99 < 10.00 ms during a login flood: MISSED: p99 12.00 ms \
              (median of 1 round)"
         );
@@ -804,8 +1056,9 @@ mod tests {
     fn targets_without_flask_say_so() {
         let runs = vec![run(Scenario::Valid, "latchkey", report(1e4, 1, 1, 0))];
         let t = targets(&runs);
-        assert!(t[0].ends_with("not measured (no Flask run)"), "{}", t[0]);
-        assert!(t[1].ends_with("not measured"), "{}", t[1]);
+        assert!(t[0].ends_with("not measured (no axum run)"), "{}", t[0]);
+        assert!(t[1].ends_with("not measured (no Flask run)"), "{}", t[1]);
+        assert!(t[2].ends_with("not measured"), "{}", t[2]);
     }
 
     #[test]
@@ -859,24 +1112,26 @@ mod tests {
             run_in(1, Scenario::Login, "latchkey", report(20.0, 400, 200, 0)),
         ];
         assert_eq!(
-            round_ratios(&runs, Scenario::Valid),
+            round_ratios(&runs, Scenario::Valid, FLASK),
             vec![(1, 10.0), (2, 20.0), (3, 40.0)]
         );
-        assert_eq!(median_ratio(&runs, Scenario::Valid), Some((20.0, 3)));
-        assert_eq!(round_ratios(&runs, Scenario::Login), vec![]);
-        assert_eq!(median_ratio(&runs, Scenario::Login), None);
+        assert_eq!(median_ratio(&runs, Scenario::Valid, FLASK), Some((20.0, 3)));
+        assert_eq!(round_ratios(&runs, Scenario::Valid, AXUM), vec![]);
+        assert_eq!(round_ratios(&runs, Scenario::Login, FLASK), vec![]);
+        assert_eq!(median_ratio(&runs, Scenario::Login, FLASK), None);
         assert_eq!(
             ratio_lines(&runs),
             vec![
-                "GET /me, valid token (Flask: GET /protected): per-round ratios \
-                 10.0x 20.0x 40.0x (median 20.0x)"
+                "GET /me, valid token (Flask: GET /protected): latchkey/Flask per round \
+                 10.00x 20.00x 40.00x (median 20.00x)"
             ]
         );
     }
 
     #[test]
     fn targets_and_table_use_the_median_ratio_and_the_median_flood_p99() {
-        // One round a (latchkey req/s, Flask req/s, latchkey's p99 under the flood).
+        // One round a (latchkey req/s, Flask req/s, latchkey's p99 under the flood);
+        // the axum peer at 30000 req/s throughout.
         let rounds = |spec: &[(f64, f64, u64)]| -> Vec<Run> {
             (1..)
                 .zip(spec)
@@ -884,37 +1139,40 @@ mod tests {
                     let flood = report(9e3, flood_p99_ms, 9, 0);
                     [
                         valid(round, "latchkey", latchkey, 1),
+                        valid(round, "axum", 30_000.0, 1),
                         valid(round, "Flask", flask, 20),
                         run_in(round, Scenario::UnderFlood, "latchkey", flood),
                     ]
                 })
                 .collect()
         };
-        // Per-round ratios 31x, 29x, 25x: median 29x, although the median runs' req/s
-        // (31000 vs 1000) would give 31x. Flood p99 12, 4, 8 ms: median 8 ms.
+        // Per-round ratios over Flask 31x, 20.7x, 25x: median 25x, although the median
+        // runs' req/s (31000 vs 1400) would give 22.1x. Flood p99 12, 4, 8 ms: median 8 ms.
         let runs = rounds(&[
             (31_000.0, 1_000.0, 12),
-            (29_000.0, 1_000.0, 4),
+            (29_000.0, 1_400.0, 4),
             (35_000.0, 1_400.0, 8),
         ]);
         let t = targets(&runs);
         assert!(
-            t[0].ends_with(
-                "MISSED: 29.0x (median ratio over 3 rounds; median 31000 vs 1000 req/s)"
-            ),
+            t[0].ends_with("met: 1.03x (median ratio over 3 rounds; median 31000 vs 30000 req/s)"),
             "{}",
             t[0]
         );
         assert!(
-            t[1].ends_with("met: p99 8.00 ms (median of 3 rounds)"),
+            t[1].ends_with("met: 25.0x (median ratio over 3 rounds; median 31000 vs 1400 req/s)"),
             "{}",
             t[1]
+        );
+        assert!(
+            t[2].ends_with("met: p99 8.00 ms (median of 3 rounds)"),
+            "{}",
+            t[2]
         );
         let table = table(&runs);
         let valid_row = table.lines().nth(2).expect("a row");
         assert!(
-            valid_row
-                .ends_with("| 31000 | 0.50 ms | 1.00 ms | 1000 | 10.00 ms | 20.00 ms | 29.0x |"),
+            valid_row.ends_with("| 1400 | 10.00 ms | 20.00 ms | 1.03x | 25.0x |"),
             "{valid_row}"
         );
         assert_eq!(heading(3).split(':').next(), Some("medians of 3 rounds"));
@@ -922,10 +1180,44 @@ mod tests {
 
         // Two rounds at 28x and 32x: the lower middle, 28x, misses; two flood rounds
         // at 9 and 11 ms: the lower middle, 9 ms, meets.
-        let even = rounds(&[(28_000.0, 1_000.0, 11), (32_000.0, 1_000.0, 9)]);
+        let even = rounds(&[(18_000.0, 1_000.0, 11), (32_000.0, 1_000.0, 9)]);
         let t = targets(&even);
-        assert!(t[0].contains("MISSED: 28.0x"), "{}", t[0]);
-        assert!(t[1].contains("met: p99 9.00 ms"), "{}", t[1]);
+        assert!(t[0].contains("MISSED: 0.60x"), "{}", t[0]);
+        assert!(t[1].contains("MISSED: 18.0x"), "{}", t[1]);
+        assert!(t[2].contains("met: p99 9.00 ms"), "{}", t[2]);
+    }
+
+    #[test]
+    fn the_http2_table_gives_median_runs_and_the_h2c_ratio() {
+        let h2 = |round, target, rps: f64| H2Run {
+            round,
+            target,
+            report: h2load::Report {
+                protocol: "h2c".into(),
+                requests_per_sec: rps,
+                done: 10,
+                failed: 0,
+                ok: 10,
+                mean: Duration::from_micros(2500),
+            },
+        };
+        let runs = vec![
+            h2(1, H2Target::LatchkeyH2c, 30_000.0),
+            h2(1, H2Target::AxumH2c, 20_000.0),
+            h2(2, H2Target::LatchkeyH2c, 20_000.0),
+            h2(2, H2Target::AxumH2c, 25_000.0),
+            h2(3, H2Target::LatchkeyH2c, 25_000.0),
+            h2(3, H2Target::AxumH2c, 25_000.0),
+            h2(1, H2Target::LatchkeyTls, 15_000.0),
+        ];
+        let table = h2_table(&runs);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 5, "{table}");
+        // Ratios 1.5, 0.8, 1.0: median 1.0.
+        assert_eq!(lines[2], "| latchkey, h2c | 25000 | 2.50 ms | 1.00x |");
+        assert_eq!(lines[3], "| axum peer, h2c | 25000 | 2.50 ms | - |");
+        assert!(lines[4].starts_with("| latchkey, TLS"), "{}", lines[4]);
+        assert!(describe_h2(&runs[0], 3).starts_with("[round 1/3] h2load GET /me latchkey, h2c"));
     }
 
     #[test]
@@ -949,6 +1241,13 @@ mod tests {
         assert_eq!(ok.rounds, 3);
         assert_eq!(ok.flask_venv, Some(PathBuf::from("/v")));
         assert_eq!(ok.http_threads, None);
+        assert_eq!((ok.axum_peer, ok.h2load), (None, None));
+        let both = parse(args(
+            "--server s --wrk w --state-dir d --axum-peer a --h2load h",
+        ))
+        .expect("valid");
+        assert_eq!(both.axum_peer, Some(PathBuf::from("a")));
+        assert_eq!(both.h2load, Some(PathBuf::from("h")));
         let nine = parse(args("--server s --wrk w --state-dir d --rounds 9")).expect("valid");
         assert_eq!(nine.rounds, 9);
         let one = parse(args("--server s --wrk w --state-dir d --http-threads 1")).expect("valid");
