@@ -35,7 +35,6 @@
 //! (`fast` basepoint tables) and `p256`: one copy of each crate is linked, so all
 //! three verifiers use the same arithmetic.
 
-use std::convert::Infallible;
 use std::hint::black_box;
 use std::process::ExitCode;
 
@@ -60,31 +59,9 @@ const NOW: u64 = 1_800_000_000;
 /// The signing input's length.
 const INPUT_LEN: usize = 285;
 
-/// splitmix64 for the PSS salt: the measurement needs a signature, not secrecy.
-struct SaltRng(u64);
-
-impl rsa::rand_core::TryRng for SaltRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        self.try_next_u64().map(|x| (x >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let x = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&x[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rsa::rand_core::TryCryptoRng for SaltRng {}
+#[path = "../tests/support/splitmix.rs"]
+mod splitmix;
+use splitmix::SplitMix as SaltRng;
 
 /// The header and claims of the token for `alg`: typical access-token claims,
 /// padded (in `scope`) so that the signing input is [`INPUT_LEN`] bytes.

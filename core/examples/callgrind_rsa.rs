@@ -14,7 +14,6 @@
 //! `Signature`, as a verifier of a token must. `core/benches/callgrind_rsa.sh` runs all
 //! four.
 
-use std::convert::Infallible;
 use std::hint::black_box;
 use std::process::ExitCode;
 
@@ -33,31 +32,9 @@ fn signing_input() -> Vec<u8> {
     input
 }
 
-/// splitmix64 for the PSS salt: the measurement needs a signature, not secrecy.
-struct SaltRng(u64);
-
-impl rsa::rand_core::TryRng for SaltRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        self.try_next_u64().map(|x| (x >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let x = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&x[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rsa::rand_core::TryCryptoRng for SaltRng {}
+#[path = "../tests/support/splitmix.rs"]
+mod splitmix;
+use splitmix::SplitMix as SaltRng;
 
 #[inline(never)]
 fn latchkey_once(key: &RsaVerifyingKey, pss: bool, input: &[u8], sig: &[u8]) -> bool {

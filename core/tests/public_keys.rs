@@ -4,7 +4,6 @@
 //! binding of a key to one algorithm and one key type; the rules by which a
 //! [`KeySet`] chooses a key; and header members that carry keys never supplying one.
 
-use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -19,35 +18,9 @@ use sha2::{Sha256, Sha384, Sha512};
 const NOW: u64 = 1_700_000_000;
 const CLAIMS: &[u8] = br#"{"sub":"alice","iat":1700000000,"exp":4000000000}"#;
 
-/// A deterministic generator (splitmix64) for the PSS salt: the tests need a
-/// signature, not secrecy.
-struct SaltRng(u64);
-
-impl rsa::rand_core::TryRng for SaltRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        self.try_next_u64().map(|x| (x >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let x = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&x[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rsa::rand_core::TryCryptoRng for SaltRng {}
+#[path = "support/splitmix.rs"]
+mod splitmix;
+use splitmix::SplitMix as SaltRng;
 
 /// A test signing key of any family, and the algorithm it signs for: what a host
 /// would wrap around its own private keys.

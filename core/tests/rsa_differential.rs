@@ -7,7 +7,6 @@
 //! reaches every byte of the padding, the DigestInfo, the PSS trailer, mask, separator
 //! and salt, and the top byte a 2049-bit key's PSS encoding leaves empty.
 
-use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use latchkey_core::Error;
@@ -22,36 +21,9 @@ use sha2::{Sha256, Sha384, Sha512};
 use spki::SubjectPublicKeyInfoRef;
 use spki::der::Decode;
 
-/// A deterministic generator (splitmix64) seeded by proptest, so that a failing case
-/// replays. The PSS salt and the `rsa` crate's blinding need randomness, not secrecy,
-/// here.
-struct TestRng(u64);
-
-impl rsa::rand_core::TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        self.try_next_u64().map(|x| (x >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let x = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&x[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rsa::rand_core::TryCryptoRng for TestRng {}
+#[path = "support/splitmix.rs"]
+mod splitmix;
+use splitmix::SplitMix as TestRng;
 
 struct TestKey {
     private: PrivateKey,

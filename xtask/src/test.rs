@@ -41,7 +41,7 @@ need a failed build are skipped):
   clean-clone     git clone of the committed HEAD into an empty temp directory, then
                   cargo test --workspace there (its own target dir,
                   target/clean-clone): a build or test
-                  that reads outside the repository (../shared, say) fails here.
+                  that reads outside the repository (a sibling directory, say) fails here.
                   Uncommitted changes are not in the clone.
 
 OPTIONS:
