@@ -12,9 +12,11 @@ cargo xtask setup: install what the other commands need
 USAGE: cargo xtask setup
 
 Checks, and installs when missing:
-  - the Rust target thumbv7m-none-eabi   (rustup target add)
+  - the Rust targets thumbv7m-none-eabi and i686-unknown-linux-gnu
+                                          (rustup target add)
   - the rustfmt and clippy components     (rustup component add)
-  - qemu-system-arm, wrk and PostgreSQL   (apt-get, only when run as root;
+  - qemu-system-arm, wrk, PostgreSQL and gcc-multilib
+                                          (apt-get, only when run as root;
                                            otherwise says what to install;
                                            PostgreSQL is found under
                                            /usr/lib/postgresql/*/bin)
@@ -26,6 +28,8 @@ Every other command runs these checks first.
 pub struct Ready {
     /// The `thumbv7m-none-eabi` standard library is installed.
     pub target: bool,
+    /// The `i686-unknown-linux-gnu` standard library and gcc-multilib are installed.
+    pub host32: bool,
     /// `cargo fmt` and `cargo clippy` are installed.
     pub components: bool,
     /// `qemu-system-arm` is on `PATH`.
@@ -38,7 +42,7 @@ pub struct Ready {
 impl Ready {
     /// Everything is there.
     pub fn all(self) -> bool {
-        self.target && self.components && self.qemu && self.postgres
+        self.target && self.host32 && self.components && self.qemu && self.postgres
     }
 }
 
@@ -61,27 +65,37 @@ pub fn main(_project: &Project, args: &[String]) -> Result<(), Error> {
 /// Checks and installs everything, printing each step; never stops early.
 pub fn run() -> Ready {
     println!("setup: checking the tools");
-    let target = ensure_target();
+    let target = ensure_target(TARGET);
+    let host32 = ensure_target(HOST32_TARGET);
     let components = ensure_components();
     ensure_packages();
     Ready {
         target,
+        host32: host32 && std::path::Path::new(STUBS_32).is_file(),
         components,
         qemu: which("qemu-system-arm").is_some(),
         postgres: postgres_bin().is_some(),
     }
 }
 
-fn ensure_target() -> bool {
+/// A 32-bit host target: latchkey-core's signature suites run there on the 32-bit
+/// arithmetic the device uses (crypto-bigint, p256 and curve25519-dalek pick their
+/// word size from the target).
+pub const HOST32_TARGET: &str = "i686-unknown-linux-gnu";
+
+/// What `gcc-multilib` brings that linking for [`HOST32_TARGET`] needs.
+const STUBS_32: &str = "/usr/include/x86_64-linux-gnu/gnu/stubs-32.h";
+
+fn ensure_target(target: &str) -> bool {
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]));
     match installed {
-        Some(list) if list.lines().any(|l| l.trim() == TARGET) => {
-            println!("setup: rust target {TARGET}: installed");
+        Some(list) if list.lines().any(|l| l.trim() == target) => {
+            println!("setup: rust target {target}: installed");
             true
         }
         Some(_) => {
-            println!("setup: rust target {TARGET}: missing, installing");
-            cmd::run(Command::new("rustup").args(["target", "add", TARGET])).unwrap_or(false)
+            println!("setup: rust target {target}: missing, installing");
+            cmd::run(Command::new("rustup").args(["target", "add", target])).unwrap_or(false)
         }
         None => {
             // No rustup (a distribution toolchain): look in the sysroot instead.
@@ -89,15 +103,15 @@ fn ensure_target() -> bool {
             let found = sysroot.is_some_and(|s| {
                 std::path::Path::new(s.trim())
                     .join("lib/rustlib")
-                    .join(TARGET)
+                    .join(target)
                     .is_dir()
             });
             if found {
-                println!("setup: rust target {TARGET}: installed (no rustup)");
+                println!("setup: rust target {target}: installed (no rustup)");
             } else {
                 println!(
-                    "setup: rust target {TARGET}: MISSING and rustup is not available.\n  \
-                     Install rustup (https://rustup.rs), then: rustup target add {TARGET}"
+                    "setup: rust target {target}: MISSING and rustup is not available.\n  \
+                     Install rustup (https://rustup.rs), then: rustup target add {target}"
                 );
             }
             found
@@ -144,15 +158,19 @@ enum Probe {
     /// PostgreSQL's `initdb` under `/usr/lib/postgresql/<version>/bin` (not on
     /// `PATH` in Debian).
     Postgres,
+    /// A file that the package installs.
+    File(&'static str),
 }
 
 /// Debian packages the other commands need: QEMU for the device; wrk, the load
 /// generator of `bench-server` (its harness test runs in `cargo xtask test`);
 /// PostgreSQL, whose throwaway clusters the server's tests start.
-const APT_PACKAGES: [(&str, Probe); 3] = [
+/// gcc-multilib links the 32-bit host tests of latchkey-core.
+const APT_PACKAGES: [(&str, Probe); 4] = [
     ("qemu-system-arm", Probe::Program("qemu-system-arm")),
     ("wrk", Probe::Program("wrk")),
     ("postgresql", Probe::Postgres),
+    ("gcc-multilib", Probe::File(STUBS_32)),
 ];
 
 /// The newest `/usr/lib/postgresql/<version>/bin` with an `initdb`, if any.
@@ -173,6 +191,10 @@ fn found(probe: &Probe) -> Option<std::path::PathBuf> {
     match probe {
         Probe::Program(name) => which(name),
         Probe::Postgres => postgres_bin(),
+        Probe::File(path) => {
+            let path = std::path::Path::new(path);
+            path.is_file().then(|| path.to_path_buf())
+        }
     }
 }
 

@@ -28,9 +28,10 @@ need a failed build are skipped):
   core-hs256      cargo test -p latchkey-core --no-default-features --lib
   core-all        cargo test -p latchkey-core --all-features  (every algorithm
                   family and its Wycheproof suites)
-  core-curve32    the same Ed25519 suite with curve25519-dalek's 32-bit backend,
-                  the one the device uses (--cfg curve25519_dalek_bits=\"32\",
-                  target dir target/curve32)
+  core-32bit      the RSA, ECDSA and Ed25519 suites and the public-key tokens on
+                  i686-unknown-linux-gnu, where crypto-bigint, p256 and
+                  curve25519-dalek use the 32-bit words the device uses (target dir
+                  target/i686)
   core-no-std     cargo build -p latchkey-core --target thumbv7m-none-eabi
                   --features rsa,es256,es384,eddsa,der,pem,jwk  (every family, no_std)
   firmware        cargo build -p latchkey-firmware --target thumbv7m-none-eabi --profile firmware
@@ -259,23 +260,29 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
         &[],
         &mut cargo(project, &["test", "-p", "latchkey-core", "--all-features"]),
     );
-    let curve32_dir = project.target_dir.join("curve32");
-    let mut curve32 = cargo(
+    let mut core32 = cargo(
         project,
         &[
             "test",
             "-p",
             "latchkey-core",
             "--all-features",
+            "--target",
+            setup::HOST32_TARGET,
+            "--lib",
+            "--test",
+            "wycheproof_rsa",
+            "--test",
+            "wycheproof_ecdsa",
             "--test",
             "wycheproof_eddsa",
-            "--lib",
+            "--test",
+            "public_keys",
         ],
     );
-    curve32
-        .env("RUSTFLAGS", "--cfg curve25519_dalek_bits=\"32\"")
-        .env("CARGO_TARGET_DIR", &curve32_dir);
-    report.step("core-curve32", &[], &mut curve32);
+    core32.env("CARGO_TARGET_DIR", project.target_dir.join("i686"));
+    let core32_needs: &[&'static str] = if ready.host32 { &[] } else { &["setup"] };
+    report.step("core-32bit", core32_needs, &mut core32);
 
     let thumb = |name: &'static str, report: &mut Report, cmd: &mut Command| {
         if target_ok {
