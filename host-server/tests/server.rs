@@ -8,16 +8,11 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use latchkey_harness::http::{Client, Response};
+mod support;
 use latchkey_harness::protocol::{Command, parse_request};
 use latchkey_harness::{Error, Server, ServerBuilder, TempDir, free_port, temp_dir};
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_latchkey-server");
-
-/// How long one HTTP request may take: debug builds hash slowly (about 1 s of CPU per
-/// login), and logins may queue for a hashing slot.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(150);
+use support::{BIN, client, login, parts, post};
 
 /// A fresh directory, and a builder for the server and its CLI on `latchkey.db` in it
 /// (the key file lands next to it), logging warnings only, with no keys taken from the
@@ -51,31 +46,6 @@ fn cli_fails(
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     ))
-}
-
-/// An HTTP client for `server` with [`HTTP_TIMEOUT`].
-fn client(server: &Server) -> Client {
-    let mut http = server.client();
-    http.set_timeout(HTTP_TIMEOUT);
-    http
-}
-
-fn login(http: &mut Client, user: &str, password: &str) -> Result<Response, Error> {
-    http.post_json(
-        "/login",
-        &json!({ "username": user, "password": password }),
-        None,
-    )
-}
-
-/// `POST path` without a body, with a bearer token (`/refresh`, `/logout`).
-fn post(http: &mut Client, path: &str, token: &str) -> Result<Response, Error> {
-    http.request("POST", path, Some(token), None)
-}
-
-/// The status and the JSON body of an answer.
-fn parts(response: &Response) -> Result<(u16, Value), Error> {
-    Ok((response.status, response.json()?))
 }
 
 #[test]

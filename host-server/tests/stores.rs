@@ -8,14 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_harness::http::{Client, Response};
+mod support;
+use latchkey_harness::http::Client;
 use latchkey_harness::{Error, Postgres, Server, ServerBuilder, TempDir, temp_dir};
-use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_latchkey-server");
-
-/// Debug builds hash slowly, and logins may queue for a hashing slot.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(150);
+use serde_json::json;
+use support::{BIN, client, login, parts, post};
 
 /// Where a scenario's database lives; dropped after its servers.
 struct Db {
@@ -70,28 +67,6 @@ fn start(builder: &ServerBuilder, extra: &[&str]) -> Result<Server, Error> {
         .iter()
         .fold(builder.clone(), |b, arg| b.arg(arg))
         .start()
-}
-
-fn client(server: &Server) -> Client {
-    let mut http = server.client();
-    http.set_timeout(HTTP_TIMEOUT);
-    http
-}
-
-fn login(http: &mut Client, user: &str, password: &str) -> Result<Response, Error> {
-    http.post_json(
-        "/login",
-        &json!({ "username": user, "password": password }),
-        None,
-    )
-}
-
-fn post(http: &mut Client, path: &str, token: &str) -> Result<Response, Error> {
-    http.request("POST", path, Some(token), None)
-}
-
-fn parts(response: &Response) -> Result<(u16, Value), Error> {
-    Ok((response.status, response.json()?))
 }
 
 /// The access and refresh tokens of a successful login.
