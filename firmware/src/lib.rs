@@ -1,18 +1,19 @@
 //! Latchkey device logic: reads request lines, authorizes them with
-//! [`latchkey_core`], carries them out on `embedded-hal` outputs and answers
-//! with exactly one verdict line per request line, as `latchkey_protocol` defines
-//! them.
+//! [`latchkey_core`], saves what must survive a power cut, carries them out on
+//! `embedded-hal` outputs and answers with exactly one verdict line per request
+//! line, as `latchkey_protocol` defines them.
 //!
 //! This library is portable and pure (no hardware, no clock of its own, no heap):
-//! the binary (`main.rs`) feeds it UART bytes and the uptime and writes its
-//! answers back; host tests drive it the same way.
+//! the binary (`main.rs`) feeds it UART bytes and the uptime, gives it flash to
+//! save to, and writes its answers back; host tests drive it the same way.
 //!
 //! ```
 //! use latchkey_core::{Algorithm, Key};
-//! use latchkey_firmware::{Firmware, testing::{FakeLed, FakePin}};
+//! use latchkey_firmware::{Authorizer, Firmware, testing::{FakeLed, FakePin, MemoryStore}};
 //!
 //! let key = Key::new(Algorithm::Hs256, &[7u8; 32]).unwrap();
-//! let mut fw = Firmware::new("dev-1", key, 1_700_000_000, FakePin::default(), FakeLed::default());
+//! let auth = Authorizer::hmac("dev-1", key, 1_700_000_000);
+//! let mut fw = Firmware::new(auth, FakePin::default(), FakeLed::default(), MemoryStore::default());
 //! let mut answers = Vec::new();
 //! for &b in b"1 open not-a-token\n2 fly away\nopen x.y.z\n" {
 //!     if let Some(d) = fw.push_byte(b, 0) {
@@ -30,8 +31,10 @@ extern crate std;
 pub mod answer;
 pub mod auth;
 pub mod clock;
+pub mod keys;
 pub mod lines;
 pub mod outputs;
+pub mod persist;
 pub mod replay;
 pub mod state;
 pub mod testing;
@@ -43,13 +46,13 @@ pub mod provisioning {
 
 use embedded_hal::digital::StatefulOutputPin;
 use embedded_hal::pwm::SetDutyCycle;
-use latchkey_core::Key;
 use latchkey_protocol::{Reason as Rule, parse_request};
 
 pub use answer::{Answer, Reason, VerdictLine};
-pub use auth::{Authorizer, Grant};
+pub use auth::{Accepted, Authorizer, Grant};
 pub use latchkey_protocol::{Command, Outcome, RequestId};
 pub use lines::{Line, LineAssembler};
+pub use persist::{Counters, Persist, SaveFailed};
 
 /// What the device decided about one line: the answer to write, the request id
 /// it echoes, and for the log the command (if the line named one) and who was
@@ -82,21 +85,23 @@ impl Decision {
     }
 }
 
-/// The whole device: line assembly, authorization and outputs.
-pub struct Firmware<'a, L, P> {
+/// The whole device: line assembly, authorization, saved state and outputs.
+pub struct Firmware<'a, L, P, S> {
     lines: LineAssembler,
     auth: Authorizer<'a>,
     outputs: outputs::Outputs<L, P>,
+    store: S,
 }
 
-impl<'a, L: StatefulOutputPin, P: SetDutyCycle> Firmware<'a, L, P> {
-    /// A device called `device_id` with its HS256 `key`, whose clock starts at
-    /// `time_floor` (unix seconds), driving the `lock` pin and the `led` channel.
-    pub fn new(device_id: &'a str, key: Key, time_floor: u64, lock: L, led: P) -> Self {
+impl<'a, L: StatefulOutputPin, P: SetDutyCycle, S: Persist> Firmware<'a, L, P, S> {
+    /// A device deciding with `auth`, driving the `lock` pin and the `led`
+    /// channel, saving its state to `store`.
+    pub fn new(auth: Authorizer<'a>, lock: L, led: P, store: S) -> Self {
         Self {
             lines: LineAssembler::new(),
-            auth: Authorizer::new(device_id, key, time_floor),
+            auth,
             outputs: outputs::Outputs::new(lock, led),
+            store,
         }
     }
 
@@ -106,13 +111,25 @@ impl<'a, L: StatefulOutputPin, P: SetDutyCycle> Firmware<'a, L, P> {
         let line = self.lines.push(byte)?;
         Some(match line {
             Line::TooLong => Decision::refused(None, Rule::LineTooLong.into()),
-            Line::Complete(line) => decide(&mut self.auth, &mut self.outputs, line, uptime),
+            Line::Complete(line) => decide(
+                &mut self.auth,
+                &mut self.outputs,
+                &mut self.store,
+                line,
+                uptime,
+            ),
         })
     }
 
     /// Handles one whole request line (without its `\n`).
     pub fn handle_line(&mut self, line: &[u8], uptime: u64) -> Decision {
-        decide(&mut self.auth, &mut self.outputs, line, uptime)
+        decide(
+            &mut self.auth,
+            &mut self.outputs,
+            &mut self.store,
+            line,
+            uptime,
+        )
     }
 
     /// The device's current time estimate (unix seconds) at `uptime`.
@@ -120,20 +137,27 @@ impl<'a, L: StatefulOutputPin, P: SetDutyCycle> Firmware<'a, L, P> {
         self.auth.now(uptime)
     }
 
-    /// The state to persist at `uptime` (see [`state`]).
-    pub fn state(&self, uptime: u64) -> state::State {
-        self.auth.state(uptime)
+    /// The authorizer (for its state: clock, window, keys).
+    pub fn auth(&self) -> &Authorizer<'a> {
+        &self.auth
     }
 
-    /// Takes up persisted `state` at `uptime` (at boot; see [`Authorizer::resume`]).
-    pub fn resume(&mut self, state: &state::State, uptime: u64) {
-        self.auth.resume(state, uptime);
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Gives the outputs and the store back.
+    pub fn release(self) -> (L, P, S) {
+        let (lock, led) = self.outputs.release();
+        (lock, led, self.store)
     }
 }
 
-fn decide<L: StatefulOutputPin, P: SetDutyCycle>(
+fn decide<L: StatefulOutputPin, P: SetDutyCycle, S: Persist>(
     auth: &mut Authorizer<'_>,
     outputs: &mut outputs::Outputs<L, P>,
+    store: &mut S,
     line: &[u8],
     uptime: u64,
 ) -> Decision {
@@ -142,22 +166,60 @@ fn decide<L: StatefulOutputPin, P: SetDutyCycle>(
         Err(refusal) => return Decision::refused(refusal.id, refusal.reason.into()),
     };
     let (id, command) = (Some(request.id), Some(request.command));
-    match auth.authorize(request.command, request.token, uptime) {
-        Err(reason) => Decision {
-            id,
-            answer: Answer::Refused(reason),
-            command,
-            grant: None,
-        },
-        Ok(grant) => Decision {
-            id,
-            answer: match outputs.execute(request.command) {
-                Ok(outcome) => Answer::Ok(outcome),
-                Err(reason) => Answer::Refused(reason.into()),
-            },
-            command,
-            grant: Some(grant),
-        },
+    let answer = |answer, grant| Decision {
+        id,
+        answer,
+        command,
+        grant,
+    };
+    if request.command == Command::Trust {
+        return answer(trust(auth, store, request.token, uptime), None);
+    }
+    let accepted = match auth.authorize(request.command, request.token, uptime) {
+        Ok(a) => a,
+        Err(reason) => return answer(Answer::Refused(reason), None),
+    };
+    // The token is used up in flash before the command runs: a power cut from
+    // here on cannot make the device obey it twice.
+    if store.save_counters(&accepted.counters).is_err() {
+        return answer(Answer::Refused(Rule::StateWriteFailed.into()), None);
+    }
+    auth.commit(&accepted.counters, uptime);
+    let result = match outputs.execute(request.command) {
+        Ok(outcome) => Answer::Ok(outcome),
+        Err(reason) => Answer::Refused(reason.into()),
+    };
+    answer(result, Some(accepted.grant))
+}
+
+/// Takes up a trust statement: checked, saved, then in force. Never inlined: its
+/// buffers (key tables, the record) would otherwise sit in the stack frame of every
+/// command's check too.
+#[inline(never)]
+fn trust<S: Persist>(
+    auth: &mut Authorizer<'_>,
+    store: &mut S,
+    token: &[u8],
+    uptime: u64,
+) -> Answer {
+    let table = match auth.check_trust(token, uptime) {
+        Ok(t) => t,
+        Err(reason) => return Answer::Refused(reason),
+    };
+    let Some(record) = auth.key_record(&table) else {
+        return Answer::Refused(Rule::BadTrust.into());
+    };
+    if store.save_keys(&record).is_err() {
+        return Answer::Refused(Rule::StateWriteFailed.into());
+    }
+    let (epoch, keys) = (table.epoch, table.entries.len());
+    match auth.take_up(table) {
+        // At most MAX_COMMAND_KEYS (4): fits a u8.
+        Ok(()) => Answer::Ok(Outcome::Trusted {
+            epoch,
+            keys: keys as u8,
+        }),
+        Err(e) => Answer::Refused(e.into()),
     }
 }
 
@@ -167,14 +229,14 @@ mod tests {
     //! latchkey-core (or, for headers core refuses to write, by HMAC directly).
 
     use super::*;
-    use crate::replay::REPLAY_CAPACITY;
-    use crate::testing::{FakeLed, FakePin};
+    use crate::testing::{FakeLed, FakePin, MemoryStore};
     use base64ct::{Base64UrlUnpadded, Encoding};
+    use core::sync::atomic::{AtomicU64, Ordering};
     use hmac::{Hmac, KeyInit, Mac};
-    use latchkey_core::{Algorithm, HeaderParams};
+    use latchkey_core::{Algorithm, HeaderParams, Key};
     use latchkey_protocol::{
-        COMMAND_TOKEN_TYPE as TYP, CommandClaims, DEVICE_KEY_SALT, MAX_LIFETIME, MAX_LINE_LEN,
-        MAX_TOKEN_LEN, VerdictKind, parse_verdict,
+        COMMAND_TOKEN_TYPE as TYP, CommandClaims, MAX_LIFETIME, MAX_LINE_LEN, REPLAY_WINDOW,
+        VerdictKind, parse_verdict,
     };
     use serde::Serialize;
     use sha2::Sha256;
@@ -189,6 +251,13 @@ mod tests {
     /// The claims the server writes; tests bend them (any `scope` text, say).
     type Cmd<'a> = CommandClaims<'a>;
 
+    /// The next sequence number: every token the tests sign gets its own, as the
+    /// server numbers them.
+    fn next_seq() -> u64 {
+        static SEQ: AtomicU64 = AtomicU64::new(1);
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    }
+
     fn cmd<'a>(scope: &'a str, jti: &'a str) -> Cmd<'a> {
         Cmd {
             iss: latchkey_protocol::ISSUER,
@@ -199,12 +268,17 @@ mod tests {
             nbf: T0,
             exp: T0 + 60,
             jti,
+            seq: next_seq(),
             arg: None,
         }
     }
 
+    /// The HS256 key of the HMAC device most tests use (the decision logic past
+    /// the signature is the same for every key).
+    const TEST_KEY: [u8; 32] = [0x5a; 32];
+
     fn device_key() -> Key {
-        Key::new(Algorithm::Hs256, &provisioning::DEVICE_KEY).unwrap()
+        Key::new(Algorithm::Hs256, &TEST_KEY).unwrap()
     }
 
     fn sign_with<T: Serialize>(key: &Key, typ: &str, claims: &T) -> String {
@@ -229,7 +303,7 @@ mod tests {
             Base64UrlUnpadded::encode_string(header.as_bytes()),
             Base64UrlUnpadded::encode_string(payload)
         );
-        let mut mac = Hmac::<Sha256>::new_from_slice(&provisioning::DEVICE_KEY).unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(&TEST_KEY).unwrap();
         mac.update(input.as_bytes());
         let tag = mac.finalize().into_bytes();
         format!("{input}.{}", Base64UrlUnpadded::encode_string(&tag))
@@ -241,22 +315,27 @@ mod tests {
 
     fn valid_payload_json() -> String {
         format!(
-            r#"{{"iss":"latchkey","sub":"alice","aud":"{}","scope":"open","iat":{T0},"nbf":{T0},"exp":{},"jti":"j"}}"#,
+            r#"{{"iss":"latchkey","sub":"alice","aud":"{}","scope":"open","iat":{T0},"nbf":{T0},"exp":{},"jti":"j","seq":{}}}"#,
             provisioning::DEVICE_ID,
-            T0 + 60
+            T0 + 60,
+            next_seq()
         )
     }
 
-    type Device = Firmware<'static, FakePin, FakeLed>;
+    type Device = Firmware<'static, FakePin, FakeLed, MemoryStore>;
 
-    fn device() -> Device {
+    /// An HMAC device whose clock starts at `floor`.
+    fn device_at(floor: u64) -> Device {
         Firmware::new(
-            provisioning::DEVICE_ID,
-            device_key(),
-            T0 as u64,
+            Authorizer::hmac(provisioning::DEVICE_ID, device_key(), floor),
             FakePin::default(),
             FakeLed::default(),
+            MemoryStore::default(),
         )
+    }
+
+    fn device() -> Device {
+        device_at(T0 as u64)
     }
 
     /// Sends `request` (`<command> [<arg>] <token>`) with a request id, checks that
@@ -295,7 +374,7 @@ mod tests {
             ask(&mut fw, &format!("status {t}"), 3),
             "OK door=closed led=200"
         );
-        let (lock, led) = fw.outputs.release();
+        let (lock, led, _) = fw.release();
         assert!(!lock.high);
         assert_eq!(led.duty, 200);
     }
@@ -322,6 +401,7 @@ mod tests {
             nbf: i64,
             exp: i64,
             jti: &'a str,
+            seq: u64,
         }
         let claims = Multi {
             iss: latchkey_protocol::ISSUER,
@@ -331,6 +411,7 @@ mod tests {
             nbf: T0,
             exp: T0 + 60,
             jti: "m",
+            seq: next_seq(),
         };
         assert_eq!(
             ask(&mut device(), &format!("open {}", sign(&claims)), 0),
@@ -341,12 +422,7 @@ mod tests {
     /// Every reason code the device can answer with, each from a real request.
     #[test]
     fn refuses_each_bad_request_with_its_reason_code() {
-        let other_device_key = {
-            let hk = hkdf::Hkdf::<Sha256>::new(Some(DEVICE_KEY_SALT), &DEV_MASTER);
-            let mut k = [0u8; 32];
-            hk.expand(b"another-device", &mut k).unwrap();
-            Key::new(Algorithm::Hs256, &k).unwrap()
-        };
+        let other_device_key = Key::new(Algorithm::Hs256, &[0xa5; 32]).unwrap();
         let hs384 = Key::new(Algorithm::Hs384, &[9u8; 48]).unwrap();
         let base = cmd("open", "case");
         let with = |f: &dyn Fn(&mut Cmd<'static>)| {
@@ -370,7 +446,7 @@ mod tests {
             // Token shape and header.
             (
                 "too large",
-                format!("open {}", "a".repeat(MAX_TOKEN_LEN + 1)),
+                format!("open {}", "a".repeat(auth::MAX_TOKEN_LEN + 1)),
                 "DENIED token-too-large",
             ),
             ("two segments", "open abc.def".into(), "DENIED malformed"),
@@ -400,7 +476,8 @@ mod tests {
             (
                 "alg HS384",
                 format!("open {}", sign_with(&hs384, TYP, &base)),
-                "DENIED wrong-alg",
+                // The device holds no key for HS384: the key set finds none.
+                "DENIED unknown-key",
             ),
             (
                 "crit",
@@ -583,6 +660,31 @@ mod tests {
                 ),
                 "DENIED wrong-argument",
             ),
+            // The sequence number.
+            ("seq zero", with(&|c| c.seq = 0), "DENIED bad-sequence"),
+            (
+                "seq past 2^53",
+                with(&|c| c.seq = latchkey_protocol::MAX_SEQ + 1),
+                "DENIED bad-sequence",
+            ),
+            (
+                "no seq",
+                format!(
+                    "open {}",
+                    signed_payload(&valid_payload_json().replace(",\"seq\":", ",\"sex\":"))
+                ),
+                "DENIED bad-sequence",
+            ),
+            (
+                "seq a string",
+                format!(
+                    "open {}",
+                    signed_payload(
+                        &valid_payload_json().replace("\"seq\":", "\"seq\":\"1\",\"x\":")
+                    )
+                ),
+                "DENIED bad-sequence",
+            ),
         ];
         for (name, line, want) in cases {
             // A fresh device for each case, so that no case depends on another.
@@ -646,49 +748,34 @@ mod tests {
         assert_eq!(ask(&mut fw, &line, 120), "DENIED expired");
     }
 
+    /// Issue 17: one user's burst of `status` must not block another user's
+    /// `open`. The window holds [`REPLAY_WINDOW`] numbers: a token survives as
+    /// many newer ones being used (the server's per-user issuance limit keeps a
+    /// burst below that), and only then is refused as `sequence-too-old`.
     #[test]
-    fn full_replay_cache_refuses_until_entries_expire() {
-        const JTIS: [&str; REPLAY_CAPACITY + 1] = {
-            let mut j = [""; REPLAY_CAPACITY + 1];
-            let names = [
-                "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "b0", "b1", "b2", "b3",
-                "b4", "b5", "b6", "b7", "b8", "b9", "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
-                "c8", "c9", "d0", "d1", "d2",
-            ];
-            let mut i = 0;
-            while i < j.len() {
-                j[i] = names[i];
-                i += 1;
+    fn a_burst_of_other_tokens_does_not_block_an_unused_one() {
+        for (burst, want) in [
+            (REPLAY_WINDOW - 1, "OK opened"),
+            (REPLAY_WINDOW, "DENIED sequence-too-old"),
+        ] {
+            let mut fw = device();
+            let open = format!("open {}", sign(&cmd("open", "alice")));
+            for i in 0..burst {
+                let t = sign(&Cmd {
+                    sub: "bob",
+                    ..cmd("status", "bob")
+                });
+                let got = ask(&mut fw, &format!("status {t}"), 0);
+                assert!(got.starts_with("OK door="), "{i}: {got}");
             }
-            j
-        };
-        let mut fw = device();
-        for jti in &JTIS[..REPLAY_CAPACITY] {
-            let line = format!("open {}", sign(&cmd("open", jti)));
-            assert_eq!(ask(&mut fw, &line, 0), "OK opened", "{jti}");
+            assert_eq!(ask(&mut fw, &open, 1), want, "after {burst}");
         }
-        let last = JTIS[REPLAY_CAPACITY];
-        let line = format!("open {}", sign(&cmd("open", last)));
-        assert_eq!(ask(&mut fw, &line, 0), "DENIED replay-cache-full");
-        // 70 s later the first 32 have expired (exp + leeway): the cache has room.
-        let mut later = cmd("open", last);
-        later.iat = T0 + 70;
-        later.nbf = T0 + 70;
-        later.exp = T0 + 130;
-        let line = format!("open {}", sign(&later));
-        assert_eq!(ask(&mut fw, &line, 70), "OK opened");
     }
 
     #[test]
     fn clock_moves_forward_with_authenticated_tokens_only() {
         // A device booted with an old floor: the first valid token sets its clock.
-        let mut fw = Firmware::new(
-            provisioning::DEVICE_ID,
-            device_key(),
-            1_000,
-            FakePin::default(),
-            FakeLed::default(),
-        );
+        let mut fw = device_at(1_000);
         let fresh = format!("open {}", sign(&cmd("open", "f")));
         assert_eq!(fw.now(0), 1_000);
         // A forged token with a far-future iat does not move the clock.
@@ -764,22 +851,16 @@ mod tests {
                 "DENIED wrong-argument",
             ),
             (
-                "replayed jti",
-                vec![format!("open {}", sign(&cmd("open", "r")))],
-                // Judged at its own `iat`, still within the first one's lifetime.
-                format!("open {}", sign(&future(cmd("open", "r"), 30))),
+                "replayed seq",
+                vec![format!("open {}", sign(&Cmd { seq: 5_000, ..long }))],
+                format!("open {}", sign(&future(Cmd { seq: 5_000, ..long }, 30))),
                 "DENIED replayed",
             ),
             (
-                "replay cache full",
-                (0..REPLAY_CAPACITY)
-                    .map(|i| {
-                        let jti: &'static str = std::boxed::Box::leak(format!("f{i}").into());
-                        format!("open {}", sign(&Cmd { jti, ..long }))
-                    })
-                    .collect(),
-                format!("open {}", sign(&future(cmd("open", "full"), 200))),
-                "DENIED replay-cache-full",
+                "seq too old",
+                vec![format!("open {}", sign(&Cmd { seq: 9_000, ..long }))],
+                format!("open {}", sign(&future(Cmd { seq: 8_000, ..long }, 200))),
+                "DENIED sequence-too-old",
             ),
         ];
         for (name, before, refused, want) in cases {
@@ -790,13 +871,14 @@ mod tests {
             assert_eq!(ask(&mut fw, &refused, 0), want, "case `{name}`");
             assert_eq!(fw.now(0), T0 as u64, "case `{name}` moved the clock");
             // A current token is still good (it was `expired` before the fix).
-            let current = format!("close {}", sign(&cmd("close", "now")));
-            let want_now = if before.len() == REPLAY_CAPACITY {
-                "DENIED replay-cache-full"
-            } else {
-                "OK closed"
-            };
-            assert_eq!(ask(&mut fw, &current, 1), want_now, "case `{name}`");
+            let current = format!(
+                "close {}",
+                sign(&Cmd {
+                    seq: 10_000,
+                    ..cmd("close", "now")
+                })
+            );
+            assert_eq!(ask(&mut fw, &current, 1), "OK closed", "case `{name}`");
         }
     }
 
@@ -812,42 +894,50 @@ mod tests {
         assert_eq!(ask(&mut fw, &old, 10), "DENIED expired");
     }
 
-    /// Issue 17's reboot replay, in the library: the state saved after a command
-    /// and taken up after a reboot refuses the same token, also once it expired.
+    /// Issue 17's reboot replay, in the library: the counters saved before a
+    /// command and taken up after a reboot refuse the same token, also once it
+    /// expired; without them the old device obeyed it again.
     #[test]
     fn a_token_obeyed_before_a_reboot_is_refused_after_it() {
-        use crate::state::{StateStore, ram::RamFlash};
         let line = format!("open {}", sign(&cmd("open", "reboot")));
         let mut fw = device();
         assert_eq!(ask(&mut fw, &line, 0), "OK opened");
-        let (mut store, _) = StateStore::open(RamFlash::<2048>::new(), 0).unwrap();
-        store.save(&fw.state(10)).unwrap();
-        let flash = store.release();
+        let saved = fw.store().counters;
+        assert_eq!(saved, Some(fw.auth().counters(0)));
         for (uptime, want) in [(0, "DENIED replayed"), (120, "DENIED expired")] {
-            // A fresh boot from the build's (older) floor, then the stored state.
-            let mut fw = Firmware::new(
-                provisioning::DEVICE_ID,
-                device_key(),
-                1_000,
-                FakePin::default(),
-                FakeLed::default(),
-            );
-            let (_, stored) = StateStore::open(flash.clone(), 0).unwrap();
-            fw.resume(&stored.unwrap(), 0);
-            assert_eq!(fw.now(0), T0 as u64 + 10);
+            // A fresh boot from the build's (older) floor, then the saved state.
+            let mut fw = device_at(1_000);
+            fw.auth.resume(saved.as_ref(), None, 0);
+            assert_eq!(fw.now(0), T0 as u64);
             assert_eq!(ask(&mut fw, &line, uptime), want);
         }
-        // Without the stored state the old device obeyed it again.
-        assert_eq!(ask(&mut device(), &line, 0), "OK opened");
+        assert_eq!(ask(&mut device_at(1_000), &line, 0), "OK opened");
+    }
+
+    /// A command runs only once its token is used up in flash: when the save
+    /// fails, the door stays shut, the answer says so, and the token stays good.
+    #[test]
+    fn nothing_runs_when_the_state_cannot_be_saved() {
+        let mut fw = device();
+        fw.store.fail = true;
+        let line = format!("open {}", sign(&cmd("open", "nosave")));
+        assert_eq!(ask(&mut fw, &line, 0), "ERROR state-write-failed");
+        assert_eq!(fw.auth().counters(0).highest_seq, 0);
+        fw.store.fail = false;
+        assert_eq!(ask(&mut fw, &line, 0), "OK opened");
+        assert_eq!(fw.store().saves, 1);
+        let (lock, _, _) = fw.release();
+        assert!(lock.high);
     }
 
     #[test]
     fn largest_token_fits_the_scratch_buffer() {
-        // Pad `sub` so the token is exactly MAX_TOKEN_LEN bytes long.
+        // Pad `sub` so the token is exactly this build's MAX_TOKEN_LEN bytes long.
+        let limit = auth::MAX_TOKEN_LEN;
         let mut len = 0;
         let mut pad = 0;
         let mut token = String::new();
-        while len < MAX_TOKEN_LEN {
+        while len < limit {
             let sub = "u".repeat(pad);
             let mut c = cmd("open", "big");
             c.sub = &sub;
@@ -857,7 +947,7 @@ mod tests {
         }
         // Base64 grows in steps of 4 characters per 3 bytes: land on the limit or just past it.
         let mut fw = device();
-        let want = if len == MAX_TOKEN_LEN {
+        let want = if len == limit {
             "OK opened"
         } else {
             "DENIED token-too-large"
@@ -890,11 +980,10 @@ mod tests {
             }
         }
         let mut fw = Firmware::new(
-            provisioning::DEVICE_ID,
-            device_key(),
-            T0 as u64,
+            Authorizer::hmac(provisioning::DEVICE_ID, device_key(), T0 as u64),
             BrokenPin,
             FakeLed::default(),
+            MemoryStore::default(),
         );
         let line = format!("1 open {}", sign(&cmd("open", "b")));
         let d = fw.handle_line(line.as_bytes(), 0);
@@ -923,35 +1012,326 @@ mod tests {
         );
     }
 
-    /// The DEVELOPMENT ONLY master secret, 0x00..=0x1f (team convention).
-    const DEV_MASTER: [u8; 32] = {
-        let mut s = [0u8; 32];
-        let mut i = 0;
-        while i < 32 {
-            s[i] = i as u8;
-            i += 1;
-        }
-        s
-    };
+    /// The public-key device: EdDSA command tokens chosen by `kid`, and trust
+    /// statements signed by the root that rotate the command keys.
+    mod public_keys {
+        use super::*;
+        use crate::keys::{KeyEntry, KeyTable};
+        use ed25519_dalek::{Signer as _, SigningKey};
+        use serde_json::{Value, json};
 
-    #[test]
-    fn development_key_is_the_servers_derivation() {
-        if !provisioning::DEVELOPMENT_KEY {
-            return; // A provisioned build: the key came from outside.
+        const ROOT: [u8; 32] = [0x40; 32];
+        const CMD_1: [u8; 32] = [0x61; 32];
+        const CMD_2: [u8; 32] = [0x62; 32];
+        const OTHER: [u8; 32] = [0x63; 32];
+
+        fn public(seed: &[u8; 32]) -> [u8; 32] {
+            SigningKey::from_bytes(seed).verifying_key().to_bytes()
         }
-        let hk = hkdf::Hkdf::<Sha256>::new(Some(DEVICE_KEY_SALT), &DEV_MASTER);
-        let mut k = [0u8; 32];
-        hk.expand(provisioning::DEVICE_ID.as_bytes(), &mut k)
+
+        fn jwk(seed: &[u8; 32], kid: &str) -> Value {
+            json!({"kty":"OKP","crv":"Ed25519","kid":kid,"alg":"EdDSA","use":"sig",
+                   "x": Base64UrlUnpadded::encode_string(&public(seed))})
+        }
+
+        /// A compact JWS over `payload`, EdDSA under `seed`, with `typ` and `kid`.
+        fn eddsa(seed: &[u8; 32], typ: &str, kid: Option<&str>, payload: &Value) -> String {
+            let mut header = json!({"alg":"EdDSA","typ":typ});
+            if let Some(kid) = kid {
+                header["kid"] = kid.into();
+            }
+            let input = format!(
+                "{}.{}",
+                Base64UrlUnpadded::encode_string(header.to_string().as_bytes()),
+                Base64UrlUnpadded::encode_string(payload.to_string().as_bytes())
+            );
+            let sig = SigningKey::from_bytes(seed).sign(input.as_bytes());
+            format!(
+                "{input}.{}",
+                Base64UrlUnpadded::encode_string(&sig.to_bytes())
+            )
+        }
+
+        fn command(seed: &[u8; 32], kid: &str, scope: &str) -> String {
+            let claims = serde_json::to_value(cmd(scope, "pk")).unwrap();
+            eddsa(seed, TYP, Some(kid), &claims)
+        }
+
+        fn statement(epoch: u64, add: &[(&[u8; 32], &str)], retire: &[&str]) -> Value {
+            let add: Vec<Value> = add.iter().map(|(seed, kid)| jwk(seed, kid)).collect();
+            json!({"iss":"latchkey","aud":provisioning::DEVICE_ID,"epoch":epoch,
+                   "add":add,"retire":retire})
+        }
+
+        fn trust(payload: &Value) -> String {
+            eddsa(
+                &ROOT,
+                latchkey_protocol::TRUST_TOKEN_TYPE,
+                Some("root"),
+                payload,
+            )
+        }
+
+        fn build_table() -> KeyTable {
+            let mut table = KeyTable::default();
+            let entry = KeyEntry::new("cmd-1", Algorithm::EdDsa, &public(&CMD_1)).unwrap();
+            table.entries.push(entry).unwrap();
+            table
+        }
+
+        fn device_with_root(root: &[u8; 32]) -> Device {
+            let auth = Authorizer::public(
+                provisioning::DEVICE_ID,
+                &public(root),
+                build_table(),
+                T0 as u64,
+            )
             .unwrap();
-        assert_eq!(k, provisioning::DEVICE_KEY);
-        if provisioning::DEVICE_ID == "dev-1" {
-            // Known answer computed independently (Python hmac/hashlib HKDF).
-            let kat = "2b21beaf733f9f93849d868ae626dba5896e6456dd29da598061bf135517cd01";
-            let hex: String = provisioning::DEVICE_KEY
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            assert_eq!(hex, kat);
+            Firmware::new(
+                auth,
+                FakePin::default(),
+                FakeLed::default(),
+                MemoryStore::default(),
+            )
+        }
+
+        fn pk_device() -> Device {
+            device_with_root(&ROOT)
+        }
+
+        #[test]
+        fn obeys_eddsa_tokens_by_kid_and_nothing_else() {
+            let mut fw = pk_device();
+            let ok = command(&CMD_1, "cmd-1", "open");
+            assert_eq!(ask(&mut fw, &format!("open {ok}"), 0), "OK opened");
+            assert_eq!(ask(&mut fw, &format!("open {ok}"), 0), "DENIED replayed");
+            let cases = [
+                (
+                    "unknown kid",
+                    command(&CMD_1, "cmd-9", "open"),
+                    "DENIED unknown-key",
+                ),
+                (
+                    "another key",
+                    command(&OTHER, "cmd-1", "open"),
+                    "DENIED bad-signature",
+                ),
+                (
+                    "the root's key",
+                    command(&ROOT, "cmd-1", "open"),
+                    "DENIED bad-signature",
+                ),
+                (
+                    // The public key as an HMAC secret: the classic confusion.
+                    "HS256 under the public key",
+                    {
+                        let k = Key::new(Algorithm::Hs256, &public(&CMD_1)).unwrap();
+                        sign_with(&k, TYP, &cmd("open", "hs"))
+                    },
+                    "DENIED unknown-key",
+                ),
+                (
+                    "a trust statement as a command",
+                    trust(&statement(1, &[], &[])),
+                    // Its kid names the root, which is no command key.
+                    "DENIED unknown-key",
+                ),
+            ];
+            for (name, token, want) in cases {
+                assert_eq!(ask(&mut fw, &format!("open {token}"), 0), want, "{name}");
+            }
+            // Without a kid, the one EdDSA key is chosen.
+            let claims = serde_json::to_value(cmd("close", "nokid")).unwrap();
+            let token = eddsa(&CMD_1, TYP, None, &claims);
+            assert_eq!(ask(&mut fw, &format!("close {token}"), 0), "OK closed");
+        }
+
+        #[test]
+        fn rotation_by_trust_then_the_old_key_retired() {
+            let mut fw = pk_device();
+            let add = trust(&statement(1, &[(&CMD_2, "cmd-2")], &[]));
+            assert_eq!(
+                ask(&mut fw, &format!("trust {add}"), 0),
+                "OK epoch=1 keys=2"
+            );
+            let new = command(&CMD_2, "cmd-2", "open");
+            assert_eq!(ask(&mut fw, &format!("open {new}"), 0), "OK opened");
+            let retire = trust(&statement(2, &[], &["cmd-1"]));
+            assert_eq!(
+                ask(&mut fw, &format!("trust {retire}"), 0),
+                "OK epoch=2 keys=1"
+            );
+            let old = command(&CMD_1, "cmd-1", "open");
+            assert_eq!(
+                ask(&mut fw, &format!("open {old}"), 0),
+                "DENIED unknown-key"
+            );
+            // A replayed statement (or any older epoch) changes nothing.
+            assert_eq!(
+                ask(&mut fw, &format!("trust {add}"), 0),
+                "DENIED stale-epoch"
+            );
+            assert_eq!(fw.auth().trust_epoch(), (2, 1));
+        }
+
+        #[test]
+        fn refuses_each_bad_trust_statement_with_its_reason() {
+            let mut wrong_aud = statement(1, &[(&CMD_2, "cmd-2")], &[]);
+            wrong_aud["aud"] = "another-device".into();
+            let mut no_epoch = statement(1, &[], &[]);
+            no_epoch.as_object_mut().unwrap().remove("epoch");
+            let mut epoch_text = statement(1, &[], &[]);
+            epoch_text["epoch"] = "2".into();
+            let mut private = statement(1, &[(&CMD_2, "cmd-2")], &[]);
+            private["add"][0]["d"] = "AAAA".into();
+            let mut no_kid = statement(1, &[(&CMD_2, "cmd-2")], &[]);
+            no_kid["add"][0].as_object_mut().unwrap().remove("kid");
+            let mut hmac_key = statement(1, &[], &[]);
+            hmac_key["add"] = json!([{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","kid":"h","alg":"HS256"}]);
+            let long_kid = "k".repeat(latchkey_protocol::MAX_KID_LEN + 1);
+            let cases: Vec<(&str, String, &str)> = vec![
+                (
+                    "epoch 0",
+                    trust(&statement(0, &[(&CMD_2, "cmd-2")], &[])),
+                    "DENIED stale-epoch",
+                ),
+                (
+                    "retire the last key",
+                    trust(&statement(1, &[], &["cmd-1"])),
+                    "DENIED last-key",
+                ),
+                (
+                    "a kid held",
+                    trust(&statement(1, &[(&CMD_2, "cmd-1")], &[])),
+                    "DENIED key-table-full",
+                ),
+                ("wrong audience", trust(&wrong_aud), "DENIED wrong-audience"),
+                ("no epoch", trust(&no_epoch), "DENIED bad-trust"),
+                ("epoch a string", trust(&epoch_text), "DENIED bad-trust"),
+                ("a private key", trust(&private), "DENIED bad-trust"),
+                ("a key without kid", trust(&no_kid), "DENIED bad-trust"),
+                ("an HMAC secret", trust(&hmac_key), "DENIED bad-trust"),
+                (
+                    "a kid too long",
+                    trust(&statement(1, &[(&CMD_2, &long_kid)], &[])),
+                    "DENIED bad-trust",
+                ),
+                (
+                    "signed by a command key",
+                    eddsa(
+                        &CMD_1,
+                        latchkey_protocol::TRUST_TOKEN_TYPE,
+                        Some("root"),
+                        &statement(1, &[(&CMD_2, "cmd-2")], &[]),
+                    ),
+                    "DENIED bad-signature",
+                ),
+                (
+                    "a command token as a statement",
+                    command(&ROOT, "root", "open"),
+                    "DENIED wrong-type",
+                ),
+            ];
+            for (name, token, want) in cases {
+                let mut fw = pk_device();
+                assert_eq!(ask(&mut fw, &format!("trust {token}"), 0), want, "{name}");
+                assert_eq!(fw.auth().trust_epoch(), (0, 1), "{name}");
+                assert_eq!(fw.store().saves, 0, "{name}");
+            }
+            // A fifth key does not fit (four statements' worth of JWKs do not fit
+            // one line, so the table fills up over two).
+            let mut fw = pk_device();
+            let three = trust(&statement(
+                1,
+                &[(&CMD_2, "k2"), (&CMD_2, "k3"), (&CMD_2, "k4")],
+                &[],
+            ));
+            assert_eq!(
+                ask(&mut fw, &format!("trust {three}"), 0),
+                "OK epoch=1 keys=4"
+            );
+            let fifth = trust(&statement(2, &[(&CMD_2, "k5")], &[]));
+            assert_eq!(
+                ask(&mut fw, &format!("trust {fifth}"), 0),
+                "DENIED key-table-full"
+            );
+            assert_eq!(fw.auth().trust_epoch(), (1, 4));
+            // An HMAC device has no root: it takes no statements.
+            let token = trust(&statement(1, &[(&CMD_2, "cmd-2")], &[]));
+            assert_eq!(
+                ask(&mut device(), &format!("trust {token}"), 0),
+                "DENIED bad-trust"
+            );
+        }
+
+        #[test]
+        fn keys_survive_a_reboot_and_go_under_another_root() {
+            let mut fw = pk_device();
+            let rotate = trust(&statement(7, &[(&CMD_2, "cmd-2")], &["cmd-1"]));
+            assert_eq!(
+                ask(&mut fw, &format!("trust {rotate}"), 0),
+                "OK epoch=7 keys=1"
+            );
+            let record = fw.store().keys.clone().unwrap();
+            // Reboot (or reflash with the same root): the saved table holds.
+            let mut again = pk_device();
+            again.auth.resume(None, Some(&record), 0);
+            assert_eq!(again.auth().trust_epoch(), (7, 1));
+            let new = command(&CMD_2, "cmd-2", "open");
+            assert_eq!(ask(&mut again, &format!("open {new}"), 0), "OK opened");
+            let old = command(&CMD_1, "cmd-1", "open");
+            assert_eq!(
+                ask(&mut again, &format!("open {old}"), 0),
+                "DENIED unknown-key"
+            );
+            // Reflashed under another root: the saved table goes, the build's keys count.
+            let mut other = device_with_root(&OTHER);
+            other.auth.resume(None, Some(&record), 0);
+            assert_eq!(other.auth().trust_epoch(), (0, 1));
+            let old = command(&CMD_1, "cmd-1", "open");
+            assert_eq!(ask(&mut other, &format!("open {old}"), 0), "OK opened");
+            // A damaged record is ignored too.
+            let mut bad = record.clone();
+            bad[40] ^= 0xff;
+            let mut damaged = pk_device();
+            damaged.auth.resume(None, Some(&bad), 0);
+            assert_eq!(damaged.auth().trust_epoch(), (0, 1));
+        }
+
+        #[test]
+        fn a_statement_not_saved_changes_nothing() {
+            let mut fw = pk_device();
+            fw.store.fail = true;
+            let add = trust(&statement(1, &[(&CMD_2, "cmd-2")], &[]));
+            assert_eq!(
+                ask(&mut fw, &format!("trust {add}"), 0),
+                "ERROR state-write-failed"
+            );
+            assert_eq!(fw.auth().trust_epoch(), (0, 1));
+            fw.store.fail = false;
+            assert_eq!(
+                ask(&mut fw, &format!("trust {add}"), 0),
+                "OK epoch=1 keys=2"
+            );
+        }
+
+        #[test]
+        fn the_key_record_round_trips() {
+            let mut table = build_table();
+            table.epoch = 9;
+            table
+                .entries
+                .push(KeyEntry::new("cmd-2", Algorithm::EdDsa, &public(&CMD_2)).unwrap())
+                .unwrap();
+            let root = public(&ROOT);
+            let record = table.encode(&root);
+            assert_eq!(KeyTable::decode(&record, &root), Some(table.clone()));
+            assert_eq!(KeyTable::decode(&record, &public(&OTHER)), None);
+            assert_eq!(KeyTable::decode(&record[1..], &root), None);
+            assert_eq!(
+                KeyTable::decode(&KeyTable::default().encode(&root), &root),
+                None
+            );
         }
     }
 

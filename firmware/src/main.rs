@@ -12,6 +12,10 @@
 #[cfg(not(target_os = "none"))]
 fn main() {}
 
+/// The state flash: a host file through semihosting.
+#[cfg(target_os = "none")]
+mod flash;
+
 #[cfg(target_os = "none")]
 mod device {
     use core::cell::RefCell;
@@ -24,9 +28,14 @@ mod device {
     use embedded_hal::digital::{ErrorType as PinErrorType, OutputPin, StatefulOutputPin};
     use embedded_hal::pwm::{ErrorType as PwmErrorType, SetDutyCycle};
     use heapless::Deque;
-    use latchkey_core::{Algorithm, Key};
-    use latchkey_firmware::provisioning::{DEVELOPMENT_KEY, DEVICE_ID, DEVICE_KEY, TIME_FLOOR};
-    use latchkey_firmware::{Answer, Decision, Firmware};
+    use latchkey_firmware::keys::RECORD_FORMAT;
+    use latchkey_firmware::provisioning::{DEVICE_ID, TIME_FLOOR};
+    use latchkey_firmware::state::{
+        COUNTERS_SECTORS, CounterLog, Counters, Payload, TRUST_CAPACITY, TRUST_SECTORS, TrustLog,
+    };
+    use latchkey_firmware::{Answer, Authorizer, Decision, Firmware, Persist, SaveFailed};
+
+    use crate::flash::{COUNTERS_BASE, FileFlash, TRUST_BASE};
 
     /// QEMU exit codes (semihosting SYS_EXIT_EXTENDED); documented in README.md.
     mod exit_code {
@@ -36,8 +45,13 @@ mod device {
         pub const HARD_FAULT: i32 = 102;
         /// An exception or interrupt the firmware never enables.
         pub const UNEXPECTED_IRQ: i32 = 103;
-        /// The provisioned key was refused by latchkey-core at boot.
+        /// A provisioned key was refused by latchkey-core at boot.
         pub const BAD_KEY: i32 = 104;
+        /// The state flash (its host file) could not be opened or read at boot.
+        pub const FLASH: i32 = 105;
+        /// Feature `power-cut`: the power was cut in the middle of a flash write.
+        #[cfg(feature = "power-cut")]
+        pub const POWER_CUT: i32 = 106;
     }
 
     /// SysTick runs from the 25 MHz CPU clock; one tick every half second
@@ -243,19 +257,18 @@ mod device {
         cp.SYST.enable_interrupt();
         cp.SYST.enable_counter();
 
-        let Ok(key) = Key::new(Algorithm::Hs256, &DEVICE_KEY) else {
-            semihosting::process::exit(exit_code::BAD_KEY)
-        };
-        if DEVELOPMENT_KEY {
-            defmt::warn!("DEVELOPMENT ONLY key: do not deploy this build");
-        }
-        let mut fw = Firmware::new(DEVICE_ID, key, TIME_FLOOR, LockPin, LedPwm { duty: 0 });
+        let fw = init();
         uart_init();
         let (used, size) = stack_peak();
+        let (epoch, keys) = fw.auth().trust_epoch();
         defmt::info!(
-            "boot: device {=str}, clock floor {=u64}, stack {=u32}/{=u32} B",
+            "boot: device {=str}, clock {=u64} (build floor {=u64}), highest seq {=u64}, trust epoch {=u32} ({=usize} keys), stack {=u32}/{=u32} B",
             DEVICE_ID,
+            fw.now(uptime()),
             TIME_FLOOR,
+            fw.auth().counters(uptime()).highest_seq,
+            epoch,
+            keys,
             used,
             size
         );
@@ -286,6 +299,155 @@ mod device {
         }
     }
 
+    /// The device, in static memory: its buffers (line, token scratch, key set)
+    /// stay out of the stack, which the signature check needs.
+    type Device = Firmware<'static, LockPin, LedPwm, FlashStore>;
+
+    /// Builds the device from the provisioning and the state saved in flash.
+    /// Never inlined: what it builds on the way lives in its own stack frame,
+    /// gone before the first line is read.
+    #[inline(never)]
+    fn init() -> &'static mut Device {
+        let Some(mut auth) = authorizer() else {
+            semihosting::process::exit(exit_code::BAD_KEY)
+        };
+        let Ok((store, counters, keys)) = FlashStore::open() else {
+            semihosting::process::exit(exit_code::FLASH)
+        };
+        auth.resume(counters.as_ref(), keys.as_deref(), uptime());
+        let device = Firmware::new(auth, LockPin, LedPwm { duty: 0 }, store);
+        cortex_m::singleton!(: Device = device)
+            .unwrap_or_else(|| semihosting::process::exit(exit_code::UNEXPECTED_IRQ))
+    }
+
+    /// The flash the state is saved in: the host file, or with feature `power-cut`
+    /// the same file losing power after the number of write steps (words written
+    /// and sectors erased) that the file `latchkey-power-cut` in QEMU's working
+    /// directory names.
+    #[cfg(not(feature = "power-cut"))]
+    type Flash = FileFlash;
+    #[cfg(feature = "power-cut")]
+    type Flash = latchkey_firmware::state::CutAfter<FileFlash>;
+
+    /// The device's state in flash: the counters log and the trust log.
+    struct FlashStore {
+        flash: Flash,
+        counters: CounterLog<Flash>,
+        trust: TrustLog<Flash>,
+    }
+
+    /// What was saved, as read back at boot.
+    type Saved = (
+        FlashStore,
+        Option<Counters>,
+        Option<Payload<TRUST_CAPACITY>>,
+    );
+
+    impl FlashStore {
+        fn open() -> Result<Saved, ()> {
+            let file = FileFlash::open(c"latchkey-flash.bin").map_err(|_| ())?;
+            let mut flash = power(file);
+            let (counters, saved) =
+                CounterLog::open(&mut flash, COUNTERS_BASE, COUNTERS_SECTORS).map_err(|_| ())?;
+            let (trust, keys) =
+                TrustLog::open(&mut flash, TRUST_BASE, TRUST_SECTORS, RECORD_FORMAT)
+                    .map_err(|_| ())?;
+            let store = FlashStore {
+                flash,
+                counters,
+                trust,
+            };
+            Ok((store, saved, keys))
+        }
+    }
+
+    impl Persist for FlashStore {
+        fn save_counters(&mut self, counters: &Counters) -> Result<(), SaveFailed> {
+            let saved = self.counters.save(&mut self.flash, counters);
+            power_check(&self.flash);
+            saved.map(|_| ()).map_err(|_| SaveFailed)
+        }
+
+        fn save_keys(&mut self, record: &[u8]) -> Result<(), SaveFailed> {
+            let saved = self.trust.append(&mut self.flash, record);
+            power_check(&self.flash);
+            saved.map_err(|_| SaveFailed)
+        }
+    }
+
+    #[cfg(not(feature = "power-cut"))]
+    fn power(file: FileFlash) -> Flash {
+        file
+    }
+
+    /// Feature `power-cut`: the flash loses power after the steps the file
+    /// `latchkey-power-cut` names (decimal); without the file, never.
+    #[cfg(feature = "power-cut")]
+    fn power(file: FileFlash) -> Flash {
+        use semihosting::io::Read;
+        let mut text = [0u8; 20];
+        let steps = semihosting::fs::File::open(c"latchkey-power-cut")
+            .ok()
+            .and_then(|mut f| f.read(&mut text).ok())
+            .and_then(|n| core::str::from_utf8(text.get(..n)?).ok())
+            .and_then(|t| t.trim().parse::<usize>().ok())
+            .unwrap_or(usize::MAX);
+        defmt::warn!(
+            "power-cut build: the power goes after {=usize} flash steps",
+            steps
+        );
+        latchkey_firmware::state::CutAfter::torn(file, steps)
+    }
+
+    #[cfg(not(feature = "power-cut"))]
+    fn power_check(_: &Flash) {}
+
+    /// Feature `power-cut`: once the cut has happened, the device is off: QEMU
+    /// stops at once, before anything else runs or is answered.
+    #[cfg(feature = "power-cut")]
+    fn power_check(flash: &Flash) {
+        if flash.is_cut() {
+            semihosting::process::exit(exit_code::POWER_CUT);
+        }
+    }
+
+    /// The public-key device: the build's root and command keys.
+    #[cfg(not(feature = "hs256"))]
+    fn authorizer() -> Option<Authorizer<'static>> {
+        use latchkey_core::Algorithm;
+        use latchkey_firmware::keys::{KeyEntry, KeyTable};
+        use latchkey_firmware::provisioning::{COMMAND_KEYS, DEVELOPMENT_KEYS, ROOT_KEY, ROOT_KID};
+        let mut table = KeyTable::default();
+        for (kid, alg, material) in COMMAND_KEYS {
+            let alg = Algorithm::from_name(alg).ok()?;
+            table
+                .entries
+                .push(KeyEntry::new(kid, alg, material).ok()?)
+                .ok()?;
+        }
+        if DEVELOPMENT_KEYS {
+            defmt::warn!("DEVELOPMENT ONLY keys: anyone can sign commands for this build");
+        }
+        defmt::info!(
+            "root {=str}, {=usize} command keys",
+            ROOT_KID,
+            table.entries.len()
+        );
+        Authorizer::public(DEVICE_ID, &ROOT_KEY, table, TIME_FLOOR).ok()
+    }
+
+    /// The opt-in HMAC device: a secret HS256 key, no trust statements.
+    #[cfg(feature = "hs256")]
+    fn authorizer() -> Option<Authorizer<'static>> {
+        use latchkey_core::{Algorithm, Key};
+        use latchkey_firmware::provisioning::{DEVELOPMENT_KEY, DEVICE_KEY};
+        if DEVELOPMENT_KEY {
+            defmt::warn!("DEVELOPMENT ONLY key: do not deploy this build");
+        }
+        let key = Key::new(Algorithm::Hs256, &DEVICE_KEY).ok()?;
+        Some(Authorizer::hmac(DEVICE_ID, key, TIME_FLOOR))
+    }
+
     /// Marker: a line's decision starts (its address is looked up in the ELF).
     #[inline(never)]
     fn insn_mark_line_begin() {
@@ -299,7 +461,7 @@ mod device {
         cortex_m::asm::nop();
     }
 
-    /// For comparison: a bare HMAC-SHA256 under the device key over the same
+    /// For comparison: a bare HMAC-SHA256 over the same
     /// bytes the token's MAC covers (`header.payload`), between its own markers.
     #[cfg(feature = "insn-count")]
     fn bare_hmac(line: &[u8]) {
@@ -310,7 +472,8 @@ mod device {
         };
         let signing_input = token.get(..dot).unwrap_or(&[]);
         insn_mark_hmac_begin();
-        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&DEVICE_KEY) else {
+        // The key does not change the instruction count; this build may hold none.
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&[0x5a; 32]) else {
             return;
         };
         mac.update(signing_input);

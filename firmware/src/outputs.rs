@@ -49,6 +49,9 @@ impl<L: StatefulOutputPin, P: SetDutyCycle> Outputs<L, P> {
                 open: self.lock.is_set_high().map_err(|_| Reason::OutputFault)?,
                 led: self.led_level,
             }),
+            // `trust` changes keys, not outputs: no scope grants it, so it is never
+            // authorized as a command and never reaches here.
+            Command::Trust => Err(Reason::MissingScope),
         }
     }
 

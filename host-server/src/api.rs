@@ -8,9 +8,10 @@ use crate::error::Error;
 use crate::http::{Bearer, Caller, ClientAddr, DeviceId, Json, JsonBody};
 use crate::keys::random_id;
 use crate::metrics::{Login, Metrics, StoreOp};
-use crate::store::{CommandRecord, Credentials, Grant, Rotation, Store};
-use crate::tokens::{Kind, TokenService, unix_now};
+use crate::store::{CommandRecord, Credentials, Grant, Issuance, IssueLimit, Rotation, Store};
+use crate::tokens::{CommandTicket, Kind, TokenService, grantable, unix_now};
 use axum::extract::{Request, State};
+use latchkey_core::Algorithm;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -63,6 +64,9 @@ pub struct Shared {
     /// How long a request may take, from its head's arrival to its answer
     /// (`--request-timeout`).
     pub request_timeout: Duration,
+    /// The root public key trust statements are checked against before they
+    /// are sent; `None`: trust delivery is off.
+    pub root_key: Option<latchkey_core::Key>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -478,6 +482,76 @@ fn command_args(command: &str, args: Option<&Value>) -> Result<latchkey_protocol
         })
 }
 
+/// A command token as issued: the token and what it was issued with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCommand {
+    /// The compact JWS.
+    pub token: String,
+    /// Its `jti`.
+    pub jti: String,
+    /// Its `iat`.
+    pub iat: i64,
+    /// Its `exp`.
+    pub exp: i64,
+    /// Its `seq`, the device's sequence number.
+    pub seq: u64,
+    /// The algorithm it is signed with.
+    pub alg: Algorithm,
+}
+
+/// Issues one command token, the one way the API and the CLI do: refuses
+/// `trust`, takes the device's next `seq` and records the token in the store
+/// within the per-user limit ([`IssueLimit::CONTRACT`]), then signs it. Blocks
+/// on the store: run it on a blocking thread.
+///
+/// # Errors
+/// [`Error::Malformed`] for `trust`; [`Error::NotFound`] for an unregistered
+/// device; [`Error::TooManyTokens`] when the user is at the limit for the
+/// device; the store's and the signer's errors.
+pub fn issue_command_token(
+    store: &dyn Store,
+    tokens: &TokenService,
+    sub: &str,
+    device: &str,
+    command: latchkey_protocol::Command,
+    now: i64,
+    source: &str,
+) -> Result<IssuedCommand, Error> {
+    grantable(command)?;
+    let jti = random_id()?;
+    let record = CommandRecord {
+        jti: jti.clone(),
+        issued_at: now,
+        expires_at: tokens.command_expiry(now),
+        username: sub.to_owned(),
+        device: device.to_owned(),
+        command: command.name().to_owned(),
+        arg: command.argument(),
+        source: source.to_owned(),
+        seq: None,
+    };
+    // Recorded before anyone sees the token: no unaudited token leaves.
+    let (seq, stored_alg) = match store.issue_command(&record, IssueLimit::CONTRACT)? {
+        Issuance::Granted { seq, command_alg } => (seq, command_alg),
+        Issuance::Refused { retry_after } => return Err(Error::TooManyTokens { retry_after }),
+    };
+    let alg = tokens.command_alg(device, stored_alg.as_deref())?;
+    let ticket = CommandTicket {
+        jti: &jti,
+        seq,
+        alg,
+    };
+    let issued = tokens.issue_command(sub, device, command, now, &ticket)?;
+    Ok(IssuedCommand {
+        token: issued.token,
+        jti,
+        iat: now,
+        exp: issued.exp,
+        seq,
+        alg,
+    })
+}
+
 /// `POST /devices/{id}/commands`: a command token for one device, delivered
 /// over the bridge when the device has one.
 pub(crate) async fn command(
@@ -494,6 +568,7 @@ pub(crate) async fn command(
         )));
     }
     let command = command_args(&req.command, req.args.as_ref())?;
+    grantable(command)?;
     let id = device.clone();
     if !read(&state, StoreOp::DeviceExists, move |s| s.device_exists(&id)).await? {
         return Err(Error::NotFound(format!("no device {device:?}")));
@@ -504,23 +579,9 @@ pub(crate) async fn command(
             who.sub, req.command
         )));
     }
-    let now = unix_now();
-    let issued = state
-        .tokens
-        .issue_command(&who.sub, &device, command, now)?;
-    // Recorded before anyone sees the token: no unaudited token leaves.
-    let record = CommandRecord {
-        jti: issued.jti.clone(),
-        issued_at: now,
-        expires_at: issued.exp,
-        username: who.sub.clone(),
-        device: device.clone(),
-        command: command.name().to_owned(),
-        arg: command.argument(),
-        source: "api".into(),
-    };
-    write(&state, StoreOp::RecordCommand, move |s| {
-        s.record_command(&record)
+    let (tokens, sub, id) = (Arc::clone(&state.tokens), who.sub.clone(), device.clone());
+    let issued = write(&state, StoreOp::RecordCommand, move |s| {
+        issue_command_token(s, &tokens, &sub, &id, command, unix_now(), "api")
     })
     .await?;
     let mut body = json!({
@@ -528,13 +589,75 @@ pub(crate) async fn command(
         "device": device,
         "scope": req.command,
         "jti": issued.jti,
-        "expires_in": issued.exp.saturating_sub(now),
+        "seq": issued.seq,
+        "expires_in": issued.exp.saturating_sub(issued.iat),
     });
     if state.bridge.has(&device) {
         let verdict = state.bridge.send(&device, command, &issued.token).await?;
         body["device_verdict"] = Value::String(verdict);
     }
     to_json(&body)
+}
+
+/// The body of `POST /devices/{id}/trust`.
+#[derive(Deserialize)]
+pub(crate) struct TrustRequest {
+    statement: String,
+}
+
+/// The name of the grant that allows delivering trust statements.
+pub const TRUST_GRANT: &str = "trust";
+
+/// Whether `grants` name `trust` for `device` (a `*` list of commands does not:
+/// only a grant naming it).
+#[must_use]
+pub fn may_deliver_trust(grants: &[Grant], device: &str) -> bool {
+    grants
+        .iter()
+        .any(|g| g.matches_device(device) && g.commands.iter().any(|c| c == TRUST_GRANT))
+}
+
+/// `POST /devices/{id}/trust`: sends a trust statement, signed offline with the
+/// root key (`latchkey-server device trust`), to the device over its bridge,
+/// after checking it is one (root signature, `typ`, `aud`), and answers the
+/// device's verdict. Only for callers granted `trust` on the device.
+pub(crate) async fn trust(
+    State(state): State<AppState>,
+    caller: Caller,
+    DeviceId(device): DeviceId,
+    JsonBody(req): JsonBody<TrustRequest>,
+) -> Result<Json, Error> {
+    let (who, grants) = (caller.token, caller.grants);
+    if !valid_device_id(&device) {
+        return Err(Error::NotFound(format!(
+            "no device {:?}",
+            device.escape_debug().to_string()
+        )));
+    }
+    let id = device.clone();
+    if !read(&state, StoreOp::DeviceExists, move |s| s.device_exists(&id)).await? {
+        return Err(Error::NotFound(format!("no device {device:?}")));
+    }
+    if !may_deliver_trust(&grants, &device) {
+        return Err(Error::Forbidden(format!(
+            "{} is not granted {TRUST_GRANT:?} on {device:?}",
+            who.sub
+        )));
+    }
+    let root = state.root_key.as_ref().ok_or_else(|| {
+        Error::NotFound("trust delivery is off: start the server with --root-public-key".into())
+    })?;
+    let summary = crate::keys::verify_trust(root, &device, &req.statement)?;
+    let verdict = state
+        .bridge
+        .send(&device, latchkey_protocol::Command::Trust, &req.statement)
+        .await?;
+    tracing::info!(user = %who.sub.escape_debug(), %device, epoch = summary.epoch, %verdict, "trust statement delivered");
+    to_json(&json!({
+        "device": device,
+        "epoch": summary.epoch,
+        "device_verdict": verdict,
+    }))
 }
 
 #[cfg(test)]

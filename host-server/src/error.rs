@@ -40,6 +40,12 @@ pub enum Error {
         /// Seconds after which a retry may succeed (`Retry-After`).
         retry_after: u64,
     },
+    /// The user already has the most command tokens for this device that the
+    /// contract allows within its window (429 `too-many-tokens`).
+    TooManyTokens {
+        /// Seconds until the oldest counted token leaves the window (`Retry-After`).
+        retry_after: u64,
+    },
     /// The device bridge could not reach the device (503 `device-unreachable`).
     DeviceUnreachable(String),
     /// The store cannot be reached: not ready for requests (503 `not-ready`; the
@@ -67,7 +73,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
-            Error::Throttled { .. } => 429,
+            Error::Throttled { .. } | Error::TooManyTokens { .. } => 429,
             Error::DeviceUnreachable(_) | Error::NotReady(_) => 503,
             Error::Config(_) | Error::Store(_) | Error::Internal(_) => 500,
         }
@@ -89,6 +95,7 @@ impl Error {
             Error::MethodNotAllowed(_) => "method-not-allowed",
             Error::Conflict(_) => "conflict",
             Error::Throttled { .. } => "throttled",
+            Error::TooManyTokens { .. } => "too-many-tokens",
             Error::DeviceUnreachable(_) => "device-unreachable",
             Error::NotReady(_) => "not-ready",
             Error::Config(_) => "config",
@@ -121,6 +128,12 @@ impl fmt::Display for Error {
             Error::Throttled { retry_after } => {
                 write!(f, "too many attempts; retry after {retry_after} s")
             }
+            Error::TooManyTokens { retry_after } => write!(
+                f,
+                "at most {} command tokens per user and device within {} s; retry after {retry_after} s",
+                latchkey_protocol::MAX_TOKENS_PER_USER,
+                latchkey_protocol::MAX_LIFETIME
+            ),
             Error::Store(m) => write!(f, "storage error: {m}"),
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }
@@ -163,6 +176,11 @@ mod tests {
             ),
             (Error::Store("x".into()), 500, "internal"),
             (Error::MethodNotAllowed("GET"), 405, "method-not-allowed"),
+            (
+                Error::TooManyTokens { retry_after: 3 },
+                429,
+                "too-many-tokens",
+            ),
         ];
         for (error, status, code) in cases {
             assert_eq!((error.status(), error.code()), (status, code), "{error:?}");

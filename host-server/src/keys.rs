@@ -23,6 +23,8 @@
 use crate::error::Error;
 use hkdf::Hkdf;
 use latchkey_core::Algorithm;
+use latchkey_protocol::limits::MAX_SIGNING_INPUT_LEN;
+use latchkey_protocol::{ISSUER, MAX_COMMAND_KEYS, MAX_KID_LEN};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::BTreeMap;
@@ -130,9 +132,11 @@ impl CommandKey {
     /// A fresh key for `alg` (EdDSA, ES256 or RS256), named `kid`.
     ///
     /// # Errors
-    /// [`Error::Config`] for another algorithm; [`Error::Internal`] if the OS
+    /// [`Error::Config`] for another algorithm or a `kid` longer than a device
+    /// holds ([`MAX_KID_LEN`]); [`Error::Internal`] if the OS
     /// random source fails.
     pub fn generate(alg: Algorithm, kid: String, created: i64) -> Result<Self, Error> {
+        check_command_kid(&kid)?;
         let private = match alg {
             Algorithm::EdDsa => {
                 let mut seed = [0u8; 32];
@@ -165,13 +169,15 @@ impl CommandKey {
     /// bytes each), or an RSA key as PKCS#8 DER.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the key when the bytes do not make a key of `alg`.
+    /// [`Error::Config`] naming the key when the bytes do not make a key of `alg`,
+    /// or its `kid` is longer than a device holds ([`MAX_KID_LEN`]).
     pub fn from_private(
         alg: Algorithm,
         kid: String,
         created: i64,
         bytes: &[u8],
     ) -> Result<Self, Error> {
+        check_command_kid(&kid)?;
         let bad = |what: &str| Error::Config(format!("command key {kid:?}: {what}"));
         let private = match alg {
             Algorithm::EdDsa => Private::Ed25519(ed25519_dalek::SigningKey::from_bytes(
@@ -273,6 +279,68 @@ impl CommandKey {
         }
         jwk
     }
+}
+
+/// A command key's public JWK as a trust statement carries it: `kty`, the key's
+/// members, `kid`, `alg`, in this order, and nothing else (no `use`: every byte
+/// counts against the device's [`MAX_SIGNING_INPUT_LEN`]).
+#[derive(Serialize)]
+struct TrustJwk<'a> {
+    kty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crv: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    y: Option<String>,
+    kid: &'a str,
+    alg: &'static str,
+}
+
+impl CommandKey {
+    fn trust_jwk(&self) -> TrustJwk<'_> {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let b64 = |b: &[u8]| Some(Base64UrlUnpadded::encode_string(b));
+        let mut jwk = TrustJwk {
+            kty: "OKP",
+            crv: None,
+            n: None,
+            e: None,
+            x: None,
+            y: None,
+            kid: &self.kid,
+            alg: self.alg.name(),
+        };
+        match &self.private {
+            Private::Ed25519(k) => {
+                jwk.crv = Some("Ed25519");
+                jwk.x = b64(&k.verifying_key().to_bytes());
+            }
+            Private::P256(k) => {
+                let (x, y) = p256_xy(k);
+                (jwk.kty, jwk.crv, jwk.x, jwk.y) = ("EC", Some("P-256"), b64(&x), b64(&y));
+            }
+            Private::Rsa(k) => {
+                let (n, e) = rsa_ne(k);
+                (jwk.kty, jwk.n, jwk.e) = ("RSA", b64(&n), b64(&e));
+            }
+        }
+        jwk
+    }
+}
+
+/// Refuses a command-key `kid` a device cannot hold.
+fn check_command_kid(kid: &str) -> Result<(), Error> {
+    if kid.is_empty() || kid.len() > MAX_KID_LEN {
+        return Err(Error::Config(format!(
+            "command key {kid:?}: a command key's kid is 1-{MAX_KID_LEN} bytes (the device's key table)"
+        )));
+    }
+    Ok(())
 }
 
 fn p256_xy(k: &p256::ecdsa::SigningKey) -> (Vec<u8>, Vec<u8>) {
@@ -844,8 +912,96 @@ pub enum Ring {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RootKey(CommandKey);
 
-/// `typ` of trust statements signed by the root key.
-pub const TRUST_TYP: &str = "lk-trust+jwt";
+/// `typ` of trust statements signed by the root key: the contract's.
+pub use latchkey_protocol::TRUST_TOKEN_TYPE as TRUST_TYP;
+
+/// The claims of a trust statement, in the contract's order
+/// ([`latchkey_protocol::TrustStatement::MEMBERS`]).
+#[derive(Serialize)]
+struct TrustClaims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    epoch: u32,
+    add: Vec<TrustJwk<'a>>,
+    retire: &'a [String],
+}
+
+/// What a trust statement says, as [`verify_trust`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustSummary {
+    /// Its `epoch`.
+    pub epoch: u32,
+    /// How many keys it adds.
+    pub add: usize,
+    /// How many kids it retires.
+    pub retire: usize,
+}
+
+/// Checks that `jws` is a trust statement for `device` signed by the root key
+/// `root`, before it is sent to the device: within the line's and the
+/// device's size limits, `typ` [`TRUST_TYP`], the root's signature, `iss`
+/// [`ISSUER`], `aud` the device, an `epoch` of 1 or more, `add` an array of
+/// JWKs each with a `kid` of at most [`MAX_KID_LEN`] bytes and an `alg`, and
+/// `retire` an array of kids.
+///
+/// # Errors
+/// [`Error::Malformed`] saying which check failed.
+pub fn verify_trust(
+    root: &latchkey_core::Key,
+    device: &str,
+    jws: &str,
+) -> Result<TrustSummary, Error> {
+    use latchkey_core::{ClaimSet, Validation, Verifier};
+    let bad = |why: &str| Error::Malformed(format!("not a trust statement for {device:?}: {why}"));
+    let signing_input = jws
+        .rsplit_once('.')
+        .map_or(jws.len(), |(input, _)| input.len());
+    if jws.len() > latchkey_protocol::MAX_TOKEN_LEN || signing_input > MAX_SIGNING_INPUT_LEN {
+        return Err(bad("longer than a device reads"));
+    }
+    let verifier = Verifier::new(
+        root.clone(),
+        Validation {
+            required: ClaimSet::NONE,
+            typ: Some(TRUST_TYP),
+            ..Validation::new()
+        },
+    );
+    let mut scratch = vec![0u8; jws.len()];
+    let verified = verifier
+        .verify_jws(jws.as_bytes(), &mut scratch)
+        .map_err(|e| bad(&format!("{} ({})", e.code(), e)))?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(verified.payload).map_err(|_| bad("its payload is not JSON"))?;
+    if claims["iss"] != ISSUER || claims["aud"] != device {
+        return Err(bad("iss or aud"));
+    }
+    let epoch = claims["epoch"]
+        .as_u64()
+        .and_then(|e| u32::try_from(e).ok())
+        .filter(|e| *e > 0)
+        .ok_or_else(|| bad("epoch"))?;
+    let add = claims["add"].as_array().ok_or_else(|| bad("add"))?;
+    let kid_ok = |k: &serde_json::Value| {
+        k.as_str()
+            .is_some_and(|k| (1..=MAX_KID_LEN).contains(&k.len()))
+    };
+    if !add
+        .iter()
+        .all(|jwk| kid_ok(&jwk["kid"]) && jwk["alg"].is_string())
+    {
+        return Err(bad("a key in add lacks a kid or an alg"));
+    }
+    let retire = claims["retire"].as_array().ok_or_else(|| bad("retire"))?;
+    if !retire.iter().all(kid_ok) {
+        return Err(bad("retire"));
+    }
+    Ok(TrustSummary {
+        epoch,
+        add: add.len(),
+        retire: retire.len(),
+    })
+}
 
 impl RootKey {
     /// DEVELOPMENT ONLY: the root key from the seed bytes 40..5f, kid `dev-root`.
@@ -870,15 +1026,25 @@ impl RootKey {
             new_kid("root")?,
             crate::tokens::unix_now(),
         )?);
+        key.save(path)?;
+        Ok(key)
+    }
+
+    /// Writes this root key to a new file at `path` (mode 0600; never
+    /// overwriting): with [`RootKey::development`], a root key file that signs
+    /// trust statements the development firmware build takes.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the file exists or cannot be written.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
         let entry = CommandKeyEntry {
-            kid: key.0.kid.clone(),
+            kid: self.0.kid.clone(),
             alg: "EdDSA".into(),
-            created: key.0.created,
-            private: to_hex(&key.0.private_bytes()),
+            created: self.0.created,
+            private: to_hex(&self.0.private_bytes()),
         };
         let json = serde_json::to_string_pretty(&entry).unwrap_or_default();
-        write_private(path, json.as_bytes())?;
-        Ok(key)
+        write_private(path, json.as_bytes())
     }
 
     /// Loads the root key: the development one if `dev`, else the file at `path`,
@@ -934,22 +1100,66 @@ impl RootKey {
         self.0.public_key()
     }
 
-    /// Signs the trust statement `{"epoch":N,"add":[jwk...],"retire":[kid...]}`
-    /// as a compact JWS (EdDSA, `typ` [`TRUST_TYP`], `kid` the root's).
+    /// Signs the trust statement for `device` at `epoch` as a compact JWS: header
+    /// `{"alg":"EdDSA","typ":"lk-trust+jwt","kid":ROOT_KID}`, claims
+    /// `{"iss":"latchkey","aud":DEVICE,"epoch":N,"add":[jwk...],"retire":[kid...]}`
+    /// in this order, each JWK `kty`, its key members, `kid`, `alg`.
+    ///
+    /// Its signing input must fit a device's [`MAX_SIGNING_INPUT_LEN`] (768
+    /// bytes): an Ed25519 JWK with a 32-byte kid adds 180 bytes to it, so with
+    /// the longest device id a statement adds two such keys and retires one
+    /// (651 bytes, test `trust_statements_fit_the_device_or_are_refused`);
+    /// three are refused. A P-256 JWK is 58 bytes longer (`y`). An RS256 key's
+    /// JWK alone is about 400 bytes (its 2048-bit `n` is 342 characters), about
+    /// 540 once base64url-encoded: one fits only alone, with a short device id
+    /// and few retired kids, and a statement that does not fit is refused here,
+    /// never signed.
     ///
     /// # Errors
-    /// [`Error::Internal`] if the statement does not fit the signer's buffers.
+    /// [`Error::Config`] for an invalid device id, nothing to add or retire,
+    /// more keys than a device holds ([`MAX_COMMAND_KEYS`]), a retired kid
+    /// longer than [`MAX_KID_LEN`], or a statement over [`MAX_SIGNING_INPUT_LEN`];
+    /// [`Error::Internal`] if signing fails.
     pub fn sign_trust(
         &self,
-        epoch: u64,
-        add: &[serde_json::Value],
+        device: &str,
+        epoch: u32,
+        add: &[&CommandKey],
         retire: &[String],
     ) -> Result<String, Error> {
-        let statement = serde_json::json!({ "epoch": epoch, "add": add, "retire": retire });
-        let payload = serde_json::to_vec(&statement)
+        let refuse = |why: String| {
+            Err(Error::Config(format!(
+                "trust statement for {device:?}: {why}"
+            )))
+        };
+        if latchkey_protocol::DeviceId::new(device).is_err() {
+            return refuse(latchkey_protocol::BadDeviceId.to_string());
+        }
+        if add.is_empty() && retire.is_empty() {
+            return refuse("nothing to add or retire (--add KID, --retire KID)".into());
+        }
+        if add.len() > MAX_COMMAND_KEYS {
+            return refuse(format!(
+                "a device holds at most {MAX_COMMAND_KEYS} command keys"
+            ));
+        }
+        if let Some(kid) = retire
+            .iter()
+            .find(|k| k.is_empty() || k.len() > MAX_KID_LEN)
+        {
+            return refuse(format!("retired kid {kid:?} is not 1-{MAX_KID_LEN} bytes"));
+        }
+        let claims = TrustClaims {
+            iss: ISSUER,
+            aud: device,
+            epoch,
+            add: add.iter().map(|k| k.trust_jwk()).collect(),
+            retire,
+        };
+        let payload = serde_json::to_vec(&claims)
             .map_err(|e| Error::Internal(format!("trust statement: {e}")))?;
         let mut out = vec![0u8; payload.len() * 2 + 1024];
-        latchkey_core::sign(
+        let jws = latchkey_core::sign(
             &self.0,
             &latchkey_core::HeaderParams {
                 typ: Some(TRUST_TYP),
@@ -959,7 +1169,17 @@ impl RootKey {
             &mut out,
         )
         .map(str::to_owned)
-        .map_err(|e| Error::Internal(format!("signing the trust statement: {e}")))
+        .map_err(|e| Error::Internal(format!("signing the trust statement: {e}")))?;
+        let input = jws
+            .rsplit_once('.')
+            .map_or(jws.len(), |(input, _)| input.len());
+        if input > MAX_SIGNING_INPUT_LEN {
+            return refuse(format!(
+                "its signing input is {input} bytes, over the {MAX_SIGNING_INPUT_LEN} a device \
+                 reads; add or retire fewer keys per statement"
+            ));
+        }
+        Ok(jws)
     }
 }
 
@@ -1325,8 +1545,10 @@ mod tests {
         assert!(RootKey::create(&path).is_err(), "never overwritten");
         assert_eq!(RootKey::load(&path, false).unwrap(), root);
         let keys = KeySet::generate().unwrap();
-        let add = vec![keys.command_keys[0].public_jwk()];
-        let token = root.sign_trust(3, &add, &["old".into()]).unwrap();
+        let key = &keys.command_keys[0];
+        let token = root
+            .sign_trust("door-1", 3, &[key], &["old".into()])
+            .unwrap();
         let verifier = Verifier::new(
             root.public_key().unwrap(),
             Validation {
@@ -1337,15 +1559,92 @@ mod tests {
         );
         let mut scratch = [0u8; 2048];
         let jws = verifier.verify_jws(token.as_bytes(), &mut scratch).unwrap();
-        let statement: serde_json::Value = serde_json::from_slice(jws.payload).unwrap();
+        let x = key.public_jwk()["x"].as_str().unwrap().to_owned();
+        // The exact bytes: members in the contract's order, each JWK kty, crv,
+        // x, kid, alg.
         assert_eq!(
-            statement,
-            serde_json::json!({ "epoch": 3, "add": add, "retire": ["old"] })
+            std::str::from_utf8(jws.payload).unwrap(),
+            format!(
+                r#"{{"iss":"latchkey","aud":"door-1","epoch":3,"add":[{{"kty":"OKP","crv":"Ed25519","x":"{x}","kid":"{}","alg":"EdDSA"}}],"retire":["old"]}}"#,
+                key.kid
+            )
         );
-        // Signed by another key: refused.
-        let other = RootKey::development().sign_trust(3, &add, &[]).unwrap();
+        let header = token.split('.').next().unwrap();
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        assert_eq!(
+            Base64UrlUnpadded::decode_vec(header).unwrap(),
+            format!(
+                r#"{{"alg":"EdDSA","typ":"lk-trust+jwt","kid":"{}"}}"#,
+                root.kid()
+            )
+            .into_bytes()
+        );
+        let root_public = root.public_key().unwrap();
+        assert_eq!(
+            verify_trust(&root_public, "door-1", &token).unwrap(),
+            TrustSummary {
+                epoch: 3,
+                add: 1,
+                retire: 1
+            }
+        );
+        // Another device's statement, or one signed by another key: refused.
+        assert!(verify_trust(&root_public, "door-2", &token).is_err());
+        let other = RootKey::development()
+            .sign_trust("door-1", 3, &[key], &[])
+            .unwrap();
         let mut scratch = [0u8; 2048];
         assert!(verifier.verify_jws(other.as_bytes(), &mut scratch).is_err());
+        assert!(verify_trust(&root_public, "door-1", &other).is_err());
+    }
+
+    /// At the widest epoch, the longest device id and 32-byte kids, a statement
+    /// adding two Ed25519 keys and retiring one fits a device's signing-input
+    /// limit; one adding three is refused rather than signed.
+    #[test]
+    fn trust_statements_fit_the_device_or_are_refused() {
+        let root = RootKey::development();
+        let device = "d".repeat(latchkey_protocol::MAX_DEVICE_ID_LEN);
+        let key = |i: u8| {
+            let kid = format!("{i}").repeat(MAX_KID_LEN);
+            CommandKey::generate(Algorithm::EdDsa, kid, 0).unwrap()
+        };
+        let keys: Vec<CommandKey> = (1..=4).map(key).collect();
+        let refs: Vec<&CommandKey> = keys.iter().collect();
+        let retire = vec!["r".repeat(MAX_KID_LEN)];
+        let two = root
+            .sign_trust(&device, u32::MAX, &refs[..2], &retire)
+            .unwrap();
+        let input = two.rsplit_once('.').unwrap().0.len();
+        assert!(input <= MAX_SIGNING_INPUT_LEN, "{input}");
+        assert_eq!(input, 651);
+        let err = root
+            .sign_trust(&device, u32::MAX, &refs[..3], &retire)
+            .unwrap_err();
+        assert!(err.to_string().contains("over the 768"), "{err}");
+        // Nothing to do, a kid a device cannot hold, a bad device id: refused.
+        assert!(root.sign_trust(&device, 1, &[], &[]).is_err());
+        assert!(
+            root.sign_trust("door-1", 1, &[], &["x".repeat(33)])
+                .is_err()
+        );
+        assert!(root.sign_trust("door:1", 1, &refs[..1], &[]).is_err());
+        // RS256: one 2048-bit key fits alone beside a short device id.
+        let rsa = rsa_command_key("rs");
+        assert!(root.sign_trust("door-1", 1, &[&rsa], &[]).is_ok());
+        assert!(
+            root.sign_trust(&device, u32::MAX, &[&rsa, refs[0]], &retire)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn command_kids_are_at_most_what_a_device_holds() {
+        let long = "k".repeat(MAX_KID_LEN + 1);
+        let err = CommandKey::generate(Algorithm::EdDsa, long.clone(), 0).unwrap_err();
+        assert!(err.to_string().contains("1-32 bytes"), "{err}");
+        assert!(CommandKey::from_private(Algorithm::EdDsa, long, 0, &[7; 32]).is_err());
+        assert!(CommandKey::generate(Algorithm::EdDsa, "k".repeat(MAX_KID_LEN), 0).is_ok());
     }
 
     #[cfg(unix)]

@@ -68,6 +68,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Serve TLS with this certificate and key (else plain TCP).
     pub tls: Option<TlsFiles>,
+    /// The root public key (a JWK file) that trust statements must be signed
+    /// by before `POST /devices/{id}/trust` sends them; the development root
+    /// key with [`Config::dev_keys`]. Without either, trust delivery is off.
+    pub root_public_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -84,6 +88,7 @@ impl Default for Config {
             throttle: auth::ThrottleLimits::default(),
             request_timeout: Duration::from_secs(30),
             tls: None,
+            root_public_key: None,
         }
     }
 }
@@ -133,8 +138,28 @@ impl AppState {
             bridge: bridge::Bridge::new(config.devices.clone()),
             metrics: metrics::Metrics::default(),
             request_timeout: config.request_timeout,
+            root_key: root_public_key(config)?,
         }))
     }
+}
+
+/// The root public key trust statements are checked against: the development
+/// one with [`Config::dev_keys`], else the JWK in [`Config::root_public_key`].
+fn root_public_key(config: &Config) -> Result<Option<latchkey_core::Key>, Error> {
+    let bad = |e: &dyn std::fmt::Display| Error::Config(format!("root public key: {e}"));
+    if config.dev_keys {
+        return keys::RootKey::development()
+            .public_key()
+            .map(Some)
+            .map_err(|e| bad(&e));
+    }
+    let Some(path) = &config.root_public_key else {
+        return Ok(None);
+    };
+    let jwk = std::fs::read(path).map_err(|e| bad(&format!("{}: {e}", path.display())))?;
+    latchkey_core::Key::from_jwk(&jwk, Some(latchkey_core::Algorithm::EdDsa))
+        .map(Some)
+        .map_err(|e| bad(&format!("{}: {e} (an Ed25519 public JWK)", path.display())))
 }
 
 /// Binds, calls `on_bound` with the bound address, and serves [`app`] until

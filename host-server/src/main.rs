@@ -3,16 +3,19 @@
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use latchkey_core::{Algorithm, ClaimSet, Key, Validation, Verifier};
-use latchkey_server::api::{COMMANDS, valid_device_id, valid_username};
+use latchkey_server::api::{COMMANDS, issue_command_token, valid_device_id, valid_username};
 use latchkey_server::keys::{KeySet, Ring, RootKey, from_hex, to_hex};
-use latchkey_server::store::{self, AuditFilter, CommandRecord, Database};
-use latchkey_server::tokens::{Lifetimes, TokenService, unix_now};
+use latchkey_server::store::{self, AuditFilter, Database};
+use latchkey_server::tokens::{Issued, Lifetimes, TokenService, unix_now};
 use latchkey_server::{Config, Error, TlsFiles, auth, bridge};
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+/// The name of the `trust` command, which only a grant naming it allows.
+const TRUST: &str = "trust";
 
 /// Environment variable that turns on the DEVELOPMENT ONLY keys (`1`).
 const DEV_KEYS_ENV: &str = "LATCHKEY_DEV_KEYS";
@@ -143,21 +146,14 @@ enum KeysCommand {
     /// The command ring's public keys as a JWK Set on stdout.
     ExportPublic,
     /// Create the root key file (Ed25519, mode 0600); never overwrites one.
-    RootInit(RootKeyArg),
-    /// Sign a trust statement `{"epoch":N,"add":[jwk...],"retire":[kid...]}` with
-    /// the root key, printed as a compact JWS (`typ` lk-trust+jwt).
-    Trust {
+    RootInit {
         #[command(flatten)]
         root: RootKeyArg,
-        /// The statement's epoch: devices take only a higher one than they hold.
+        /// Write the DEVELOPMENT ONLY root key (`dev-root`, whose private half is
+        /// public knowledge) instead of a new one: to try trust statements on a
+        /// development firmware build, which trusts it. Never in production.
         #[arg(long)]
-        epoch: u64,
-        /// A command key (by kid) whose public JWK the statement adds; repeatable.
-        #[arg(long = "add", value_name = "KID")]
-        add: Vec<String>,
-        /// A kid the statement retires; repeatable.
-        #[arg(long = "retire", value_name = "KID")]
-        retire: Vec<String>,
+        development: bool,
     },
 }
 
@@ -216,6 +212,12 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert (mode 0600 or stricter).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The root public key (an Ed25519 JWK, e.g. `root_key` of `device
+    /// provision`) that trust statements must be signed by before
+    /// `POST /devices/{id}/trust` sends them. Without it (and without
+    /// --dev-keys) trust delivery is off.
+    #[arg(long, value_name = "JWK")]
+    root_public_key: Option<PathBuf>,
     /// Seconds a login may wait for a hashing slot before it is refused with 429.
     #[arg(long, default_value_t = 10)]
     hash_queue_timeout: u64,
@@ -255,7 +257,8 @@ enum UserCommand {
         name: String,
         /// Device pattern.
         device: String,
-        /// Commands (`open`, `close`, `status`, `led`, or `*` for all).
+        /// Commands (`open`, `close`, `status`, `led`, or `*` for all of them);
+        /// `trust` lets the user deliver trust statements (`*` does not include it).
         #[arg(required = true)]
         commands: Vec<String>,
     },
@@ -279,11 +282,37 @@ enum DeviceCommand {
         /// Free text.
         #[arg(long, default_value = "")]
         description: String,
-        /// The algorithm of its command tokens: HS256 (the default: a key derived
-        /// for the device, as firmware built with HMAC verifies) or a public-key
-        /// one the command ring signs (EdDSA, ES256, RS256), recorded in the key file.
-        #[arg(long, value_enum, default_value = "HS256")]
+        /// The algorithm of its command tokens: EdDSA (the default), ES256 or
+        /// RS256, signed by the command ring (the device holds public keys only);
+        /// or HS256, opt-in for firmware built with HMAC (a key derived for the
+        /// device). Kept in the database.
+        #[arg(long, value_enum, default_value = "EdDSA")]
         command_alg: KeyAlgArg,
+    },
+    /// Change the algorithm of a device's command tokens (EdDSA, ES256, RS256 or
+    /// HS256), e.g. after reflashing it with a build that verifies another one.
+    SetAlg {
+        /// Device id.
+        id: String,
+        /// The new algorithm.
+        #[arg(value_enum)]
+        alg: KeyAlgArg,
+    },
+    /// Sign the device's next trust statement with the root key and print it
+    /// (a compact JWS, `typ` lk-trust+jwt): its epoch is one above the last one
+    /// signed for the device (kept in the database); deliver it with
+    /// `POST /devices/{id}/trust`.
+    Trust {
+        /// Device id.
+        id: String,
+        /// A command key (by kid) whose public JWK the statement adds; repeatable.
+        #[arg(long = "add", value_name = "KID")]
+        add: Vec<String>,
+        /// A kid the statement retires; repeatable.
+        #[arg(long = "retire", value_name = "KID")]
+        retire: Vec<String>,
+        #[command(flatten)]
+        root: RootKeyArg,
     },
     /// List devices.
     List,
@@ -351,6 +380,10 @@ enum TokenCommand {
         /// Lifetime in seconds (default: the kind's default).
         #[arg(long)]
         ttl: Option<u64>,
+        /// Sign as if the clock read this (unix seconds) instead of now: what a
+        /// server whose clock is off would issue (debugging, tests).
+        #[arg(long)]
+        issued_at: Option<i64>,
     },
     /// Verify a token offline and print its claims (exit 0), or
     /// `invalid: <reason-code>: <text>` on stderr (exit 1); usage errors exit 2.
@@ -423,6 +456,7 @@ fn main() -> ExitCode {
             command,
             arg,
             ttl,
+            issued_at,
         }) => token_issue(
             &cli.db,
             &cli.keys,
@@ -433,6 +467,7 @@ fn main() -> ExitCode {
             command.as_deref(),
             arg,
             ttl,
+            issued_at,
         ),
     };
     match result {
@@ -479,6 +514,7 @@ fn serve(
             .tls_cert
             .zip(args.tls_key)
             .map(|(cert, key)| TlsFiles { cert, key }),
+        root_public_key: args.root_public_key,
         throttle: auth::ThrottleLimits {
             per_user: args.max_failures_per_user,
             per_address: args.max_failures_per_address,
@@ -575,10 +611,10 @@ fn user(db: &Database, cmd: UserCommand) -> Result<(), Error> {
             }
             if let Some(bad) = commands
                 .iter()
-                .find(|c| *c != "*" && !COMMANDS.contains(&c.as_str()))
+                .find(|c| *c != "*" && *c != TRUST && !COMMANDS.contains(&c.as_str()))
             {
                 return Err(Error::Config(format!(
-                    "unknown command {bad:?}; expected {} or *",
+                    "unknown command {bad:?}; expected {}, {TRUST} or *",
                     COMMANDS.join(", ")
                 )));
             }
@@ -613,20 +649,40 @@ fn device(
                 return Err(Error::Config(latchkey_protocol::BadDeviceId.to_string()));
             }
             let alg = Algorithm::from(command_alg);
-            // Checked before the device is added: a binding the ring cannot sign
-            // for would leave a device no token reaches.
-            let mut ring = None;
-            if alg != Algorithm::Hs256 {
-                let mut k = editable_keys(keys, dev_keys)?;
-                k.device_command_algs.insert(id.clone(), alg);
-                k.check()?;
-                ring = Some(k);
-            }
-            store::open(db)?.add_device(&id, &description)?;
-            if let Some(k) = ring {
-                k.save(keys)?;
-            }
+            // Checked before the device is added: an algorithm the ring cannot
+            // sign for would leave a device no token reaches.
+            signable(&KeySet::load(keys, dev_keys)?, alg)?;
+            store::open(db)?.add_device(&id, &description, alg.name())?;
             println!("added device {id} ({alg} command tokens)");
+        }
+        DeviceCommand::SetAlg { id, alg } => {
+            let alg = Algorithm::from(alg);
+            signable(&KeySet::load(keys, dev_keys)?, alg)?;
+            store::open(db)?.set_command_alg(&id, alg.name())?;
+            println!("device {id} now takes {alg} command tokens");
+        }
+        DeviceCommand::Trust {
+            id,
+            add,
+            retire,
+            root,
+        } => {
+            let k = KeySet::load(keys, dev_keys)?;
+            let root = RootKey::load(&root.root_key, dev_keys)?;
+            let add = add
+                .iter()
+                .map(|kid| {
+                    k.command_keys
+                        .iter()
+                        .find(|c| &c.kid == kid)
+                        .ok_or_else(|| Error::Config(format!("no command key {kid:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            // Checked before the epoch moves (at the widest epoch): a statement a
+            // device cannot read is refused without spending one.
+            root.sign_trust(&id, u32::MAX, &add, &retire)?;
+            let epoch = store::open(db)?.next_trust_epoch(&id)?;
+            println!("{}", root.sign_trust(&id, epoch, &add, &retire)?);
         }
         DeviceCommand::List => {
             for d in store::open(db)?.list_devices()? {
@@ -645,7 +701,13 @@ fn device(
             }
             let k = KeySet::load(keys, dev_keys)?;
             let root = RootKey::load(&root.root_key, dev_keys)?;
-            let alg = k.device_command_alg(&id);
+            let registered = store::open(db)?.device(&id)?.ok_or_else(|| {
+                Error::Config(format!("no device {id:?}; add it with `device add`"))
+            })?;
+            let alg = match registered.command_alg {
+                Some(name) => latchkey_server::keys::parse_alg(&name)?,
+                None => k.device_command_alg(&id),
+            };
             let mut out = serde_json::json!({
                 "device": id,
                 "command_alg": alg.name(),
@@ -666,6 +728,16 @@ fn device(
         }
     }
     Ok(())
+}
+
+/// Refuses an algorithm the command ring has no key for (HS256 needs none).
+fn signable(keys: &KeySet, alg: Algorithm) -> Result<(), Error> {
+    if alg == Algorithm::Hs256 || keys.command_signer(alg).is_some() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "the command ring has no {alg} key; run `latchkey-server keys rotate --ring command --alg {alg}`"
+    )))
 }
 
 /// The key file's keys, for a command that changes them: not the development keys
@@ -713,32 +785,19 @@ fn keys_command(keys: &std::path::Path, dev_keys: bool, cmd: KeysCommand) -> Res
                 serde_json::to_string_pretty(&k.jwks()).unwrap_or_default()
             );
         }
-        KeysCommand::RootInit(root) => {
+        KeysCommand::RootInit { root, development } => {
             if dev_keys {
                 return Err(Error::Config("--dev-keys has a fixed root key".into()));
             }
-            let r = RootKey::create(&root.root_key)?;
+            let r = if development {
+                let r = RootKey::development();
+                r.save(&root.root_key)?;
+                eprintln!("DEVELOPMENT ONLY root key written: never use it in production");
+                r
+            } else {
+                RootKey::create(&root.root_key)?
+            };
             println!("{}", r.kid());
-        }
-        KeysCommand::Trust {
-            root,
-            epoch,
-            add,
-            retire,
-        } => {
-            let k = KeySet::load(keys, dev_keys)?;
-            let root = RootKey::load(&root.root_key, dev_keys)?;
-            let add = add
-                .iter()
-                .map(|kid| {
-                    k.command_keys
-                        .iter()
-                        .find(|c| &c.kid == kid)
-                        .map(|c| c.public_jwk())
-                        .ok_or_else(|| Error::Config(format!("no command key {kid:?}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            println!("{}", root.sign_trust(epoch, &add, &retire)?);
         }
     }
     Ok(())
@@ -798,6 +857,7 @@ fn token_issue(
     command: Option<&str>,
     arg: Option<u8>,
     ttl: Option<u64>,
+    issued_at: Option<i64>,
 ) -> Result<(), Error> {
     let mut lifetimes = Lifetimes::default();
     if let Some(t) = ttl {
@@ -809,7 +869,7 @@ fn token_issue(
         }
     }
     let service = TokenService::new(&KeySet::load(keys, dev_keys)?, lifetimes)?;
-    let now = unix_now();
+    let now = issued_at.unwrap_or_else(unix_now);
     let family = latchkey_server::keys::random_id()?;
     let issued = match kind {
         // A session of the user's, as a login starts one, so the server takes it.
@@ -827,23 +887,22 @@ fn token_issue(
                 .ok_or_else(|| Error::Config("--device is required for command tokens".into()))?;
             let command = command
                 .ok_or_else(|| Error::Config("--command is required for command tokens".into()))?;
+            if command == TRUST {
+                latchkey_server::tokens::grantable(latchkey_protocol::Command::Trust)?;
+            }
             if !valid_device_id(device) || !COMMANDS.contains(&command) {
                 return Err(Error::Config("bad --device or --command".into()));
             }
             let command = latchkey_protocol::Command::with_argument(command, arg)
                 .map_err(|_| Error::Config("--arg is required for led and only for led".into()))?;
-            let issued = service.issue_command(user, device, command, now)?;
-            store::open(db)?.record_command(&CommandRecord {
-                jti: issued.jti.clone(),
-                issued_at: now,
-                expires_at: issued.exp,
-                username: user.to_owned(),
-                device: device.to_owned(),
-                command: command.name().to_owned(),
-                arg: command.argument(),
-                source: "cli".into(),
-            })?;
-            issued
+            let store = store::open(db)?;
+            let issued =
+                issue_command_token(store.as_ref(), &service, user, device, command, now, "cli")?;
+            Issued {
+                token: issued.token,
+                jti: issued.jti,
+                exp: issued.exp,
+            }
         }
     };
     println!("{}", issued.token);

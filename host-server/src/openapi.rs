@@ -102,12 +102,30 @@ pub fn document() -> Value {
                     }
                 }}}},
                 "responses": {
-                    "200": { "description": "Command token (and `device_verdict` when bridged)" },
-                    "400": error_response("Unknown command or bad arguments"),
-                    "401": unauthorized,
+                    "200": { "description": "Command token with its `seq` (and `device_verdict` when bridged)" },
+                    "400": error_response("Unknown command, bad arguments, or `trust` (never issued as a command token)"),
+                    "401": unauthorized.clone(),
                     "403": error_response("Not granted"),
                     "404": error_response("No such device"),
+                    "429": error_response("The caller already has 16 command tokens for this device within 300 s (`too-many-tokens`, `Retry-After`)"),
                     "503": error_response("Device unreachable; the message says whether the command did not run or may have run")
+                }
+            }},
+            "/devices/{id}/trust": { "post": {
+                "summary": "Send a trust statement signed with the root key (`latchkey-server device trust`) to the device over its bridge; for callers granted `trust` on the device",
+                "security": [{ "bearer": [] }],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["statement"],
+                    "properties": { "statement": { "type": "string", "description": "The compact JWS (typ lk-trust+jwt)" } }
+                }}}},
+                "responses": {
+                    "200": { "description": "`{device, epoch, device_verdict}`, the verdict as the device wrote it (`OK epoch=N keys=K` or a refusal)" },
+                    "400": error_response("Not a trust statement for this device signed by the root key"),
+                    "401": unauthorized,
+                    "403": error_response("Not granted `trust` on the device"),
+                    "404": error_response("No such device, no bridge to it, or trust delivery off (no --root-public-key)"),
+                    "503": error_response("Device unreachable; the message says whether the statement did not reach it or may have")
                 }
             }},
             "/openapi.json": { "get": {

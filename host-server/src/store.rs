@@ -1,6 +1,7 @@
-//! Persistent state behind a small synchronous trait: users, grants, devices,
-//! refresh-token families, revoked token ids, login attempts and the audit of
-//! issued command tokens.
+//! Persistent state behind a small synchronous trait: users, grants, devices
+//! (with each one's command-token algorithm, last issued sequence number and
+//! trust epoch), refresh-token families, revoked token ids, login attempts and
+//! the audit of issued command tokens.
 //!
 //! Two implementations of [`Store`]: [`SqliteStore`] (one file, the embedded
 //! default) and [`PostgresStore`] (one database that several server instances
@@ -61,6 +62,12 @@ pub struct Device {
     pub id: String,
     /// Free text for operators.
     pub description: String,
+    /// The JWS name of its command tokens' algorithm (`EdDSA`, `HS256`, ...);
+    /// `None` for a device registered before the store kept it (the key file's
+    /// binding, else HS256, decides).
+    pub command_alg: Option<String>,
+    /// The last trust epoch a statement was signed for (0: none yet).
+    pub trust_epoch: u32,
 }
 
 /// What became of a refresh token presented for rotation.
@@ -135,6 +142,45 @@ pub struct CommandRecord {
     pub arg: Option<u8>,
     /// `api` (`POST /devices/{id}/commands`) or `cli` (`token issue`).
     pub source: String,
+    /// The device's sequence number bound into the token (`seq`); `None` for
+    /// records written before tokens carried one, and in the record handed to
+    /// [`Store::issue_command`], which takes the next one.
+    pub seq: Option<u64>,
+}
+
+/// How many command tokens one user may get for one device within a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssueLimit {
+    /// Tokens allowed per (user, device) within the window.
+    pub max: u32,
+    /// The sliding window, in seconds: tokens issued after `now - window` count.
+    pub window: i64,
+}
+
+impl IssueLimit {
+    /// The contract's limit: [`latchkey_protocol::MAX_TOKENS_PER_USER`] within
+    /// [`latchkey_protocol::MAX_LIFETIME`] seconds.
+    pub const CONTRACT: IssueLimit = IssueLimit {
+        max: latchkey_protocol::MAX_TOKENS_PER_USER,
+        window: latchkey_protocol::MAX_LIFETIME as i64,
+    };
+}
+
+/// The answer of [`Store::issue_command`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issuance {
+    /// The token may be signed: its sequence number, recorded in its audit row.
+    Granted {
+        /// The device's next `seq`, never handed out before.
+        seq: u64,
+        /// The device's algorithm as the store keeps it (see [`Device::command_alg`]).
+        command_alg: Option<String>,
+    },
+    /// The user is at the limit for this device; nothing was taken or recorded.
+    Refused {
+        /// Seconds until the oldest counted token leaves the window (at least 1).
+        retry_after: u64,
+    },
 }
 
 /// Which audit records to list.
@@ -208,11 +254,23 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// [`Error::Store`] on database failure.
     fn grants(&self, username: &str) -> Result<Vec<Grant>, Error>;
-    /// Registers a device.
+    /// Registers a device whose command tokens use `command_alg` (a JWS name).
     ///
     /// # Errors
     /// [`Error::Conflict`] if it exists.
-    fn add_device(&self, id: &str, description: &str) -> Result<(), Error>;
+    fn add_device(&self, id: &str, description: &str, command_alg: &str) -> Result<(), Error>;
+    /// Changes the algorithm of a device's command tokens.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if there is no such device.
+    fn set_command_alg(&self, id: &str, command_alg: &str) -> Result<(), Error>;
+    /// One device, if registered.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    fn device(&self, id: &str) -> Result<Option<Device>, Error> {
+        Ok(self.list_devices()?.into_iter().find(|d| d.id == id))
+    }
     /// All devices, sorted by id.
     ///
     /// # Errors
@@ -321,6 +379,25 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// [`Error::Store`] on database failure.
     fn settle_attempts(&self, release: &[Slot], forget: &[&str]) -> Result<(), Error>;
+    /// Takes the device's next sequence number for a command token and records
+    /// the token (`record`, whose `seq` is ignored) with it, in one transaction,
+    /// unless `record.username` already has `limit.max` tokens for
+    /// `record.device` issued after `record.issued_at - limit.window`. Atomic
+    /// across every process on the database: no `seq` is handed out twice, and
+    /// concurrent requests never pass the limit.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the device is not registered; [`Error::Internal`]
+    /// if its sequence would pass [`latchkey_protocol::MAX_SEQ`];
+    /// [`Error::Store`] on database failure.
+    fn issue_command(&self, record: &CommandRecord, limit: IssueLimit) -> Result<Issuance, Error>;
+    /// Moves the device's trust epoch up by one and returns the new epoch, for
+    /// the next trust statement.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if there is no such device; [`Error::Internal`] past
+    /// `u32::MAX`; [`Error::Store`] on database failure.
+    fn next_trust_epoch(&self, id: &str) -> Result<u32, Error>;
     /// Records an issued command token.
     ///
     /// # Errors
@@ -519,6 +596,52 @@ fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The decision of [`Store::issue_command`] once the device's row is locked:
+/// `count` tokens of the user's in the window, the oldest issued at `oldest`.
+fn issue_decision(
+    count: i64,
+    oldest: Option<i64>,
+    record: &CommandRecord,
+    limit: IssueLimit,
+) -> Option<u64> {
+    if count < i64::from(limit.max) {
+        return None;
+    }
+    let leaves = oldest
+        .unwrap_or(record.issued_at)
+        .saturating_add(limit.window);
+    Some(
+        u64::try_from(leaves.saturating_sub(record.issued_at))
+            .unwrap_or(1)
+            .max(1),
+    )
+}
+
+/// A sequence number read from the database, checked against the contract's range.
+fn checked_seq(seq: i64, device: &str) -> Result<u64, Error> {
+    u64::try_from(seq)
+        .ok()
+        .filter(|s| (1..=latchkey_protocol::MAX_SEQ).contains(s))
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "device {device:?}: sequence number {seq} out of range"
+            ))
+        })
+}
+
+/// A trust epoch read from the database, checked to fit the verdict's `u32`.
+fn checked_epoch(epoch: i64, device: &str) -> Result<u32, Error> {
+    u32::try_from(epoch).map_err(|_| {
+        Error::Internal(format!(
+            "device {device:?}: trust epoch {epoch} out of range"
+        ))
+    })
+}
+
+fn no_device(id: &str) -> Error {
+    Error::NotFound(format!("no device {id:?}"))
 }
 
 /// What a reservation decides for one key, given its row (`window_end`,

@@ -29,6 +29,35 @@ pub const SERVER_LEEWAY: u64 = 5;
 /// Longest token accepted (latchkey-core's default).
 pub const MAX_TOKEN_LEN: usize = 4096;
 
+/// What the store handed out for one command token before it is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandTicket<'a> {
+    /// The token's `jti`.
+    pub jti: &'a str,
+    /// The device's sequence number for it.
+    pub seq: u64,
+    /// The algorithm of the device's command tokens.
+    pub alg: Algorithm,
+}
+
+/// Refuses a command no command token may grant: `trust`, which only a trust
+/// statement signed by the root key authorizes.
+///
+/// # Errors
+/// [`Error::Malformed`] for [`Command::Trust`], naming what to use instead.
+pub fn grantable(command: Command) -> Result<(), Error> {
+    if command.is_grantable() {
+        Ok(())
+    } else {
+        Err(Error::Malformed(format!(
+            "{} is never issued as a command token: trust statements are signed with the \
+             root key (`latchkey-server device trust`) and delivered with \
+             POST /devices/{{id}}/trust",
+            command.name()
+        )))
+    }
+}
+
 /// Token lifetimes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetimes {
@@ -329,59 +358,88 @@ impl TokenService {
     }
 
     /// Issues a command token for `device`, granting `command` (its name as the
-    /// `scope`, its argument as `arg`): signed by the command ring's key of the
-    /// device's algorithm (with its `kid`) for a device registered with one, else
-    /// HS256 with the device's derived key (no `kid`), as devices with an HMAC key
-    /// verify.
+    /// `scope`, its argument as `arg`) with the `jti` and `seq` the store handed
+    /// out ([`crate::store::Store::issue_command`]): signed by the command ring's
+    /// key of `ticket.alg` (with its `kid`), or for HS256 with the device's
+    /// derived key (no `kid`), as devices with an HMAC key verify.
     ///
     /// # Errors
-    /// [`Error::Malformed`] for a device id outside the contract's syntax;
-    /// otherwise as [`TokenService::issue_access`].
+    /// [`Error::Malformed`] for a device id outside the contract's syntax or a
+    /// command no token grants (`trust`); [`Error::Internal`] if the ring has no
+    /// key of the algorithm; otherwise as [`TokenService::issue_access`].
     pub fn issue_command(
         &self,
         sub: &str,
         device: &str,
         command: Command,
         now: i64,
+        ticket: &CommandTicket<'_>,
     ) -> Result<Issued, Error> {
+        grantable(command)?;
         let device = DeviceId::new(device).map_err(|e| Error::Malformed(e.to_string()))?;
-        let alg = self.command_alg(device.as_str());
-        let jti = random_id()?;
         let claims = CommandClaims::new(
             sub,
             device,
             command,
             now,
             self.lifetimes.command.as_secs(),
-            &jti,
+            ticket.jti,
+            ticket.seq,
         )
         .map_err(|e| Error::Config(e.to_string()))?;
-        let token = if alg == Algorithm::Hs256 {
+        let token = if ticket.alg == Algorithm::Hs256 {
             let device_key = crate::keys::derive_device_key(&self.master, device.as_str());
             let key = Key::new(Algorithm::Hs256, &device_key)
                 .map_err(|e| Error::Internal(format!("device key: {e}")))?;
             Self::sign(&key, COMMAND_TYP, None, &claims)?
         } else {
-            // KeySet checks every binding has its key when it loads.
-            let signer = self
-                .command_signers
-                .iter()
-                .find(|k| k.algorithm() == alg)
-                .ok_or_else(|| Error::Internal(format!("no {alg} command key")))?;
+            let signer = self.command_signer(ticket.alg)?;
             Self::sign(signer, COMMAND_TYP, Some(&signer.kid), &claims)?
         };
-        let exp = claims.exp;
-        Ok(Issued { token, jti, exp })
+        Ok(Issued {
+            token,
+            jti: ticket.jti.to_owned(),
+            exp: claims.exp,
+        })
     }
 
-    /// The algorithm of `device`'s command tokens: HS256 unless it is registered
-    /// with a public-key one.
+    /// The command ring's key that signs for `alg`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] naming the `keys rotate` that adds one, if there is none.
+    pub fn command_signer(&self, alg: Algorithm) -> Result<&CommandKey, Error> {
+        self.command_signers
+            .iter()
+            .find(|k| k.algorithm() == alg)
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "no {alg} command key; run `latchkey-server keys rotate --ring command --alg {alg}`"
+                ))
+            })
+    }
+
+    /// `exp` of a command token issued at `now`.
     #[must_use]
-    pub fn command_alg(&self, device: &str) -> Algorithm {
-        self.device_algs
-            .get(device)
-            .copied()
-            .unwrap_or(Algorithm::Hs256)
+    pub fn command_expiry(&self, now: i64) -> i64 {
+        now.saturating_add(secs(self.lifetimes.command))
+    }
+
+    /// The algorithm of `device`'s command tokens: `stored`, the store's (see
+    /// [`crate::store::Device::command_alg`]), else the key file's binding
+    /// (devices registered before the store kept it), else HS256.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if `stored` is no algorithm name.
+    pub fn command_alg(&self, device: &str, stored: Option<&str>) -> Result<Algorithm, Error> {
+        match stored {
+            Some(name) => Algorithm::from_name(name)
+                .map_err(|_| Error::Internal(format!("device {device:?}: algorithm {name:?}"))),
+            None => Ok(self
+                .device_algs
+                .get(device)
+                .copied()
+                .unwrap_or(Algorithm::Hs256)),
+        }
     }
 
     /// The command ring's public keys as a JWK Set, JSON text.
@@ -462,6 +520,15 @@ mod tests {
 
     fn service() -> TokenService {
         TokenService::new(&KeySet::development(), Lifetimes::default()).unwrap()
+    }
+
+    /// A ticket for `alg` with a fixed 22-character `jti` and sequence number 7.
+    fn ticket(alg: Algorithm) -> CommandTicket<'static> {
+        CommandTicket {
+            jti: "jjjjjjjjjjjjjjjjjjjjjj",
+            seq: 7,
+            alg,
+        }
     }
 
     #[test]
@@ -588,7 +655,13 @@ mod tests {
     fn command_tokens_verify_only_with_their_device_key() {
         let s = service();
         let t = s
-            .issue_command("alice", "door-1", Command::Open, 500)
+            .issue_command(
+                "alice",
+                "door-1",
+                Command::Open,
+                500,
+                &ticket(Algorithm::Hs256),
+            )
             .unwrap();
         let keys = KeySet::development();
         let check = |device: &str| {
@@ -608,32 +681,64 @@ mod tests {
                     .get("scope")
                     .and_then(|v| v.as_str())
                     .map(|s| s.raw().to_owned());
-                (c.exp(), scope, c.jti().map(|j| j.raw().len()))
+                let seq = c.get("seq").and_then(|v| v.as_i64());
+                (c.exp(), scope, c.jti().map(|j| j.raw().len()), seq)
             })
         };
         assert_eq!(
             check("door-1"),
-            Ok((Some(560), Some("open".to_owned()), Some(22)))
+            Ok((Some(560), Some("open".to_owned()), Some(22), Some(7)))
         );
         assert_eq!(check("door-2"), Err(latchkey_core::Error::BadSignature));
     }
 
-    /// The longest user name (128 bytes, each a `"` that JSON escapes to two), the
-    /// longest device id and `led 255`: the token still fits what a device reads.
+    /// The largest command token the server writes: an EdDSA token whose header
+    /// names a 32-byte `kid`, the longest user name (128 bytes, each a `"` that
+    /// JSON escapes to two), the longest device id, `led 255`, a 22-character
+    /// `jti` and a 16-digit `seq`. It fits what a device reads, with the exact
+    /// figure the contract's limits.rs is built on.
     #[test]
     fn the_largest_command_token_fits_the_device() {
-        use latchkey_protocol::limits::{MAX_SIGNING_INPUT_LEN, MAX_TOKEN_LEN};
-        let s = service();
+        use latchkey_protocol::limits::{
+            ED25519_SIGNATURE_LEN, MAX_SIGNING_INPUT_LEN, MAX_TOKEN_LEN, max_token_len,
+        };
+        let mut keys = KeySet::development();
+        let kid = "k".repeat(latchkey_protocol::MAX_KID_LEN);
+        keys.command_keys.insert(
+            0,
+            CommandKey::generate(Algorithm::EdDsa, kid.clone(), 0).unwrap(),
+        );
+        let s = TokenService::new(&keys, Lifetimes::default()).unwrap();
         let user = "\"".repeat(crate::api::MAX_USERNAME);
         let device = "d".repeat(latchkey_protocol::MAX_DEVICE_ID_LEN);
+        let seq = 9_007_199_254_740_992; // MAX_SEQ = 2^53, 16 digits
+        assert_eq!(seq, latchkey_protocol::MAX_SEQ);
         let t = s
-            .issue_command(&user, &device, Command::Led(255), 1_800_000_000)
+            .issue_command(
+                &user,
+                &device,
+                Command::Led(255),
+                1_800_000_000,
+                &CommandTicket {
+                    seq,
+                    ..ticket(Algorithm::EdDsa)
+                },
+            )
             .unwrap();
+        let header = untrusted_header(t.token.as_bytes(), &mut [0u8; 1024])
+            .map(|h| h.kid().map(|k| k.raw().to_owned()))
+            .unwrap();
+        assert_eq!(header.as_deref(), Some(kid.as_str()));
         let signing_input = t.token.rsplit_once('.').unwrap().0;
-        assert!(t.token.len() <= MAX_TOKEN_LEN, "{}", t.token.len());
-        assert!(signing_input.len() <= MAX_SIGNING_INPUT_LEN);
-        // The figure latchkey-protocol's limits.rs quotes.
-        assert_eq!(signing_input.len(), 663);
+        assert!(t.token.len() <= max_token_len(ED25519_SIGNATURE_LEN));
+        assert!(t.token.len() <= MAX_TOKEN_LEN);
+        assert!(
+            signing_input.len() <= MAX_SIGNING_INPUT_LEN,
+            "{}",
+            signing_input.len()
+        );
+        // The figure latchkey-protocol's limits.rs rests on (768 leaves this much room).
+        assert_eq!(signing_input.len(), 748);
     }
 
     /// A device bound to EdDSA gets tokens the ring's current Ed25519 key signs
@@ -646,10 +751,22 @@ mod tests {
         keys.device_command_algs
             .insert("door-ed".into(), Algorithm::EdDsa);
         let s = TokenService::new(&keys, Lifetimes::default()).unwrap();
-        assert_eq!(s.command_alg("door-ed"), Algorithm::EdDsa);
-        assert_eq!(s.command_alg("door-1"), Algorithm::Hs256);
+        assert_eq!(s.command_alg("door-ed", None).unwrap(), Algorithm::EdDsa);
+        assert_eq!(s.command_alg("door-1", None).unwrap(), Algorithm::Hs256);
+        // The store's algorithm comes first; the key file's binding is the fallback.
+        assert_eq!(
+            s.command_alg("door-ed", Some("HS256")).unwrap(),
+            Algorithm::Hs256
+        );
+        assert!(s.command_alg("door-1", Some("none")).is_err());
         let t = s
-            .issue_command("alice", "door-ed", Command::Open, 500)
+            .issue_command(
+                "alice",
+                "door-ed",
+                Command::Open,
+                500,
+                &ticket(Algorithm::EdDsa),
+            )
             .unwrap();
         let jwks: serde_json::Value = serde_json::from_str(s.jwks()).unwrap();
         let jwk = &jwks["keys"][0];
@@ -681,7 +798,13 @@ mod tests {
         assert_eq!(header.as_deref(), Some("dev-cmd-1"));
         // The HMAC device's token does not verify with the ring, and the other way.
         let hmac = s
-            .issue_command("alice", "door-1", Command::Open, 500)
+            .issue_command(
+                "alice",
+                "door-1",
+                Command::Open,
+                500,
+                &ticket(Algorithm::Hs256),
+            )
             .unwrap();
         let mut scratch = [0u8; 1024];
         assert!(v.verify(hmac.token.as_bytes(), 510, &mut scratch).is_err());
@@ -708,7 +831,27 @@ mod tests {
             "{err:?}"
         );
         let s = TokenService::new(&keys, lifetimes(MAX_LIFETIME)).unwrap();
-        let t = s.issue_command("a", "d", Command::Open, 100).unwrap();
+        let t = s
+            .issue_command("a", "d", Command::Open, 100, &ticket(Algorithm::Hs256))
+            .unwrap();
         assert_eq!(t.exp, 100 + MAX_LIFETIME as i64);
+        assert_eq!(s.command_expiry(100), t.exp);
+    }
+
+    /// `trust` is never signed as a command token, whatever the algorithm.
+    #[test]
+    fn trust_is_never_a_command_token() {
+        let s = service();
+        for alg in [Algorithm::Hs256, Algorithm::EdDsa] {
+            let err = s
+                .issue_command("a", "d", Command::Trust, 100, &ticket(alg))
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::Malformed(m) if m.contains("never issued")),
+                "{err:?}"
+            );
+        }
+        assert!(grantable(Command::Open).is_ok());
+        assert_eq!(grantable(Command::Trust).unwrap_err().status(), 400);
     }
 }

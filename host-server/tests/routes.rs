@@ -47,6 +47,8 @@ fn harness_with(name: &str, request_timeout: Duration) -> Harness {
         },
         hash_concurrency: 2,
         request_timeout,
+        // The development root key checks trust statements.
+        dev_keys: true,
         ..Config::default()
     };
     let dyn_store: Arc<dyn Store> = store.clone();
@@ -512,8 +514,8 @@ async fn hostile_tokens() {
 async fn command_tokens() {
     let h = harness("commands");
     add_user(&h, "alice", "pw");
-    h.store.add_device("door-1", "front door").unwrap();
-    h.store.add_device("gate-1", "").unwrap();
+    h.store.add_device("door-1", "front door", "HS256").unwrap();
+    h.store.add_device("gate-1", "", "HS256").unwrap();
     h.store
         .grant("alice", "door-*", &["open".into(), "led".into()])
         .unwrap();
@@ -529,6 +531,7 @@ async fn command_tokens() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["scope"], "open");
     assert_eq!(r.body["expires_in"], 60);
+    assert_eq!(r.body["seq"], 1);
     assert!(r.body.get("device_verdict").is_none());
     // The device verifies it with its own derived key; another device's key fails.
     let token = r.body["token"].as_str().unwrap();
@@ -612,6 +615,154 @@ async fn command_tokens() {
     )
     .await;
     assert_eq!(r.status, 401);
+    // `trust` is never a command token, even for a user granted everything.
+    h.store.grant("alice", "*", &["*".into()]).unwrap();
+    let r = call(&h, send("door-1", json!({ "command": "trust" }))).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("malformed"))
+    );
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("never issued as a command token")
+    );
+}
+
+/// A user gets at most 16 command tokens per device within 300 s, however many
+/// ask at once: the rest are answered 429 with `Retry-After`; another device
+/// still gets tokens. Each token's `seq` is the device's next, without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_tokens_are_limited_per_user_and_device() {
+    let h = Arc::new(harness("limit"));
+    add_user(&h, "alice", "pw");
+    h.store.add_device("door-1", "", "EdDSA").unwrap();
+    h.store.add_device("door-2", "", "EdDSA").unwrap();
+    h.store
+        .grant("alice", "door-*", &["status".into()])
+        .unwrap();
+    let access = login(&h, "alice", "pw").await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = |device: &str| {
+        post_json(
+            &format!("/devices/{device}/commands"),
+            &json!({ "command": "status" }),
+            Some(&access),
+        )
+    };
+    let mut asking = tokio::task::JoinSet::new();
+    for _ in 0..24 {
+        let (h, request) = (Arc::clone(&h), status("door-1"));
+        asking.spawn(async move { call(&h, request).await });
+    }
+    let replies: Vec<Reply> = asking.join_all().await;
+    let mut seqs: Vec<u64> = replies
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.body["seq"].as_u64().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=16).collect::<Vec<u64>>());
+    let refused: Vec<&Reply> = replies.iter().filter(|r| r.status != 200).collect();
+    assert_eq!(refused.len(), 8);
+    for r in refused {
+        assert_eq!(r.status, 429);
+        assert_eq!(r.body["error"], "too-many-tokens");
+        let retry: u64 = r.headers["retry-after"].parse().unwrap();
+        assert!((1..=300).contains(&retry), "{retry}");
+        assert!(!r.headers.contains_key("www-authenticate"));
+    }
+    assert_eq!(call(&h, status("door-2")).await.status, 200);
+}
+
+/// `POST /devices/{id}/trust` refuses, before anything is sent: a caller not
+/// granted `trust` on the device (`*` is not enough), an unknown device, and a
+/// statement that is not a trust statement for this device signed by the root
+/// key (a command token, another device's statement, another root's); a good
+/// statement reaches the bridge (none here: 404 naming it).
+#[tokio::test]
+async fn trust_delivery_refuses_what_it_must_not_send() {
+    use latchkey_server::keys::RootKey;
+    let h = harness("trust");
+    add_user(&h, "alice", "pw");
+    add_user(&h, "root", "pw");
+    h.store.add_device("door-1", "", "EdDSA").unwrap();
+    h.store.grant("alice", "*", &["*".into()]).unwrap();
+    h.store
+        .grant("root", "door-*", &["trust".into(), "status".into()])
+        .unwrap();
+    let token = |user: &'static str| {
+        let h = &h;
+        async move {
+            login(h, user, "pw").await.body["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (alice, root) = (token("alice").await, token("root").await);
+    let keys = KeySet::development();
+    let dev_root = RootKey::development();
+    let good = dev_root
+        .sign_trust("door-1", 1, &[&keys.command_keys[0]], &[])
+        .unwrap();
+    let deliver = |device: &str, statement: &str, who: &str| {
+        post_json(
+            &format!("/devices/{device}/trust"),
+            &json!({ "statement": statement }),
+            Some(who),
+        )
+    };
+    let r = call(&h, deliver("door-1", &good, &alice)).await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({ "error": "not-granted", "message": "alice is not granted \"trust\" on \"door-1\"" })
+    );
+    let r = call(&h, deliver("door-9", &good, &root)).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (404, Some("not-found"))
+    );
+    let command = call(
+        &h,
+        post_json(
+            "/devices/door-1/commands",
+            &json!({ "command": "status" }),
+            Some(&root),
+        ),
+    )
+    .await;
+    let command = command.body["token"].as_str().unwrap().to_owned();
+    let other_device = dev_root
+        .sign_trust("door-2", 1, &[&keys.command_keys[0]], &[])
+        .unwrap();
+    let other_root = RootKey::create(&h._dir.path().join("root.json"))
+        .unwrap()
+        .sign_trust("door-1", 1, &[&keys.command_keys[0]], &[])
+        .unwrap();
+    for bad in [command.as_str(), &other_device, &other_root, "x.y.z", ""] {
+        let r = call(&h, deliver("door-1", bad, &root)).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("malformed")),
+            "{bad}"
+        );
+        assert!(
+            r.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("not a trust statement")
+        );
+    }
+    let r = call(&h, deliver("door-1", &good, &root)).await;
+    assert_eq!(
+        r.body,
+        json!({ "error": "not-found", "message": "no bridge for device \"door-1\"" })
+    );
 }
 
 /// The JWK Set: the command ring's public keys with `kid`, `alg` and `use`, a
@@ -645,12 +796,20 @@ async fn jwks_publishes_the_command_ring() {
         Key::ed25519(Algorithm::EdDsa, x).unwrap(),
     )
     .unwrap();
-    let mut keys = KeySet::development();
-    keys.device_command_algs
-        .insert("door-ed".into(), Algorithm::EdDsa);
-    let service = TokenService::new(&keys, Lifetimes::default()).unwrap();
+    let service = TokenService::new(&KeySet::development(), Lifetimes::default()).unwrap();
+    let ticket = latchkey_server::tokens::CommandTicket {
+        jti: "j",
+        seq: 1,
+        alg: Algorithm::EdDsa,
+    };
     let t = service
-        .issue_command("alice", "door-ed", latchkey_protocol::Command::Open, 1_000)
+        .issue_command(
+            "alice",
+            "door-ed",
+            latchkey_protocol::Command::Open,
+            1_000,
+            &ticket,
+        )
         .unwrap();
     let verifier = latchkey_core::Verifier::with_keys(
         ring,
@@ -701,6 +860,7 @@ async fn openapi_lists_exactly_the_routed_paths() {
             "GET /openapi.json",
             "GET /readyz",
             "POST /devices/{id}/commands",
+            "POST /devices/{id}/trust",
             "POST /login",
             "POST /logout",
             "POST /refresh"

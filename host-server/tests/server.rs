@@ -172,7 +172,17 @@ fn device_bridge_delivers_and_reports_unreachable() -> Result<(), Error> {
     let (_dir, builder) = setup("bridge")?;
     builder.admin(&["user", "add", "alice"], "pw\n")?;
     builder.admin(&["user", "grant", "alice", "*", "*"], "")?;
-    builder.admin(&["--dev-keys", "device", "add", "door-1"], "")?;
+    builder.admin(
+        &[
+            "--dev-keys",
+            "device",
+            "add",
+            "door-1",
+            "--command-alg",
+            "HS256",
+        ],
+        "",
+    )?;
     builder.admin(&["device", "add", "door-2"], "")?;
     let device_key = builder.admin(&["--dev-keys", "device", "key", "door-1"], "")?;
     assert_eq!(device_key.trim().len(), 64);
@@ -1062,8 +1072,24 @@ fn key_rings_root_key_and_provisioning_through_the_cli() -> Result<(), Error> {
         ],
         "",
     )?;
-    cli.admin(&["--keys", k, "device", "add", "door-1"], "")?;
-    assert_eq!(cli.admin(&["device", "list"], "")?, "door-1\t\ndoor-ed\t\n");
+    cli.admin(
+        &[
+            "--keys",
+            k,
+            "device",
+            "add",
+            "door-1",
+            "--command-alg",
+            "HS256",
+        ],
+        "",
+    )?;
+    // EdDSA is the default.
+    cli.admin(&["--keys", k, "device", "add", "door-2"], "")?;
+    assert_eq!(
+        cli.admin(&["device", "list"], "")?,
+        "door-1\t\ndoor-2\t\ndoor-ed\t\n"
+    );
 
     let (code, err) = cli_fails(
         &cli,
@@ -1117,29 +1143,57 @@ fn key_rings_root_key_and_provisioning_through_the_cli() -> Result<(), Error> {
     let hex = cli.admin(&["--keys", k, "device", "key", "door-1"], "")?;
     assert_eq!(p["hmac_key"], hex.trim());
 
-    let trust = cli.admin(
+    let trust_args = [
+        "--keys",
+        k,
+        "device",
+        "trust",
+        "door-ed",
+        "--root-key",
+        r,
+        "--add",
+        es,
+        "--retire",
+        &first_cmd,
+    ];
+    let trust = cli.admin(&trust_args, "")?;
+    assert_eq!(jws_part(&trust, 0)["alg"], "EdDSA");
+    assert_eq!(jws_part(&trust, 0)["typ"], "lk-trust+jwt");
+    assert_eq!(jws_part(&trust, 0)["kid"], root_kid.trim());
+    let es_jwk = &jwks["keys"][0];
+    assert_eq!(
+        jws_part(&trust, 1),
+        json!({ "iss": "latchkey", "aud": "door-ed", "epoch": 1, "add": [{
+            "kty": "EC", "crv": "P-256", "x": es_jwk["x"], "y": es_jwk["y"],
+            "kid": es, "alg": "ES256",
+        }], "retire": [first_cmd] })
+    );
+    // The next statement for the device takes the next epoch.
+    assert_eq!(jws_part(&cli.admin(&trust_args, "")?, 1)["epoch"], 2);
+    // An unknown device, or nothing to do: refused.
+    let (code, err) = cli_fails(
+        &cli,
         &[
             "--keys",
             k,
-            "keys",
+            "device",
             "trust",
+            "door-9",
             "--root-key",
             r,
-            "--epoch",
-            "2",
             "--add",
             es,
-            "--retire",
-            &first_cmd,
         ],
         "",
     )?;
-    assert_eq!(jws_part(&trust, 0)["alg"], "EdDSA");
-    assert_eq!(jws_part(&trust, 0)["typ"], "lk-trust+jwt");
-    assert_eq!(
-        jws_part(&trust, 1),
-        json!({ "epoch": 2, "add": [jwks["keys"][0]], "retire": [first_cmd] })
-    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no device"), "{err}");
+    let (code, _) = cli_fails(
+        &cli,
+        &["--keys", k, "device", "trust", "door-ed", "--root-key", r],
+        "",
+    )?;
+    assert_eq!(code, Some(1));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -1149,12 +1203,13 @@ fn key_rings_root_key_and_provisioning_through_the_cli() -> Result<(), Error> {
             &[
                 "--keys",
                 k,
-                "keys",
+                "device",
                 "trust",
+                "door-ed",
                 "--root-key",
                 r,
-                "--epoch",
-                "3",
+                "--retire",
+                "x",
             ],
             "",
         )?;
@@ -1198,5 +1253,91 @@ fn key_rings_root_key_and_provisioning_through_the_cli() -> Result<(), Error> {
     assert_eq!(answer.status, 200);
     assert_eq!(answer.header("cache-control"), Some("public, max-age=300"));
     assert_eq!(answer.json()?, jwks);
+    Ok(())
+}
+
+/// `token issue --issued-at` signs as if the clock read that time (what a server
+/// whose clock is off issues, for the device's clock tests), and `keys root-init
+/// --development` writes the development root that the development firmware trusts:
+/// its statements verify under `dev-root`'s public key, as `--dev-keys` signs them.
+#[test]
+fn issued_at_and_the_development_root_key_file() -> Result<(), Error> {
+    let (dir, cli) = setup("devroot")?;
+    let keys = dir.path().join("keys.json");
+    let root = dir.path().join("root.json");
+    let (k, r) = (keys.to_str().unwrap(), root.to_str().unwrap());
+    cli.admin(&["--keys", k, "device", "add", "door-1"], "")?;
+    cli.admin(&["user", "add", "alice"], "a long enough password\n")?;
+    let token = cli.admin(
+        &[
+            "--keys",
+            k,
+            "token",
+            "issue",
+            "--kind",
+            "command",
+            "--user",
+            "alice",
+            "--device",
+            "door-1",
+            "--command",
+            "open",
+            "--issued-at",
+            "2000000000",
+        ],
+        "",
+    )?;
+    let claims = jws_part(&token, 1);
+    assert_eq!(
+        (claims["iat"].as_i64(), claims["nbf"].as_i64()),
+        (Some(2_000_000_000), Some(2_000_000_000))
+    );
+    assert_eq!(claims["exp"].as_i64(), Some(2_000_000_060));
+
+    let kid = cli.admin(
+        &[
+            "--keys",
+            k,
+            "keys",
+            "root-init",
+            "--root-key",
+            r,
+            "--development",
+        ],
+        "",
+    )?;
+    assert_eq!(kid.trim(), "dev-root");
+    let provision: Value = serde_json::from_str(&cli.admin(
+        &[
+            "--keys",
+            k,
+            "device",
+            "provision",
+            "door-1",
+            "--root-key",
+            r,
+        ],
+        "",
+    )?)
+    .unwrap();
+    let dev: Value =
+        serde_json::from_str(&cli.admin(&["--dev-keys", "device", "provision", "door-1"], "")?)
+            .unwrap();
+    assert_eq!(provision["root_key"], dev["root_key"]);
+    // Never over an existing file.
+    let (code, err) = cli_fails(
+        &cli,
+        &[
+            "--keys",
+            k,
+            "keys",
+            "root-init",
+            "--root-key",
+            r,
+            "--development",
+        ],
+        "",
+    )?;
+    assert_eq!(code, Some(1), "{err}");
     Ok(())
 }

@@ -3,7 +3,8 @@
 
 use crate::Reason;
 
-/// The names of the commands, in the order of [`Command`]'s variants.
+/// The names of the commands a command token's `scope` can grant, in the order of
+/// [`Command`]'s variants ([`Command::Trust`] is not one of them).
 pub const COMMAND_NAMES: [&str; 4] = ["open", "close", "status", "led"];
 
 /// A command the device can carry out, with its argument.
@@ -18,6 +19,10 @@ pub enum Command {
     /// `led <n>`: set the LED duty to `n`/255; the argument is `0`-`255`, one to
     /// three decimal digits.
     Led(u8),
+    /// `trust`: change the device's command keys. No argument; its token is a
+    /// trust statement signed by the root key (`lk-trust+jwt`, see
+    /// [`crate::TrustStatement`]), which no `scope` can stand in for.
+    Trust,
 }
 
 impl Command {
@@ -29,7 +34,16 @@ impl Command {
             Command::Close => "close",
             Command::Status => "status",
             Command::Led(_) => "led",
+            Command::Trust => "trust",
         }
+    }
+
+    /// Whether a command token's `scope` can grant this command: every command
+    /// but [`Command::Trust`], which only the root key authorizes. The server
+    /// issues command tokens for these alone.
+    #[must_use]
+    pub const fn is_grantable(self) -> bool {
+        !matches!(self, Command::Trust)
     }
 
     /// The command's argument, as bound into a token's `arg` claim.
@@ -37,7 +51,7 @@ impl Command {
     pub const fn argument(self) -> Option<u8> {
         match self {
             Command::Led(level) => Some(level),
-            Command::Open | Command::Close | Command::Status => None,
+            Command::Open | Command::Close | Command::Status | Command::Trust => None,
         }
     }
 
@@ -46,7 +60,7 @@ impl Command {
     #[must_use]
     pub fn takes_argument(name: &[u8]) -> Option<bool> {
         match name {
-            b"open" | b"close" | b"status" => Some(false),
+            b"open" | b"close" | b"status" | b"trust" => Some(false),
             b"led" => Some(true),
             _ => None,
         }
@@ -65,6 +79,7 @@ impl Command {
             (false, None) => Ok(match name {
                 b"open" => Command::Open,
                 b"close" => Command::Close,
+                b"trust" => Command::Trust,
                 _ => Command::Status,
             }),
             (true, Some(text)) => parse_level(text).map(Command::Led),
@@ -89,7 +104,11 @@ impl Command {
     /// Whether a token's `scope` grants this command: `scope` is a list of command
     /// names separated by single spaces (as the characters of the decoded JSON
     /// string), and one of them must be this command's name exactly.
+    /// [`Command::Trust`] is never granted this way.
     pub fn granted_by(self, scope: impl IntoIterator<Item = char>) -> bool {
+        if !self.is_grantable() {
+            return false;
+        }
         let name = self.name();
         // Command names are ASCII, so their bytes are their characters.
         let mut want = name.bytes().map(char::from);
@@ -167,6 +186,7 @@ mod tests {
         ];
         for ((name, arg), want) in ok {
             assert_eq!(Command::parse(name, arg), Ok(want), "{name:?} {arg:?}");
+            assert!(want.is_grantable());
             assert_eq!(want.name().as_bytes(), name);
             assert_eq!(
                 Command::with_argument(want.name(), want.argument()),
@@ -188,6 +208,11 @@ mod tests {
             ((b"led", Some(b"+1")), Reason::BadArgument),
             ((b"led", Some(b"")), Reason::BadArgument),
         ];
+        assert_eq!(Command::parse(b"trust", None), Ok(Command::Trust));
+        assert_eq!(
+            Command::parse(b"trust", Some(b"1")),
+            Err(Reason::BadArgument)
+        );
         for ((name, arg), want) in bad {
             assert_eq!(Command::parse(name, arg), Err(want), "{name:?} {arg:?}");
         }
@@ -234,6 +259,10 @@ mod tests {
         // Single spaces only separate; an empty name between two spaces names nothing.
         assert!(grants("close  open", Command::Open));
         assert!(!grants(" ", Command::Open));
+        // Only the root key authorizes `trust`: no scope grants it.
+        assert!(!grants("trust", Command::Trust));
+        assert!(!Command::Trust.is_grantable());
+        assert!(Command::Open.is_grantable() && Command::Led(1).is_grantable());
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! firmware, the bridge between them and the tests must agree on.
 //!
 //! - [`Command`]: `open`, `close`, `status`, `led <0-255>`, their parsing, and how
-//!   a token's `scope` and `arg` grant them.
-//! - [`CommandClaims`]: the command token's claims; [`COMMAND_TOKEN_TYPE`] (its
-//!   header `typ`), [`ISSUER`], [`DEVICE_KEY_SALT`] (how a device key is derived).
+//!   a token's `scope` and `arg` grant them; `trust`, which only the root key
+//!   authorizes.
+//! - [`CommandClaims`]: the command token's claims, with the per-device `seq`;
+//!   [`COMMAND_TOKEN_TYPE`] (its header `typ`), [`ISSUER`], [`DEVICE_KEY_SALT`]
+//!   (how an HMAC device's key is derived); [`TrustStatement`] and
+//!   [`TRUST_TOKEN_TYPE`].
 //! - [`DeviceId`]: the one device id syntax.
 //! - [`limits`]: the longest lifetime, token, request line and verdict line, and
 //!   how they follow from each other.
@@ -52,13 +55,15 @@ mod line;
 mod reason;
 
 pub use claims::{
-    COMMAND_TOKEN_TYPE, CommandClaims, DEVICE_KEY_SALT, ISSUER, LifetimeTooLong, lifetime_ok,
+    COMMAND_TOKEN_TYPE, CommandClaims, DEVICE_KEY_SALT, ISSUER, LifetimeTooLong, MAX_SEQ,
+    TRUST_TOKEN_TYPE, TrustStatement, lifetime_ok,
 };
 pub use command::{ArgClaim, COMMAND_NAMES, Command};
 pub use device_id::{BadDeviceId, DEVICE_ID_RULE, DeviceId};
 pub use limits::{
-    LEEWAY, MAX_DEVICE_ID_LEN, MAX_ID_LEN, MAX_LIFETIME, MAX_LINE_LEN, MAX_REASON_LEN,
-    MAX_TOKEN_LEN, MAX_VERDICT_LEN,
+    LEEWAY, MAX_COMMAND_KEYS, MAX_DEVICE_ID_LEN, MAX_ID_LEN, MAX_KID_LEN, MAX_LIFETIME,
+    MAX_LINE_LEN, MAX_REASON_LEN, MAX_TOKEN_LEN, MAX_TOKENS_PER_USER, MAX_VERDICT_LEN,
+    REPLAY_WINDOW,
 };
 pub use line::{
     BadVerdict, CANCEL, CANCEL_LINE, Detail, EncodeError, NO_ID, Outcome, Refusal, Request,

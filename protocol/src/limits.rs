@@ -13,15 +13,16 @@
 //!
 //! | signature           | bytes | token limit | request line limit |
 //! |---------------------|------:|------------:|-------------------:|
-//! | HS256               |    32 |         720 |                738 |
-//! | EdDSA (Ed25519)     |    64 |         763 |                781 |
-//! | ES256               |    64 |         763 |                781 |
-//! | RS256 (2048-bit)    |   256 |        1019 |               1037 |
+//! | HS256               |    32 |         812 |                830 |
+//! | EdDSA (Ed25519)     |    64 |         855 |                873 |
+//! | ES256               |    64 |         855 |                873 |
+//! | RS256 (2048-bit)    |   256 |        1111 |               1129 |
 //!
-//! The device is built for HS256 only today, so [`MAX_TOKEN_LEN`] and
-//! [`MAX_LINE_LEN`] are the HS256 row; a build that verifies a longer signature
-//! takes its row (`max_token_len(ED25519_SIGNATURE_LEN)`, ...) and pays for the
-//! longer line buffer in RAM.
+//! [`MAX_TOKEN_LEN`] and [`MAX_LINE_LEN`] are the RS256 row: the line format carries
+//! every token some device build verifies. A device refuses tokens over its own
+//! build's row (`token-too-large`, from latchkey-core's length check): the default
+//! EdDSA build takes [`max_token_len`]`(`[`ED25519_SIGNATURE_LEN`]`)`, 855 bytes,
+//! and sizes its scratch buffer for that.
 
 /// Seconds of clock skew the device allows on `exp`, `nbf` and `iat`.
 pub const LEEWAY: u64 = 5;
@@ -39,13 +40,30 @@ pub const MAX_DEVICE_ID_LEN: usize = 64;
 /// Longest signing input of a command token (`header.payload`, base64url), in
 /// bytes: the budget for the header and the claims, whatever the algorithm.
 ///
-/// The server's largest command token today fits, 13 bytes short of it: the
-/// header without a `kid`, a 128-byte user name made of characters JSON escapes
-/// (256 bytes once escaped), a 64-byte device id, `led 255` and a 22-character
-/// `jti` make a 663-byte signing input (test `the_largest_command_token_fits_the_device`
-/// in latchkey-server). A header that names its key (`kid`, as public-key tokens
-/// will) needs this budget raised, or a shorter `sub`.
-pub const MAX_SIGNING_INPUT_LEN: usize = 676;
+/// The server's largest command token fits: a header naming a [`MAX_KID_LEN`]-byte
+/// `kid`, a 128-byte user name made of characters JSON escapes (256 bytes once
+/// escaped), a 64-byte device id, `led 255`, a 22-character `jti` and a 16-digit
+/// `seq` (test `the_largest_command_token_fits_the_device` in latchkey-server).
+pub const MAX_SIGNING_INPUT_LEN: usize = 768;
+
+/// Longest `kid` of a command key a device holds, in bytes.
+pub const MAX_KID_LEN: usize = 32;
+
+/// How many command keys a device holds at most (the key table in its state).
+pub const MAX_COMMAND_KEYS: usize = 4;
+
+/// The replay window: a device obeys a `seq` at most once, and refuses one that is
+/// this many or more below the highest `seq` it obeyed (`sequence-too-old`), as
+/// the IPsec and DTLS anti-replay windows do (RFC 4303 section 3.4.3).
+pub const REPLAY_WINDOW: u64 = 64;
+
+/// Command tokens the server issues to one user for one device within
+/// [`MAX_LIFETIME`] seconds. Each token issued moves the device's `seq` up by
+/// one, so while at most `(REPLAY_WINDOW - 1) / MAX_TOKENS_PER_USER` users are
+/// issuing at full rate, no one's unused token falls out of the window before
+/// it expires: one user's burst of `status` cannot make another user's `open`
+/// `sequence-too-old`.
+pub const MAX_TOKENS_PER_USER: u32 = 16;
 
 /// Bytes of an HS256 signature (HMAC-SHA256).
 pub const HS256_SIGNATURE_LEN: usize = 32;
@@ -68,9 +86,9 @@ pub const fn max_token_len(signature_len: usize) -> usize {
     MAX_SIGNING_INPUT_LEN + 1 + base64url_len(signature_len)
 }
 
-/// Longest token the device is built to accept: 720 bytes, an HS256 token (the
-/// device verifies HS256 only today; see the table in this module's docs).
-pub const MAX_TOKEN_LEN: usize = max_token_len(HS256_SIGNATURE_LEN);
+/// Longest token a request line carries: 1111 bytes, an RS256 token under a
+/// 2048-bit key (see the table in this module's docs).
+pub const MAX_TOKEN_LEN: usize = max_token_len(RS256_2048_SIGNATURE_LEN);
 
 /// The longest command with its argument: `led 255` (`status` is shorter).
 const LONGEST_COMMAND: usize = 7;
@@ -85,7 +103,7 @@ pub const fn max_line_len(token_len: usize) -> usize {
     MAX_REQUEST_PREFIX_LEN + token_len + 1
 }
 
-/// Longest request line the device reads, without its `\n`: 738 bytes, so every
+/// Longest request line a device reads, without its `\n`: 1129 bytes, so every
 /// request with a token of up to [`MAX_TOKEN_LEN`] bytes fits.
 pub const MAX_LINE_LEN: usize = max_line_len(MAX_TOKEN_LEN);
 
@@ -110,13 +128,14 @@ mod tests {
         assert_eq!(base64url_len(64), 86);
         assert_eq!(base64url_len(256), 342);
         assert_eq!(base64url_len(0), 0);
-        assert_eq!(MAX_TOKEN_LEN, 720);
-        assert_eq!(max_token_len(ED25519_SIGNATURE_LEN), 763);
-        assert_eq!(max_token_len(ES256_SIGNATURE_LEN), 763);
-        assert_eq!(max_token_len(RS256_2048_SIGNATURE_LEN), 1019);
+        assert_eq!(max_token_len(HS256_SIGNATURE_LEN), 812);
+        assert_eq!(max_token_len(ED25519_SIGNATURE_LEN), 855);
+        assert_eq!(max_token_len(ES256_SIGNATURE_LEN), 855);
+        assert_eq!(max_token_len(RS256_2048_SIGNATURE_LEN), 1111);
         assert_eq!(MAX_REQUEST_PREFIX_LEN, "12345678 led 255 ".len());
-        assert_eq!(MAX_LINE_LEN, 738);
-        assert_eq!(max_line_len(max_token_len(RS256_2048_SIGNATURE_LEN)), 1037);
+        assert_eq!((MAX_TOKEN_LEN, MAX_LINE_LEN), (1111, 1129));
+        // Users issuing at full rate that the window carries (see MAX_TOKENS_PER_USER).
+        assert_eq!((REPLAY_WINDOW - 1) / u64::from(MAX_TOKENS_PER_USER), 3);
         assert_eq!(MAX_VERDICT_LEN, "12345678 DENIED ".len() + MAX_REASON_LEN);
         assert_eq!(MAX_VERDICT_LEN, 40);
         assert!("door=closed led=255".len() <= MAX_DETAIL_LEN);

@@ -191,6 +191,37 @@ fn decimal(n: u8) -> ([u8; 3], usize) {
     (out, 3 - skip)
 }
 
+/// Appends `n` in decimal, without `core::fmt` (see [`decimal`]).
+fn push_decimal(text: &mut Detail, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    let mut rest = n;
+    loop {
+        if let Some(d) = digits.get_mut(len) {
+            *d = b'0' + (rest % 10) as u8;
+        }
+        len += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(..len).unwrap_or_default().iter().rev() {
+        let _ = text.push(char::from(d));
+    }
+}
+
+/// A canonical decimal `u32` (no sign, no leading zero unless `0`).
+fn parse_canonical_u32(text: &str) -> Option<u32> {
+    if text.is_empty() || (text.len() > 1 && text.starts_with('0')) {
+        return None;
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// A canonical decimal 0-255 (no sign, no leading zero unless `0`).
 fn parse_canonical_u8(text: &str) -> Option<u8> {
     if text.len() > 1 && text.starts_with('0') {
@@ -365,6 +396,15 @@ pub enum Outcome {
         /// LED duty, 0-255.
         led: u8,
     },
+    /// `epoch=<n> keys=<k>`: a trust statement was taken up; the device is now at
+    /// trust epoch `n` and holds `k` command keys.
+    Trusted {
+        /// The statement's epoch, now the device's.
+        epoch: u32,
+        /// Command keys held after the statement, at most
+        /// [`crate::limits::MAX_COMMAND_KEYS`].
+        keys: u8,
+    },
 }
 
 /// An outcome written out: at most [`MAX_DETAIL_LEN`] bytes of ASCII.
@@ -375,12 +415,21 @@ impl Outcome {
     #[must_use]
     pub fn detail(&self) -> Detail {
         let mut text = Detail::new();
+        if let Outcome::Trusted { epoch, keys } = *self {
+            // `epoch=4294967295 keys=99` is 24 bytes: every count a device holds fits.
+            let _ = text.push_str("epoch=");
+            push_decimal(&mut text, epoch);
+            let _ = text.push_str(" keys=");
+            push_decimal(&mut text, u32::from(keys));
+            return text;
+        }
         let (prefix, level) = match self {
             Outcome::Opened => ("opened", None),
             Outcome::Closed => ("closed", None),
             Outcome::Led(n) => ("led=", Some(*n)),
             Outcome::Status { open: true, led } => ("door=open led=", Some(*led)),
             Outcome::Status { open: false, led } => ("door=closed led=", Some(*led)),
+            Outcome::Trusted { .. } => ("", None),
         };
         // Every outcome fits (test `outcomes_round_trip`).
         let _ = text.push_str(prefix);
@@ -403,6 +452,13 @@ impl Outcome {
         }
         if let Some(n) = detail.strip_prefix("led=") {
             return parse_canonical_u8(n).map(Outcome::Led);
+        }
+        if let Some(rest) = detail.strip_prefix("epoch=") {
+            let (epoch, keys) = rest.split_once(" keys=")?;
+            return Some(Outcome::Trusted {
+                epoch: parse_canonical_u32(epoch)?,
+                keys: parse_canonical_u8(keys)?,
+            });
         }
         let (door, led) = detail.strip_prefix("door=")?.split_once(" led=")?;
         let open = match door {
@@ -780,6 +836,9 @@ mod tests {
                 led: n,
             });
         }
+        for (epoch, keys) in [(0, 0), (1, 1), (9, 4), (10, 10), (u32::MAX, 99)] {
+            all.push(Outcome::Trusted { epoch, keys });
+        }
         for outcome in all {
             let detail = outcome.detail();
             let text = detail.as_str();
@@ -790,6 +849,7 @@ mod tests {
                 Outcome::Status { open, led } => {
                     std::format!("door={} led={led}", if open { "open" } else { "closed" })
                 }
+                Outcome::Trusted { epoch, keys } => std::format!("epoch={epoch} keys={keys}"),
             };
             assert_eq!(text, want);
             assert!(text.len() <= MAX_DETAIL_LEN);
@@ -802,6 +862,10 @@ mod tests {
             "door=ajar led=1",
             "door=open",
             "open",
+            "epoch=01 keys=1",
+            "epoch=1 keys=",
+            "epoch=4294967296 keys=1",
+            "epoch=1",
         ] {
             assert_eq!(Outcome::parse(bad), None, "{bad}");
         }

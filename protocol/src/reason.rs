@@ -40,19 +40,39 @@ pub enum Reason {
     /// `DENIED wrong-argument`: `arg` is not the line's argument, or is present for
     /// a command without one.
     WrongArgument,
-    /// `DENIED replayed`: this `jti` was already obeyed and has not expired.
+    /// `DENIED bad-sequence`: the token has no `seq`, or it is not an integer in
+    /// `1..=2^53` (see [`crate::CommandClaims::seq`]).
+    BadSequence,
+    /// `DENIED replayed`: this token's `seq` was already obeyed.
     Replayed,
-    /// `DENIED replay-cache-full`: the device holds as many unexpired `jti`s as it
-    /// can; it refuses rather than forget one.
-    ReplayCacheFull,
-    /// `ERROR output-fault`: the command was authorized (its `jti` is used up) but
+    /// `DENIED sequence-too-old`: `seq` is [`crate::limits::REPLAY_WINDOW`] or more
+    /// below the highest one obeyed, so the device can no longer tell whether it
+    /// was used; ask the server for a new token.
+    SequenceTooOld,
+    /// `DENIED stale-epoch`: a trust statement whose `epoch` is not above the one
+    /// the device holds (an old statement sent again, say).
+    StaleEpoch,
+    /// `DENIED bad-trust`: a root-signed statement that is not a well-formed trust
+    /// statement (its `epoch`, `add` or `retire` is missing or wrong, a key in
+    /// `add` is not a public key bound to an algorithm this build verifies).
+    BadTrust,
+    /// `DENIED last-key`: the trust statement would leave the device no command key.
+    LastKey,
+    /// `DENIED key-table-full`: the trust statement adds more keys than the device
+    /// holds ([`crate::limits::MAX_COMMAND_KEYS`]), or one whose `kid` it already holds.
+    KeyTableFull,
+    /// `ERROR state-write-failed`: the device could not save its state (used
+    /// sequence numbers, clock, keys) to flash, so it did not carry out the
+    /// command; the token was not used up.
+    StateWriteFailed,
+    /// `ERROR output-fault`: the command was authorized (its `seq` is used up) but
     /// the output hardware reported an error.
     OutputFault,
 }
 
 impl Reason {
     /// Every reason, in the order of the enum.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 20] = [
         Reason::LineTooLong,
         Reason::EmptyLine,
         Reason::BadId,
@@ -64,8 +84,14 @@ impl Reason {
         Reason::LifetimeTooLong,
         Reason::MissingScope,
         Reason::WrongArgument,
+        Reason::BadSequence,
         Reason::Replayed,
-        Reason::ReplayCacheFull,
+        Reason::SequenceTooOld,
+        Reason::StaleEpoch,
+        Reason::BadTrust,
+        Reason::LastKey,
+        Reason::KeyTableFull,
+        Reason::StateWriteFailed,
         Reason::OutputFault,
     ];
 
@@ -84,8 +110,14 @@ impl Reason {
             Reason::LifetimeTooLong => "lifetime-too-long",
             Reason::MissingScope => "missing-scope",
             Reason::WrongArgument => "wrong-argument",
+            Reason::BadSequence => "bad-sequence",
             Reason::Replayed => "replayed",
-            Reason::ReplayCacheFull => "replay-cache-full",
+            Reason::SequenceTooOld => "sequence-too-old",
+            Reason::StaleEpoch => "stale-epoch",
+            Reason::BadTrust => "bad-trust",
+            Reason::LastKey => "last-key",
+            Reason::KeyTableFull => "key-table-full",
+            Reason::StateWriteFailed => "state-write-failed",
             Reason::OutputFault => "output-fault",
         }
     }
@@ -105,8 +137,13 @@ impl Reason {
             | Reason::LifetimeTooLong
             | Reason::MissingScope
             | Reason::WrongArgument
+            | Reason::BadSequence
             | Reason::Replayed
-            | Reason::ReplayCacheFull => VerdictKind::Denied,
+            | Reason::SequenceTooOld
+            | Reason::StaleEpoch
+            | Reason::BadTrust
+            | Reason::LastKey
+            | Reason::KeyTableFull => VerdictKind::Denied,
             Reason::LineTooLong
             | Reason::EmptyLine
             | Reason::BadId
@@ -114,6 +151,7 @@ impl Reason {
             | Reason::UnknownCommand
             | Reason::MissingToken
             | Reason::BadArgument
+            | Reason::StateWriteFailed
             | Reason::OutputFault => VerdictKind::Error,
         }
     }

@@ -26,7 +26,7 @@ fn the_bridge_cancels_a_half_sent_line_and_matches_its_verdicts() -> Result<(), 
         .arg("--log")
         .arg("debug");
     scenario::provision(&builder)?;
-    let server = builder.start()?;
+    let server = builder.clone().start()?;
     let mut http = server.client();
     http.set_timeout(Duration::from_secs(60));
     let (_, access) = scenario::login(&mut http, USER, PASSWORD)?;
@@ -56,6 +56,31 @@ fn the_bridge_cancels_a_half_sent_line_and_matches_its_verdicts() -> Result<(), 
             server.logs()
         );
     }
+
+    transcript.note(
+        "a trust statement, signed offline by the root, delivered through the bridge \
+         by a user granted `trust`",
+    );
+    builder.admin(&["user", "grant", USER, DEVICE, "trust"], "")?;
+    let statement = builder.admin(&["device", "trust", DEVICE, "--retire", "none-such"], "")?;
+    let response = http.post_json(
+        &format!("/devices/{DEVICE}/trust"),
+        &serde_json::json!({ "statement": statement.trim() }),
+        Some(&access),
+    )?;
+    let body = response.json()?;
+    let verdict = body["device_verdict"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    transcript.http(
+        "POST",
+        &format!("/devices/{DEVICE}/trust"),
+        response.status,
+        &verdict,
+    );
+    assert_eq!(response.status, 200, "{body}");
+    assert_eq!(verdict, "OK epoch=1 keys=1");
 
     // The device's answer to the cancelled half line came first, and was dropped.
     let logs = server.logs();

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use latchkey_harness::golden::Transcript;
 use latchkey_harness::protocol::{CANCEL_LINE, VerdictKind, parse_verdict};
+use latchkey_harness::scenario;
 use latchkey_harness::{Error, Qemu};
 
 #[test]
@@ -117,4 +118,25 @@ fn qemu_pids_on(port: u16) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Issue 17: the default build holds public keys only: the root and command public
+/// keys of its provisioning file, and none of the development secrets. The check
+/// fails on the HS256 build, which holds its device key.
+#[test]
+#[ignore = "needs the firmware builds: run cargo xtask test"]
+fn the_default_build_holds_only_public_keys() -> Result<(), Error> {
+    let provisioning = scenario::firmware_provisioning()?;
+    let held = scenario::public_keys_only(&Qemu::firmware_elf()?, &provisioning)?;
+    assert_eq!(held.len(), 2, "{held:?}");
+    let hs256 = latchkey_harness::locate(
+        "LATCHKEY_HS256_ELF",
+        latchkey_harness::target_dir().join("firmware-variants/firmware-hs256.elf"),
+        "cargo xtask test (step firmware-hs256)",
+    )?;
+    let err = scenario::public_keys_only(&hs256, &provisioning)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(err.to_string().contains("dev-1's HS256 key"), "{err}");
+    Ok(())
 }

@@ -9,9 +9,10 @@ use latchkey_harness::{Error, Qemu, Server, temp_dir};
 #[ignore = "needs qemu-system-arm: run cargo xtask test"]
 fn the_whole_story_with_a_server_restart() -> Result<(), Error> {
     let dir = temp_dir("story")?;
-    let prepared = scenario::prepare(&Server::binary()?, &dir.path().join("latchkey.db"))?;
+    let elf = Qemu::firmware_elf()?;
+    let prepared = scenario::prepare(&Server::binary()?, &dir.path().join("latchkey.db"), &elf)?;
     let server = prepared.builder.clone().start()?;
-    let mut device = Qemu::start(&Qemu::firmware_elf()?)?;
+    let mut device = Qemu::start(&elf)?;
     let mut story = Story::new(false);
     let server = scenario::tell(&prepared, server, &mut device, &mut story)?;
     assert!(

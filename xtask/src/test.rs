@@ -35,6 +35,10 @@ need a failed build are skipped):
   core-no-std     cargo build -p latchkey-core --target thumbv7m-none-eabi
                   --features rsa,es256,es384,eddsa,der,pem,jwk  (every family, no_std)
   firmware        cargo build -p latchkey-firmware --target thumbv7m-none-eabi --profile firmware
+  firmware-es256, firmware-rs256, firmware-hs256, firmware-power-cut
+                  the other builds, each within the budget of memory.x (target dir
+                  target/firmware-variants; ELFs kept there as <step>.elf; the
+                  power-cut build is the e2e power-cut test's)
   server          cargo build -p latchkey-server -p latchkey-harness --bins
   e2e             cargo test -p latchkey-e2e -p latchkey-harness -- --include-ignored
                   (QEMU, the server, wrk)
@@ -56,6 +60,15 @@ skipped); the exit code is non-zero when any step failed.
 /// Set to `1`, the tests that need a PostgreSQL cluster fail when none can be
 /// started, instead of skipping (latchkey-harness `postgres::REQUIRE_ENV`).
 const REQUIRE_POSTGRES: &str = "LATCHKEY_REQUIRE_POSTGRES";
+
+/// The firmware's other builds (step name, cargo feature arguments), built into
+/// `target/firmware-variants` and kept there as `<step>.elf`.
+const FIRMWARE_VARIANTS: [(&str, &str); 4] = [
+    ("firmware-es256", "--features es256"),
+    ("firmware-rs256", "--features rs256"),
+    ("firmware-hs256", "--no-default-features --features hs256"),
+    ("firmware-power-cut", "--features power-cut"),
+];
 
 /// Every latchkey-core feature but `defmt`: the `core-no-std` step builds them all
 /// for the device target.
@@ -323,6 +336,37 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
             ],
         ),
     );
+    // The other builds of the firmware, each checked to link within the budget
+    // (memory.x), in a target dir of their own so that the default build above
+    // stays what the e2e tests run; the power-cut build is the e2e's too.
+    let variants = project.target_dir.join("firmware-variants");
+    for (name, features) in FIRMWARE_VARIANTS {
+        let mut build = cargo(
+            project,
+            &[
+                "build",
+                "-p",
+                "latchkey-firmware",
+                "--target",
+                TARGET,
+                "--profile",
+                FIRMWARE_PROFILE,
+            ],
+        );
+        build
+            .args(features.split(' '))
+            .env("CARGO_TARGET_DIR", &variants);
+        // Each build leaves its ELF under the same name: keep a copy by variant.
+        let kept = variants.join(format!("{name}.elf"));
+        let _ = std::fs::remove_file(&kept);
+        if thumb(name, &mut report, &mut build) {
+            let elf = variants
+                .join(TARGET)
+                .join(FIRMWARE_PROFILE)
+                .join("latchkey-firmware");
+            let _ = std::fs::copy(&elf, &kept);
+        }
+    }
     report.step(
         "server",
         &[],
@@ -358,6 +402,11 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
             project.firmware_elf(FIRMWARE_PROFILE),
         )
         .env(
+            "LATCHKEY_POWER_CUT_ELF",
+            variants.join("firmware-power-cut.elf"),
+        )
+        .env("LATCHKEY_HS256_ELF", variants.join("firmware-hs256.elf"))
+        .env(
             "LATCHKEY_SERVER_BIN",
             project.host_bin("debug", "latchkey-server"),
         )
@@ -369,10 +418,16 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
         e2e.env("LATCHKEY_BLESS", "1");
     }
     let e2e_needs: &[&'static str] = if ready.qemu {
-        &["firmware", "server"]
+        &["firmware", "firmware-power-cut", "firmware-hs256", "server"]
     } else {
         // Name setup as the reason: QEMU is what is missing.
-        &["setup", "firmware", "server"]
+        &[
+            "setup",
+            "firmware",
+            "firmware-power-cut",
+            "firmware-hs256",
+            "server",
+        ]
     };
     report.step("e2e", e2e_needs, &mut e2e);
 

@@ -1,12 +1,12 @@
 //! A RAM-backed [`NorFlash`] for host tests that behaves like NOR: erase sets
-//! whole sectors to `0xFF`, a write can only clear bits (a 1 over a 0 is an
-//! error), and the power can be cut after a given number of word operations.
+//! whole sectors to `0xFF`, and a write can only clear bits (a 1 over a 0 is an
+//! error). Power cuts come from wrapping it in [`super::CutAfter`].
 
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
 
-/// What went wrong, as a NOR part (or its power supply) would report it.
+/// What went wrong, as a NOR part would report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RamFlashError {
     /// Offset or length not a multiple of the write or erase size.
@@ -15,8 +15,6 @@ pub enum RamFlashError {
     OutOfBounds,
     /// A write would set a bit that is 0 (only an erase does that).
     NotErased,
-    /// The power was cut: this and every later operation fails.
-    PowerCut,
 }
 
 impl NorFlashError for RamFlashError {
@@ -24,7 +22,7 @@ impl NorFlashError for RamFlashError {
         match self {
             Self::NotAligned => NorFlashErrorKind::NotAligned,
             Self::OutOfBounds => NorFlashErrorKind::OutOfBounds,
-            Self::NotErased | Self::PowerCut => NorFlashErrorKind::Other,
+            Self::NotErased => NorFlashErrorKind::Other,
         }
     }
 }
@@ -34,11 +32,6 @@ impl NorFlashError for RamFlashError {
 #[derive(Debug, Clone)]
 pub struct RamFlash<const SIZE: usize> {
     bytes: [u8; SIZE],
-    /// Word operations (a 4-byte write or the erase of 4 bytes) left before the
-    /// power is cut; `None`: never.
-    budget: Option<usize>,
-    /// Word operations done so far (erase and write alike).
-    ops: usize,
 }
 
 impl<const SIZE: usize> Default for RamFlash<SIZE> {
@@ -48,30 +41,11 @@ impl<const SIZE: usize> Default for RamFlash<SIZE> {
 }
 
 impl<const SIZE: usize> RamFlash<SIZE> {
-    /// An erased flash with no power cut planned.
+    /// An erased flash.
     pub const fn new() -> Self {
         Self {
             bytes: [0xFF; SIZE],
-            budget: None,
-            ops: 0,
         }
-    }
-
-    /// Cuts the power after `words` more word operations. The operation that
-    /// meets the cut is left half done: a write clears only the low half of its
-    /// word's bits, an erase stops partway (sectors erase from their start).
-    pub fn cut_power_after(&mut self, words: usize) {
-        self.budget = Some(words);
-    }
-
-    /// Power back on (a reboot): operations work again.
-    pub fn restore_power(&mut self) {
-        self.budget = None;
-    }
-
-    /// Word operations done since this flash was made.
-    pub const fn ops(&self) -> usize {
-        self.ops
     }
 
     /// The raw contents.
@@ -79,11 +53,14 @@ impl<const SIZE: usize> RamFlash<SIZE> {
         &self.bytes
     }
 
-    /// Takes one word operation from the budget; `false` when the power is cut.
-    fn spend(&mut self) -> bool {
-        spend_word(&mut self.budget, &mut self.ops)
+    /// The raw contents, to damage them as no NOR write could (a bit set back
+    /// to 1, say).
+    pub const fn bytes_mut(&mut self) -> &mut [u8; SIZE] {
+        &mut self.bytes
     }
 
+    /// The first byte of `len` bytes at `offset`, if they are aligned to
+    /// `align` and inside the flash.
     fn range(&self, offset: u32, len: usize, align: usize) -> Result<usize, RamFlashError> {
         let start = offset as usize;
         if !start.is_multiple_of(align) || !len.is_multiple_of(align) {
@@ -105,7 +82,11 @@ impl<const SIZE: usize> ReadNorFlash for RamFlash<SIZE> {
 
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
         let start = self.range(offset, bytes.len(), 1)?;
-        bytes.copy_from_slice(&self.bytes[start..start + bytes.len()]);
+        let from = self
+            .bytes
+            .get(start..start + bytes.len())
+            .ok_or(RamFlashError::OutOfBounds)?;
+        bytes.copy_from_slice(from);
         Ok(())
     }
 
@@ -123,53 +104,26 @@ impl<const SIZE: usize> NorFlash for RamFlash<SIZE> {
             .checked_sub(from as usize)
             .ok_or(RamFlashError::OutOfBounds)?;
         let start = self.range(from, len, Self::ERASE_SIZE)?;
-        for word in self.bytes[start..start + len].chunks_exact_mut(4) {
-            if !spend_word(&mut self.budget, &mut self.ops) {
-                // Half of this word erased, then the power is gone.
-                word[..2].fill(0xFF);
-                return Err(RamFlashError::PowerCut);
-            }
-            word.fill(0xFF);
-        }
+        self.bytes
+            .get_mut(start..start + len)
+            .ok_or(RamFlashError::OutOfBounds)?
+            .fill(0xFF);
         Ok(())
     }
 
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
         let start = self.range(offset, bytes.len(), Self::WRITE_SIZE)?;
-        let old = &self.bytes[start..start + bytes.len()];
+        let old = self
+            .bytes
+            .get_mut(start..start + bytes.len())
+            .ok_or(RamFlashError::OutOfBounds)?;
         if old.iter().zip(bytes).any(|(o, n)| n & !o != 0) {
             return Err(RamFlashError::NotErased);
         }
-        for (i, new) in bytes.chunks_exact(4).enumerate() {
-            let at = start + 4 * i;
-            if !self.spend() {
-                // Only the low half of the word's bits were programmed.
-                for (o, n) in self.bytes[at..at + 2].iter_mut().zip(new) {
-                    *o &= n;
-                }
-                return Err(RamFlashError::PowerCut);
-            }
-            for (o, n) in self.bytes[at..at + 4].iter_mut().zip(new) {
-                *o &= n;
-            }
+        for (o, n) in old.iter_mut().zip(bytes) {
+            *o &= n;
         }
         Ok(())
-    }
-}
-
-/// [`RamFlash::spend`] on split borrows (the erase loop holds `bytes`).
-fn spend_word(budget: &mut Option<usize>, ops: &mut usize) -> bool {
-    match budget {
-        Some(0) => false,
-        Some(n) => {
-            *n -= 1;
-            *ops += 1;
-            true
-        }
-        None => {
-            *ops += 1;
-            true
-        }
     }
 }
 
@@ -187,27 +141,15 @@ mod tests {
             f.write(0, &[0x1E, 0xF0, 0x00, 0xFF]),
             Err(RamFlashError::NotErased)
         );
+        assert_eq!(&f.bytes()[..4], &[0x0E, 0xF0, 0x00, 0xFF]);
         assert_eq!(f.write(2, &[0; 4]), Err(RamFlashError::NotAligned));
         assert_eq!(f.write(2048, &[0; 4]), Err(RamFlashError::OutOfBounds));
         assert_eq!(f.erase(0, 1000), Err(RamFlashError::NotAligned));
+        assert_eq!(f.erase(1024, 0), Err(RamFlashError::OutOfBounds));
+        assert_eq!(f.erase(1024, 3072), Err(RamFlashError::OutOfBounds));
+        let mut buf = [0u8; 4];
+        assert_eq!(f.read(2046, &mut buf), Err(RamFlashError::OutOfBounds));
         assert_eq!(f.erase(0, 1024), Ok(()));
         assert!(f.bytes().iter().all(|&b| b == 0xFF));
-    }
-
-    #[test]
-    fn a_power_cut_leaves_the_word_half_done_and_stops_everything() {
-        let mut f = RamFlash::<1024>::new();
-        f.cut_power_after(1);
-        assert_eq!(f.write(0, &[0; 8]), Err(RamFlashError::PowerCut));
-        assert_eq!(&f.bytes()[..8], &[0, 0, 0, 0, 0, 0, 0xFF, 0xFF]);
-        // The erase that meets the cut erases half of its first word.
-        assert_eq!(f.erase(0, 1024), Err(RamFlashError::PowerCut));
-        assert_eq!(&f.bytes()[..4], &[0xFF, 0xFF, 0, 0]);
-        f.restore_power();
-        assert_eq!(f.erase(0, 1024), Ok(()));
-        assert_eq!(f.write(0, &[0; 8]), Ok(()));
-        f.cut_power_after(1);
-        assert_eq!(f.erase(0, 1024), Err(RamFlashError::PowerCut));
-        assert_eq!(&f.bytes()[..8], &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0]);
     }
 }

@@ -83,6 +83,10 @@ pub fn app(state: AppState) -> Router {
             "/devices/{id}/commands",
             post(api::command).fallback(not_allowed("POST")),
         )
+        .route(
+            "/devices/{id}/trust",
+            post(api::trust).fallback(not_allowed("POST")),
+        )
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .layer(layers)
         .with_state(state)
@@ -109,13 +113,22 @@ pub fn route_label(path: &str) -> &'static str {
         "/login" => "/login",
         "/refresh" => "/refresh",
         "/logout" => "/logout",
-        _ => match path
-            .strip_prefix("/devices/")
-            .and_then(|rest| rest.strip_suffix("/commands"))
-        {
-            Some(id) if !id.is_empty() && !id.contains('/') => "/devices/{id}/commands",
-            _ => "other",
-        },
+        _ => device_route(path),
+    }
+}
+
+/// The label of a `/devices/{id}/...` path.
+fn device_route(path: &str) -> &'static str {
+    let Some(rest) = path.strip_prefix("/devices/") else {
+        return "other";
+    };
+    let one_id = |id: &str| !id.is_empty() && !id.contains('/');
+    if rest.strip_suffix("/commands").is_some_and(one_id) {
+        "/devices/{id}/commands"
+    } else if rest.strip_suffix("/trust").is_some_and(one_id) {
+        "/devices/{id}/trust"
+    } else {
+        "other"
     }
 }
 
@@ -265,7 +278,7 @@ impl IntoResponse for Error {
             ))
             .ok()
             .map(|v| (WWW_AUTHENTICATE, v)),
-            Error::Throttled { retry_after } => {
+            Error::Throttled { retry_after } | Error::TooManyTokens { retry_after } => {
                 Some((RETRY_AFTER, HeaderValue::from(*retry_after)))
             }
             Error::MethodNotAllowed(allow) => HeaderValue::from_str(allow).ok().map(|v| (ALLOW, v)),
@@ -340,6 +353,8 @@ mod tests {
             "/devices/{id}/commands"
         );
         assert_eq!(route_label("/devices//commands"), "other");
+        assert_eq!(route_label("/devices/door-1/trust"), "/devices/{id}/trust");
+        assert_eq!(route_label("/devices/a/b/trust"), "other");
         assert_eq!(route_label("/devices/a/b/commands"), "other");
         assert_eq!(route_label("/wp-admin"), "other");
     }

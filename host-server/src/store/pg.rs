@@ -3,8 +3,9 @@
 
 use super::pool::{self, Connect, Manager};
 use super::{
-    AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Reservation, Rotation,
-    SessionCache, Slot, Store, admit, group_grants, now_secs,
+    AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
+    Reservation, Rotation, SessionCache, Slot, Store, admit, checked_epoch, checked_seq,
+    group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
 use postgres::error::SqlState;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 /// The schema, one step per version, applied in order and recorded in
 /// `latchkey_schema`. Steps are only ever appended.
-const MIGRATIONS: &[&str] = &[MIGRATION_1];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// Version 1: the same tables as SQLite's version 2. Text that is sorted is
 /// compared bytewise (`COLLATE "C"`), as SQLite does.
@@ -72,6 +73,18 @@ CREATE TABLE command_audit (
     arg        SMALLINT,
     source     TEXT NOT NULL
 );
+"#;
+
+/// Version 2: as SQLite's version 3, each device's command-token algorithm
+/// (NULL for devices registered before), last issued sequence number and trust
+/// epoch; the `seq` of each audited token; an index for counting a user's
+/// recent tokens per device.
+const MIGRATION_2: &str = r#"
+ALTER TABLE devices ADD COLUMN command_alg TEXT;
+ALTER TABLE devices ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN trust_epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE command_audit ADD COLUMN seq BIGINT;
+CREATE INDEX command_audit_issuance ON command_audit(username, device, issued_at);
 "#;
 
 /// The advisory lock migrations run under ("latchkey" in ASCII).
@@ -296,6 +309,33 @@ fn migrate(client: &mut Client) -> Result<(), Error> {
     Ok(())
 }
 
+/// Writes one audit row.
+fn insert_record<C: GenericClient>(
+    q: &mut Q<'_, C>,
+    r: &CommandRecord,
+    seq: Option<u64>,
+) -> Result<(), Error> {
+    let arg = r.arg.map(i16::from);
+    let seq = seq.and_then(|s| i64::try_from(s).ok());
+    q.exec(
+        "INSERT INTO command_audit \
+         (jti, issued_at, expires_at, username, device, command, arg, source, seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &r.jti,
+            &r.issued_at,
+            &r.expires_at,
+            &r.username,
+            &r.device,
+            &r.command,
+            &arg,
+            &r.source,
+            &seq,
+        ],
+    )?;
+    Ok(())
+}
+
 fn user_id<C: GenericClient>(q: &mut Q<'_, C>, username: &str) -> Result<Option<i64>, Error> {
     match q.opt("SELECT id FROM users WHERE username = $1", &[&username])? {
         Some(row) => Ok(Some(row.try_get(0)?)),
@@ -422,27 +462,49 @@ impl Store for PostgresStore {
         })
     }
 
-    fn add_device(&self, id: &str, description: &str) -> Result<(), Error> {
+    fn add_device(&self, id: &str, description: &str, command_alg: &str) -> Result<(), Error> {
         self.with(|q| {
-            let s =
-                q.stmt("INSERT INTO devices (id, description, created_at) VALUES ($1, $2, $3)")?;
-            q.c.execute(&s, &[&id, &description, &now_secs()])
+            let s = q.stmt(
+                "INSERT INTO devices (id, description, created_at, command_alg) \
+                 VALUES ($1, $2, $3, $4)",
+            )?;
+            q.c.execute(&s, &[&id, &description, &now_secs(), &command_alg])
                 .map_err(|e| conflict_or(e, || format!("device {id:?} already exists")))?;
+            Ok(())
+        })
+    }
+
+    fn set_command_alg(&self, id: &str, command_alg: &str) -> Result<(), Error> {
+        self.with(|q| {
+            let n = q.exec(
+                "UPDATE devices SET command_alg = $2 WHERE id = $1",
+                &[&id, &command_alg],
+            )?;
+            if n == 0 {
+                return Err(no_device(id));
+            }
             Ok(())
         })
     }
 
     fn list_devices(&self) -> Result<Vec<Device>, Error> {
         self.with(|q| {
-            q.all("SELECT id, description FROM devices ORDER BY id", &[])?
-                .iter()
-                .map(|r| {
-                    Ok(Device {
-                        id: r.try_get(0)?,
-                        description: r.try_get(1)?,
-                    })
+            q.all(
+                "SELECT id, description, command_alg, trust_epoch FROM devices ORDER BY id",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                let trust_epoch = checked_epoch(r.try_get(3)?, &id)?;
+                Ok(Device {
+                    description: r.try_get(1)?,
+                    command_alg: r.try_get(2)?,
+                    trust_epoch,
+                    id,
                 })
-                .collect()
+            })
+            .collect()
         })
     }
 
@@ -633,33 +695,76 @@ impl Store for PostgresStore {
         })
     }
 
-    fn record_command(&self, r: &CommandRecord) -> Result<(), Error> {
-        let arg = r.arg.map(i16::from);
-        self.with(|q| {
-            q.exec(
-                "INSERT INTO command_audit \
-                 (jti, issued_at, expires_at, username, device, command, arg, source) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &r.jti,
-                    &r.issued_at,
-                    &r.expires_at,
-                    &r.username,
-                    &r.device,
-                    &r.command,
-                    &arg,
-                    &r.source,
-                ],
-            )?;
-            Ok(())
+    fn issue_command(&self, r: &CommandRecord, limit: IssueLimit) -> Result<Issuance, Error> {
+        self.transaction(|q| {
+            // The device's row lock orders every issuance for the device, on any
+            // instance; the count below, a statement after it, sees the audit
+            // rows of every transaction that held the lock before.
+            if q.opt(
+                "SELECT 1 FROM devices WHERE id = $1 FOR UPDATE",
+                &[&r.device],
+            )?
+            .is_none()
+            {
+                return Err(no_device(&r.device));
+            }
+            let since = r.issued_at.saturating_sub(limit.window);
+            let row = q
+                .opt(
+                    "SELECT COUNT(*), MIN(issued_at) FROM command_audit \
+                     WHERE username = $1 AND device = $2 AND issued_at > $3",
+                    &[&r.username, &r.device, &since],
+                )?
+                .ok_or_else(|| Error::Store("COUNT returned no row".into()))?;
+            if let Some(retry_after) = issue_decision(row.try_get(0)?, row.try_get(1)?, r, limit) {
+                return Ok(Issuance::Refused { retry_after });
+            }
+            let row = q
+                .opt(
+                    "UPDATE devices SET seq = seq + 1 WHERE id = $1 RETURNING seq, command_alg",
+                    &[&r.device],
+                )?
+                .ok_or_else(|| no_device(&r.device))?;
+            let seq = checked_seq(row.try_get(0)?, &r.device)?;
+            insert_record(q, r, Some(seq))?;
+            Ok(Issuance::Granted {
+                seq,
+                command_alg: row.try_get(1)?,
+            })
         })
+    }
+
+    fn next_trust_epoch(&self, id: &str) -> Result<u32, Error> {
+        self.with(|q| {
+            let row = q.opt(
+                "UPDATE devices SET trust_epoch = trust_epoch + 1 \
+                 WHERE id = $1 AND trust_epoch < 4294967295 RETURNING trust_epoch",
+                &[&id],
+            )?;
+            match row {
+                Some(r) => checked_epoch(r.try_get(0)?, id),
+                None if q
+                    .opt("SELECT 1 FROM devices WHERE id = $1", &[&id])?
+                    .is_some() =>
+                {
+                    Err(Error::Internal(format!(
+                        "device {id:?}: the trust epoch is at its largest"
+                    )))
+                }
+                None => Err(no_device(id)),
+            }
+        })
+    }
+
+    fn record_command(&self, r: &CommandRecord) -> Result<(), Error> {
+        self.with(|q| insert_record(q, r, r.seq))
     }
 
     fn command_records(&self, filter: &AuditFilter) -> Result<Vec<CommandRecord>, Error> {
         let limit = i64::from(filter.limit);
         self.with(|q| {
             q.all(
-                "SELECT jti, issued_at, expires_at, username, device, command, arg, source \
+                "SELECT jti, issued_at, expires_at, username, device, command, arg, source, seq \
                  FROM (SELECT * FROM command_audit \
                        WHERE ($1::TEXT IS NULL OR username = $1) \
                          AND ($2::TEXT IS NULL OR device = $2) \
@@ -670,7 +775,9 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| {
                 let arg: Option<i16> = r.try_get(6)?;
+                let seq: Option<i64> = r.try_get(8)?;
                 Ok(CommandRecord {
+                    seq: seq.and_then(|s| u64::try_from(s).ok()),
                     jti: r.try_get(0)?,
                     issued_at: r.try_get(1)?,
                     expires_at: r.try_get(2)?,

@@ -3,8 +3,9 @@
 
 use super::pool::{self, Connect, Manager};
 use super::{
-    AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Reservation, Rotation,
-    SessionCache, Slot, Store, admit, group_grants, now_secs,
+    AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
+    Reservation, Rotation, SessionCache, Slot, Store, admit, checked_epoch, checked_seq,
+    group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
 use rusqlite::{
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 /// The schema, one step per version: step `i` takes `PRAGMA user_version` from
 /// `i` to `i + 1`. Steps are only ever appended.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// Version 1: the first schema (users and grants by name).
 pub(super) const MIGRATION_1: &str = "
@@ -110,6 +111,18 @@ CREATE TABLE command_audit (
     arg        INTEGER,
     source     TEXT NOT NULL
 );
+";
+
+/// Version 3: each device's command-token algorithm (NULL for devices
+/// registered before: the key file's binding, else HS256), the last sequence
+/// number issued for it and its trust epoch; the `seq` of each audited token,
+/// and an index for counting a user's recent tokens per device.
+const MIGRATION_3: &str = "
+ALTER TABLE devices ADD COLUMN command_alg TEXT;
+ALTER TABLE devices ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN trust_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE command_audit ADD COLUMN seq INTEGER;
+CREATE INDEX command_audit_issuance ON command_audit(username, device, issued_at);
 ";
 
 /// Connections for reads (opened read-only; run inline on executor threads).
@@ -309,6 +322,28 @@ fn conflict_or(e: rusqlite::Error, message: impl FnOnce() -> String) -> Error {
     }
 }
 
+/// Writes one audit row.
+fn insert_record(c: &Connection, r: &CommandRecord, seq: Option<u64>) -> Result<(), Error> {
+    let seq = seq.and_then(|s| i64::try_from(s).ok());
+    c.prepare_cached(
+        "INSERT INTO command_audit \
+         (jti, issued_at, expires_at, username, device, command, arg, source, seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        r.jti,
+        r.issued_at,
+        r.expires_at,
+        r.username,
+        r.device,
+        r.command,
+        r.arg,
+        r.source,
+        seq
+    ])?;
+    Ok(())
+}
+
 fn user_id(tx: &Connection, username: &str) -> Result<Option<i64>, Error> {
     Ok(tx
         .prepare_cached("SELECT id FROM users WHERE username = ?1")?
@@ -424,27 +459,50 @@ impl Store for SqliteStore {
         })
     }
 
-    fn add_device(&self, id: &str, description: &str) -> Result<(), Error> {
+    fn add_device(&self, id: &str, description: &str, command_alg: &str) -> Result<(), Error> {
         self.write(|c| {
             c.execute(
-                "INSERT INTO devices (id, description, created_at) VALUES (?1, ?2, ?3)",
-                params![id, description, now_secs()],
+                "INSERT INTO devices (id, description, created_at, command_alg) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![id, description, now_secs(), command_alg],
             )
             .map_err(|e| conflict_or(e, || format!("device {id:?} already exists")))?;
             Ok(())
         })
     }
 
+    fn set_command_alg(&self, id: &str, command_alg: &str) -> Result<(), Error> {
+        self.write(|c| {
+            let n = c.execute(
+                "UPDATE devices SET command_alg = ?2 WHERE id = ?1",
+                params![id, command_alg],
+            )?;
+            if n == 0 {
+                return Err(no_device(id));
+            }
+            Ok(())
+        })
+    }
+
     fn list_devices(&self) -> Result<Vec<Device>, Error> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT id, description FROM devices ORDER BY id")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT id, description, command_alg, trust_epoch FROM devices ORDER BY id",
+            )?;
             let rows = stmt.query_map([], |r| {
-                Ok(Device {
-                    id: r.get(0)?,
-                    description: r.get(1)?,
-                })
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)?))
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            rows.map(|row| {
+                let (id, description, command_alg, epoch): (String, String, _, i64) = row?;
+                let trust_epoch = checked_epoch(epoch, &id)?;
+                Ok(Device {
+                    id,
+                    description,
+                    command_alg,
+                    trust_epoch,
+                })
+            })
+            .collect()
         })
     }
 
@@ -618,31 +676,66 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_command(&self, r: &CommandRecord) -> Result<(), Error> {
-        self.write(|c| {
-            c.prepare_cached(
-                "INSERT INTO command_audit \
-                 (jti, issued_at, expires_at, username, device, command, arg, source) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                r.jti,
-                r.issued_at,
-                r.expires_at,
-                r.username,
-                r.device,
-                r.command,
-                r.arg,
-                r.source
-            ])?;
-            Ok(())
+    fn issue_command(&self, r: &CommandRecord, limit: IssueLimit) -> Result<Issuance, Error> {
+        // An immediate transaction holds the write lock from the start: the count,
+        // the new `seq` and the audit row are one step for every process.
+        self.transaction(|tx| {
+            let (count, oldest): (i64, Option<i64>) = tx
+                .prepare_cached(
+                    "SELECT COUNT(*), MIN(issued_at) FROM command_audit \
+                     WHERE username = ?1 AND device = ?2 AND issued_at > ?3",
+                )?
+                .query_row(
+                    params![
+                        r.username,
+                        r.device,
+                        r.issued_at.saturating_sub(limit.window)
+                    ],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?;
+            if let Some(retry_after) = issue_decision(count, oldest, r, limit) {
+                return Ok(Issuance::Refused { retry_after });
+            }
+            let taken: Option<(i64, Option<String>)> = tx
+                .prepare_cached(
+                    "UPDATE devices SET seq = seq + 1 WHERE id = ?1 RETURNING seq, command_alg",
+                )?
+                .query_row([&r.device], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let (seq, command_alg) = taken.ok_or_else(|| no_device(&r.device))?;
+            let seq = checked_seq(seq, &r.device)?;
+            insert_record(tx, r, Some(seq))?;
+            Ok(Issuance::Granted { seq, command_alg })
         })
+    }
+
+    fn next_trust_epoch(&self, id: &str) -> Result<u32, Error> {
+        self.write(|c| {
+            let epoch: Option<i64> = c
+                .prepare_cached(
+                    "UPDATE devices SET trust_epoch = trust_epoch + 1 WHERE id = ?1 \
+                     AND trust_epoch < 4294967295 RETURNING trust_epoch",
+                )?
+                .query_row([id], |row| row.get(0))
+                .optional()?;
+            match epoch {
+                Some(e) => checked_epoch(e, id),
+                None if self.device_exists(id)? => Err(Error::Internal(format!(
+                    "device {id:?}: the trust epoch is at its largest"
+                ))),
+                None => Err(no_device(id)),
+            }
+        })
+    }
+
+    fn record_command(&self, r: &CommandRecord) -> Result<(), Error> {
+        self.write(|c| insert_record(c, r, r.seq))
     }
 
     fn command_records(&self, filter: &AuditFilter) -> Result<Vec<CommandRecord>, Error> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT jti, issued_at, expires_at, username, device, command, arg, source \
+                "SELECT jti, issued_at, expires_at, username, device, command, arg, source, seq \
                  FROM (SELECT * FROM command_audit \
                        WHERE (?1 IS NULL OR username = ?1) AND (?2 IS NULL OR device = ?2) \
                        ORDER BY id DESC LIMIT ?3) \
@@ -650,7 +743,9 @@ impl Store for SqliteStore {
             )?;
             let rows =
                 stmt.query_map(params![filter.username, filter.device, filter.limit], |r| {
+                    let seq: Option<i64> = r.get(8)?;
                     Ok(CommandRecord {
+                        seq: seq.and_then(|s| u64::try_from(s).ok()),
                         jti: r.get(0)?,
                         issued_at: r.get(1)?,
                         expires_at: r.get(2)?,

@@ -53,12 +53,12 @@ fn users_grants_and_conflicts(open: Open<'_>) {
     assert!(s.credentials("alice").unwrap().is_none());
     assert!(s.grants("alice").unwrap().is_empty());
     assert!(matches!(s.remove_user("alice"), Err(Error::NotFound(_))));
-    s.add_device("door-1", "front").unwrap();
+    s.add_device("door-1", "front", "EdDSA").unwrap();
     assert!(matches!(
-        s.add_device("door-1", "again"),
+        s.add_device("door-1", "again", "HS256"),
         Err(Error::Conflict(_))
     ));
-    s.add_device("a-gate", "").unwrap();
+    s.add_device("a-gate", "", "HS256").unwrap();
     assert!(s.device_exists("door-1").unwrap());
     assert!(!s.device_exists("door-2").unwrap());
     let ids: Vec<String> = s
@@ -299,6 +299,7 @@ fn command_tokens_are_audited(open: Open<'_>) {
         command: if n.is_multiple_of(2) { "led" } else { "open" }.into(),
         arg: n.is_multiple_of(2).then_some(n),
         source: "api".into(),
+        seq: (n > 2).then_some(u64::from(n) * 10),
     };
     for (n, user, device) in [
         (1, "alice", "door-1"),
@@ -347,6 +348,215 @@ fn command_tokens_are_audited(open: Open<'_>) {
     assert_eq!(s.command_records(&all).unwrap().len(), 4);
 }
 
+/// The audit record of a token `user` asks for on `device` at `now`.
+fn ask(user: &str, device: &str, now: i64) -> CommandRecord {
+    CommandRecord {
+        jti: format!("{user}-{now}"),
+        issued_at: now,
+        expires_at: now + 60,
+        username: user.into(),
+        device: device.into(),
+        command: "status".into(),
+        arg: None,
+        source: "api".into(),
+        seq: None,
+    }
+}
+
+/// A limit no test reaches, for the checks of `seq` alone.
+const NO_LIMIT: IssueLimit = IssueLimit {
+    max: u32::MAX,
+    window: 300,
+};
+
+fn seq_of(issuance: Issuance) -> u64 {
+    match issuance {
+        Issuance::Granted { seq, .. } => seq,
+        Issuance::Refused { retry_after } => panic!("refused, retry after {retry_after}"),
+    }
+}
+
+/// Devices keep their algorithm; `seq` counts per device from 1, is recorded
+/// with the token, and is refused for unknown devices; trust epochs count per
+/// device from 1.
+fn devices_keep_alg_seq_and_epoch(open: Open<'_>) {
+    let s = open();
+    s.add_device("door-1", "front", "EdDSA").unwrap();
+    s.add_device("gate", "", "HS256").unwrap();
+    let alg = |id: &str| s.device(id).unwrap().unwrap().command_alg;
+    assert_eq!(alg("door-1").as_deref(), Some("EdDSA"));
+    s.set_command_alg("door-1", "ES256").unwrap();
+    assert_eq!(alg("door-1").as_deref(), Some("ES256"));
+    assert!(matches!(
+        s.set_command_alg("nope", "EdDSA"),
+        Err(Error::NotFound(_))
+    ));
+    assert!(s.device("nope").unwrap().is_none());
+    let granted = s
+        .issue_command(&ask("alice", "door-1", 1_000), NO_LIMIT)
+        .unwrap();
+    assert_eq!(
+        granted,
+        Issuance::Granted {
+            seq: 1,
+            command_alg: Some("ES256".into())
+        }
+    );
+    assert_eq!(
+        seq_of(
+            s.issue_command(&ask("bob", "door-1", 1_001), NO_LIMIT)
+                .unwrap()
+        ),
+        2
+    );
+    assert_eq!(
+        seq_of(
+            s.issue_command(&ask("bob", "gate", 1_001), NO_LIMIT)
+                .unwrap()
+        ),
+        1
+    );
+    assert!(matches!(
+        s.issue_command(&ask("bob", "nope", 1_001), NO_LIMIT),
+        Err(Error::NotFound(_))
+    ));
+    let records = s
+        .command_records(&AuditFilter {
+            device: Some("door-1".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .unwrap();
+    let seqs: Vec<Option<u64>> = records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [Some(1), Some(2)]);
+    assert_eq!(s.device("gate").unwrap().unwrap().trust_epoch, 0);
+    assert_eq!(s.next_trust_epoch("gate").unwrap(), 1);
+    assert_eq!(open().next_trust_epoch("gate").unwrap(), 2);
+    assert_eq!(s.next_trust_epoch("door-1").unwrap(), 1);
+    assert_eq!(s.device("gate").unwrap().unwrap().trust_epoch, 2);
+    assert!(matches!(
+        s.next_trust_epoch("nope"),
+        Err(Error::NotFound(_))
+    ));
+}
+
+/// Tokens issued from many threads on two stores (two instances) at once get
+/// distinct sequence numbers with no gap: 1 to N.
+fn concurrent_issuance_hands_out_each_seq_once(open: Open<'_>) {
+    open().add_device("door-1", "", "EdDSA").unwrap();
+    let stores = [open(), open()];
+    let mut seqs: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let s = Arc::clone(&stores[t % 2]);
+                scope.spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            let user = format!("u{t}");
+                            seq_of(
+                                s.issue_command(&ask(&user, "door-1", 1_000 + i), NO_LIMIT)
+                                    .unwrap(),
+                            )
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=80).collect::<Vec<u64>>());
+}
+
+/// The per-user limit: `max` tokens per user and device within the window,
+/// other users and devices unaffected, a refusal takes no `seq` and records
+/// nothing, and says when the oldest token leaves the window.
+fn issuance_is_limited_per_user_and_device(open: Open<'_>) {
+    let s = open();
+    s.add_device("door-1", "", "EdDSA").unwrap();
+    s.add_device("door-2", "", "EdDSA").unwrap();
+    let limit = IssueLimit {
+        max: 3,
+        window: 300,
+    };
+    for now in [1_000, 1_010, 1_020] {
+        seq_of(
+            s.issue_command(&ask("alice", "door-1", now), limit)
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        s.issue_command(&ask("alice", "door-1", 1_100), limit)
+            .unwrap(),
+        Issuance::Refused { retry_after: 200 }
+    );
+    // Another user, another device: their own counts.
+    assert_eq!(
+        seq_of(
+            s.issue_command(&ask("bob", "door-1", 1_100), limit)
+                .unwrap()
+        ),
+        4
+    );
+    assert_eq!(
+        seq_of(
+            s.issue_command(&ask("alice", "door-2", 1_100), limit)
+                .unwrap()
+        ),
+        1
+    );
+    // Once the first token has left the window, one more.
+    assert_eq!(
+        seq_of(
+            s.issue_command(&ask("alice", "door-1", 1_300), limit)
+                .unwrap()
+        ),
+        5
+    );
+    assert_eq!(
+        s.issue_command(&ask("alice", "door-1", 1_305), limit)
+            .unwrap(),
+        Issuance::Refused { retry_after: 5 }
+    );
+    let all = AuditFilter {
+        username: Some("alice".into()),
+        device: Some("door-1".into()),
+        limit: 100,
+    };
+    assert_eq!(s.command_records(&all).unwrap().len(), 4);
+}
+
+/// Many requests of one user at once, on two stores: exactly the limit is granted.
+fn concurrent_issuance_never_exceeds_the_limit(open: Open<'_>) {
+    open().add_device("door-1", "", "EdDSA").unwrap();
+    let stores = [open(), open()];
+    let limit = IssueLimit::CONTRACT;
+    let granted = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let s = Arc::clone(&stores[i % 2]);
+                scope.spawn(move || {
+                    let mut record = ask("alice", "door-1", 5_000);
+                    record.jti = format!("j{i}");
+                    matches!(
+                        s.issue_command(&record, limit).unwrap(),
+                        Issuance::Granted { .. }
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&g| g)
+            .count()
+    });
+    assert_eq!(granted, latchkey_protocol::MAX_TOKENS_PER_USER as usize);
+}
+
 /// One check, given a way to open stores on one fresh database.
 type Check = fn(Open<'_>);
 
@@ -375,6 +585,22 @@ const CHECKS: &[(&str, Check)] = &[
         concurrent_reservations_never_exceed_the_limit,
     ),
     ("command_tokens_are_audited", command_tokens_are_audited),
+    (
+        "devices_keep_alg_seq_and_epoch",
+        devices_keep_alg_seq_and_epoch,
+    ),
+    (
+        "concurrent_issuance_hands_out_each_seq_once",
+        concurrent_issuance_hands_out_each_seq_once,
+    ),
+    (
+        "issuance_is_limited_per_user_and_device",
+        issuance_is_limited_per_user_and_device,
+    ),
+    (
+        "concurrent_issuance_never_exceeds_the_limit",
+        concurrent_issuance_never_exceeds_the_limit,
+    ),
 ];
 
 /// A database path in a fresh directory, removed when the guard drops.
@@ -422,6 +648,10 @@ sqlite_tests!(
     attempts_are_reserved_all_or_nothing,
     concurrent_reservations_never_exceed_the_limit,
     command_tokens_are_audited,
+    devices_keep_alg_seq_and_epoch,
+    concurrent_issuance_hands_out_each_seq_once,
+    issuance_is_limited_per_user_and_device,
+    concurrent_issuance_never_exceeds_the_limit,
 );
 
 #[test]
@@ -468,7 +698,7 @@ fn postgres_instances_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
 }
 
 /// A file written by the first schema (users and grants keyed by name) is
@@ -503,7 +733,20 @@ fn a_version_1_sqlite_file_is_migrated() {
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+    // Devices registered before keep no algorithm (the key file's binding, else
+    // HS256, decides) and count from seq 1.
+    assert_eq!(s.device("door-1").unwrap().unwrap().command_alg, None);
+    let granted = s
+        .issue_command(&ask("alice", "door-1", 1_000), NO_LIMIT)
+        .unwrap();
+    assert_eq!(
+        granted,
+        Issuance::Granted {
+            seq: 1,
+            command_alg: None
+        }
+    );
     // A newer file than this server knows is refused, not touched.
     rusqlite::Connection::open(&path)
         .unwrap()
@@ -558,9 +801,9 @@ fn a_failed_connection_is_not_pooled_again() {
         matches!(&refused, Err(Error::Store(m)) if m.contains("readonly")),
         "{refused:?}"
     );
-    assert!(s.add_device("door-1", "").is_err());
+    assert!(s.add_device("door-1", "", "EdDSA").is_err());
     chmod(0o644).unwrap();
     s.add_user("bob", "h").unwrap();
-    s.add_device("door-1", "").unwrap();
+    s.add_device("door-1", "", "EdDSA").unwrap();
     assert_eq!(first.list_users().unwrap(), names(&["alice", "bob"]));
 }

@@ -59,13 +59,28 @@ pub fn command(elf: &Path, serial: Serial) -> Command {
     qemu
 }
 
+/// The file a device's flash lives in (its state: clock floor, replay window, key
+/// table), in QEMU's working directory: the firmware opens it through semihosting.
+pub const FLASH_FILE: &str = "latchkey-flash.bin";
+
+/// Where a device's flash file is kept.
+enum StateDir {
+    /// A fresh directory for this device alone, removed when it stops.
+    Own(tempfile::TempDir),
+    /// The caller's directory: the state outlives this QEMU (a reboot is a new
+    /// QEMU on the same directory).
+    Given(PathBuf),
+}
+
 /// A running device. Killed when dropped.
 pub struct Qemu {
-    // Field order matters: the UART connection closes before QEMU is killed.
+    // Field order matters: the UART connection closes before QEMU is killed, and
+    // QEMU is killed before its state directory goes.
     // `None` after `release_uart`: QEMU serves one client at a time.
     uart: Option<Uart>,
     process: Process,
     port: u16,
+    state: StateDir,
 }
 
 impl Qemu {
@@ -81,19 +96,56 @@ impl Qemu {
         )
     }
 
-    /// Starts QEMU with `elf` on a free port and connects to its UART.
+    /// Starts QEMU with `elf` on a free port, with new (erased) flash of its own,
+    /// and connects to its UART.
     ///
     /// # Errors
     /// `Error::Io` when QEMU cannot start, `Error::Exited` when it dies during start-up
     /// (after trying three ports), `Error::Timeout` when its UART never opens.
     pub fn start(elf: &Path) -> Result<Qemu, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("latchkey-device-")
+            .tempdir()
+            .map_err(|source| Error::Io {
+                what: "creating the device's state directory".into(),
+                source,
+            })?;
+        Self::start_in(elf, StateDir::Own(dir))
+    }
+
+    /// As [`Qemu::start`], with the flash file ([`FLASH_FILE`]) in `dir`: a second
+    /// QEMU on the same directory is the same device rebooted.
+    ///
+    /// # Errors
+    /// As [`Qemu::start`].
+    pub fn start_with_state(elf: &Path, dir: &Path) -> Result<Qemu, Error> {
+        Self::start_in(elf, StateDir::Given(dir.to_path_buf()))
+    }
+
+    /// The directory that holds this device's flash file.
+    pub fn state_dir(&self) -> &Path {
+        match &self.state {
+            StateDir::Own(dir) => dir.path(),
+            StateDir::Given(dir) => dir,
+        }
+    }
+
+    fn start_in(elf: &Path, state: StateDir) -> Result<Qemu, Error> {
+        let dir = match &state {
+            StateDir::Own(dir) => dir.path().to_path_buf(),
+            StateDir::Given(dir) => dir.clone(),
+        };
+        // QEMU runs in the state directory: the ELF's path must not be relative.
+        let elf = std::path::absolute(elf).map_err(|source| Error::Io {
+            what: format!("resolving {}", elf.display()),
+            source,
+        })?;
         let mut last = None;
         for _ in 0..PORT_TRIES {
             let port = free_port()?;
-            let mut process = Process::spawn(
-                "qemu-system-arm",
-                &mut command(elf, Serial::Tcp { port, wait: false }),
-            )?;
+            let mut qemu = command(&elf, Serial::Tcp { port, wait: false });
+            qemu.current_dir(&dir);
+            let mut process = Process::spawn("qemu-system-arm", &mut qemu)?;
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             match Uart::connect(addr, Deadline::after(START_TIMEOUT), || {
                 process.check_running()
@@ -103,6 +155,7 @@ impl Qemu {
                         uart: Some(uart),
                         process,
                         port,
+                        state,
                     });
                 }
                 // Most likely the port was taken in between: try another.
@@ -169,6 +222,30 @@ impl Qemu {
     /// QEMU's own stderr so far.
     pub fn stderr(&self) -> String {
         self.process.stderr()
+    }
+
+    /// Waits up to `within` for QEMU to stop by itself (a fault, or the power-cut
+    /// build's cut) and returns its exit status and output.
+    ///
+    /// # Errors
+    /// `Error::Timeout` when it is still running at the deadline.
+    pub fn wait_for_exit(&mut self, within: Duration) -> Result<String, Error> {
+        let deadline = Deadline::after(within);
+        loop {
+            match self.process.check_running() {
+                Err(Error::Exited { output, .. }) => return Ok(output),
+                Err(e) => return Err(e),
+                Ok(()) if deadline.remaining().is_some() => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(()) => {
+                    return Err(Error::Timeout {
+                        what: "QEMU to stop by itself".into(),
+                        output: self.stderr(),
+                    });
+                }
+            }
+        }
     }
 
     /// `Ok(())` while QEMU runs.

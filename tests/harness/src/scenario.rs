@@ -195,6 +195,14 @@ impl Story {
         Ok(exchange.answer().to_owned())
     }
 
+    /// A line of the story that is neither a request nor an answer.
+    fn fact(&mut self, text: &str) {
+        if self.echo {
+            println!("    {text}");
+        }
+        self.transcript.note(text);
+    }
+
     fn http(&mut self, what: &str, response: &Response) {
         if self.echo {
             println!(
@@ -242,24 +250,126 @@ pub fn shorten(text: &str) -> String {
 pub struct Prepared {
     /// Starts the server on the provisioned database.
     pub builder: ServerBuilder,
+    /// What the firmware holds, one line per key (see [`public_keys_only`]).
+    holdings: Vec<String>,
     short_lived: String,
     signed_at: Instant,
 }
 
-/// Provisions `db` (see [`provision`]) and signs the short-lived token.
+/// Provisions `db` (see [`provision`]), checks that the firmware at `elf` was built
+/// from what the server provisions for [`DEVICE`] and holds its public keys only,
+/// and signs the short-lived token.
 ///
 /// # Errors
-/// When an admin command fails.
-pub fn prepare(bin: &Path, db: &Path) -> Result<Prepared, Error> {
+/// When an admin command fails, or the firmware is not what the server provisions.
+pub fn prepare(bin: &Path, db: &Path, elf: &Path) -> Result<Prepared, Error> {
     let builder = server(bin, db);
     provision(&builder)?;
+    let provisioning = check_provisioning(&builder)?;
+    let holdings = public_keys_only(elf, &provisioning)?;
     let signed_at = Instant::now();
     let short_lived = offline_command_token(&builder, DEVICE, "status", 1)?;
     Ok(Prepared {
         builder,
+        holdings,
         short_lived,
         signed_at,
     })
+}
+
+/// The provisioning the default firmware build is made from:
+/// `firmware/provisioning/dev-1.json`.
+///
+/// # Errors
+/// When it cannot be read.
+pub fn firmware_provisioning() -> Result<Value, Error> {
+    let path = crate::workspace_root().join("firmware/provisioning/dev-1.json");
+    let text = std::fs::read(&path).map_err(Error::io(format!("reading {}", path.display())))?;
+    serde_json::from_slice(&text).map_err(|e| Error::Protocol(format!("{}: {e}", path.display())))
+}
+
+/// `latchkey-server device provision dev-1` on the builder's database must print
+/// what the firmware was built from ([`firmware_provisioning`]): the two cannot drift.
+///
+/// # Errors
+/// `Error::Protocol` when they differ.
+pub fn check_provisioning(server: &ServerBuilder) -> Result<Value, Error> {
+    let printed = server.admin(&["device", "provision", DEVICE], "")?;
+    let printed: Value = serde_json::from_str(&printed)
+        .map_err(|e| Error::Protocol(format!("device provision: {e}")))?;
+    let built = firmware_provisioning()?;
+    if printed != built {
+        return Err(Error::Protocol(format!(
+            "firmware/provisioning/dev-1.json is not what `device provision {DEVICE}` prints:\n{printed:#}"
+        )));
+    }
+    Ok(built)
+}
+
+/// Checks that the firmware ELF holds the public keys of `provisioning` (the root's
+/// and the command keys') and none of the secrets of the development key set: the
+/// root's and the command key's Ed25519 seeds, the master secret, the session key,
+/// and the HS256 key an HMAC build of `dev-1` would hold. Returns one line per key
+/// held, for the story.
+///
+/// # Errors
+/// `Error::Protocol` naming a public key that is missing or a secret that is there.
+pub fn public_keys_only(elf: &Path, provisioning: &Value) -> Result<Vec<String>, Error> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let image = std::fs::read(elf).map_err(Error::io(format!("reading {}", elf.display())))?;
+    let contains = |needle: &[u8]| image.windows(needle.len()).any(|w| w == needle);
+    let run = |from: u8| -> Vec<u8> { (from..from + 32).collect() };
+    let secrets = [
+        ("the development root's seed", run(0x40)),
+        ("the development command key's seed", run(0x60)),
+        ("the development master secret", run(0x00)),
+        ("the development session key", run(0x20)),
+        ("dev-1's HS256 key", unhex(DEV_1_HS256_KEY)),
+    ];
+    for (what, secret) in secrets {
+        if contains(&secret) {
+            return Err(Error::Protocol(format!("{what} is in {}", elf.display())));
+        }
+    }
+    let mut held = Vec::new();
+    let root = std::iter::once((&provisioning["root_key"], "root key"));
+    let commands = provisioning["command_keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| (k, "command key"));
+    for (jwk, role) in root.chain(commands) {
+        let kid = jwk["kid"].as_str().unwrap_or("?");
+        let x = Base64UrlUnpadded::decode_vec(jwk["x"].as_str().unwrap_or_default())
+            .map_err(|e| Error::Protocol(format!("{role} {kid}: {e}")))?;
+        if x.len() != 32 || !contains(&x) {
+            return Err(Error::Protocol(format!(
+                "the {role} {kid} is not in {}",
+                elf.display()
+            )));
+        }
+        held.push(format!(
+            "{role} {kid}: {} public key, {}",
+            jwk["alg"].as_str().unwrap_or("?"),
+            hex(&x)
+        ));
+    }
+    Ok(held)
+}
+
+/// The HS256 key an HMAC build of `dev-1` holds (derived from the development
+/// master secret; firmware/README.md, "Provisioning").
+const DEV_1_HS256_KEY: &str = "2b21beaf733f9f93849d868ae626dba5896e6456dd29da598061bf135517cd01";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| text.get(2 * i..2 * i + 2))
+        .filter_map(|pair| u8::from_str_radix(pair, 16).ok())
+        .collect()
 }
 
 fn need(token: Option<String>, what: &str, response: &Response) -> Result<String, Error> {
@@ -289,6 +399,13 @@ pub fn tell(
 ) -> Result<Server, Error> {
     let mut http = server.client();
     http.set_timeout(HTTP_TIMEOUT);
+
+    story.step(&format!(
+        "{DEVICE} holds public keys only (its build is `device provision {DEVICE}`; no secret in its flash image)"
+    ));
+    for line in &prepared.holdings {
+        story.fact(line);
+    }
 
     story.step(&format!("{USER} logs in"));
     let (response, access) = login(&mut http, USER, PASSWORD)?;

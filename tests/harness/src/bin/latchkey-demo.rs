@@ -65,7 +65,7 @@ fn run(options: &Options) -> Result<bool, Error> {
         "\ndemo: creating user {USER} with grants {GRANTED:?} on {DEVICE} in {}",
         db.display()
     );
-    let prepared = scenario::prepare(&options.server, &db)?;
+    let prepared = scenario::prepare(&options.server, &db, &options.firmware)?;
     println!("demo: starting the login server (DEVELOPMENT ONLY keys)");
     let server = prepared.builder.clone().start()?;
     println!("      listening on {}", server.url(""));

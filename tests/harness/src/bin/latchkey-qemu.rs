@@ -17,7 +17,8 @@ USAGE: latchkey-qemu [OPTIONS] ELF [QEMU-ARGS...]
 
 The UART is served on 127.0.0.1:PORT (one client at a time); semihosting carries
 the defmt log (QEMU's stdout) and the exit code, which becomes this program's.
-Arguments after ELF go to QEMU as they are (e.g. -d exec,nochain -D LOG).
+Arguments after ELF go to QEMU as they are (e.g. -d exec,nochain -D LOG); QEMU
+runs in the state directory, so give it absolute paths.
 
 OPTIONS:
   --port N        UART port, 0 for a free one (default: $LATCHKEY_UART_PORT, else 4444)
@@ -26,6 +27,9 @@ OPTIONS:
   --defmt         decode the defmt log with `defmt-print -e ELF`
                   (`cargo install --locked defmt-print`; `cargo xtask firmware` does)
   --timeout SECS  stop QEMU after SECS seconds (exit 0)
+  --state-dir DIR where the device's flash file (latchkey-flash.bin) lives: the
+                  same DIR is the same device after a restart
+                  (default: target/qemu-state, created when missing)
 ";
 
 /// The parsed command line.
@@ -33,6 +37,7 @@ struct Options {
     serial: Serial,
     defmt: bool,
     timeout: Option<Duration>,
+    state_dir: PathBuf,
     elf: PathBuf,
     extra: Vec<OsString>,
 }
@@ -41,6 +46,7 @@ fn parse() -> Result<Option<Options>, lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let (mut port, mut wait, mut null, mut defmt, mut timeout) = (None, false, false, false, None);
+    let mut state_dir = latchkey_harness::target_dir().join("qemu-state");
     let elf = loop {
         match parser.next()? {
             Some(Long("help") | Short('h')) => return Ok(None),
@@ -51,6 +57,7 @@ fn parse() -> Result<Option<Options>, lexopt::Error> {
             Some(Long("timeout")) => {
                 timeout = Some(Duration::from_secs(parser.value()?.parse::<u64>()?));
             }
+            Some(Long("state-dir")) => state_dir = PathBuf::from(parser.value()?),
             Some(Value(elf)) => break PathBuf::from(elf),
             Some(other) => return Err(other.unexpected()),
             None => return Err("the firmware ELF is missing".into()),
@@ -79,6 +86,7 @@ fn parse() -> Result<Option<Options>, lexopt::Error> {
         serial,
         defmt,
         timeout,
+        state_dir,
         elf,
         extra,
     }))
@@ -95,7 +103,13 @@ impl Drop for Guard {
 }
 
 fn run(options: &Options) -> Result<ExitCode, String> {
-    let mut qemu = command(&options.elf, options.serial);
+    std::fs::create_dir_all(&options.state_dir)
+        .map_err(|e| format!("{}: {e}", options.state_dir.display()))?;
+    // QEMU needs the ELF's path from the state directory too.
+    let elf =
+        std::path::absolute(&options.elf).map_err(|e| format!("{}: {e}", options.elf.display()))?;
+    let mut qemu = command(&elf, options.serial);
+    qemu.current_dir(&options.state_dir);
     qemu.args(&options.extra);
     if options.defmt {
         qemu.stdout(Stdio::piped());
@@ -108,7 +122,7 @@ fn run(options: &Options) -> Result<ExitCode, String> {
         Some(log) => Some(Guard(
             Command::new("defmt-print")
                 .arg("-e")
-                .arg(&options.elf)
+                .arg(&elf)
                 .stdin(log)
                 .spawn()
                 .map_err(|e| {
