@@ -273,13 +273,9 @@ mod device {
             size
         );
 
-        #[cfg(feature = "insn-count")]
-        let mut mirror = heapless::Vec::<u8, { latchkey_protocol::MAX_LINE_LEN }>::new();
         loop {
             let byte = uart_read_byte();
             if byte != b'\n' {
-                #[cfg(feature = "insn-count")]
-                let _ = mirror.push(byte);
                 let _ = fw.push_byte(byte, uptime()); // no line ends here
                 continue;
             }
@@ -290,11 +286,6 @@ mod device {
             insn_mark_line_end();
             if let Some(decision) = decision {
                 report(&decision, fw.now(uptime()));
-            }
-            #[cfg(feature = "insn-count")]
-            {
-                bare_hmac(&mirror);
-                mirror.clear();
             }
         }
     }
@@ -457,47 +448,6 @@ mod device {
     /// Marker: a line's decision is done.
     #[inline(never)]
     fn insn_mark_line_end() {
-        cortex_m::asm::nop();
-        cortex_m::asm::nop();
-    }
-
-    /// For comparison: a bare HMAC-SHA256 over the same
-    /// bytes the token's MAC covers (`header.payload`), between its own markers.
-    #[cfg(feature = "insn-count")]
-    fn bare_hmac(line: &[u8]) {
-        use hmac::{Hmac, KeyInit, Mac};
-        let token = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
-        let Some(dot) = token.iter().rposition(|&b| b == b'.') else {
-            return;
-        };
-        let signing_input = token.get(..dot).unwrap_or(&[]);
-        insn_mark_hmac_begin();
-        // The key does not change the instruction count; this build may hold none.
-        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&[0x5a; 32]) else {
-            return;
-        };
-        mac.update(signing_input);
-        let tag = mac.finalize();
-        insn_mark_hmac_end();
-        core::hint::black_box(tag);
-        defmt::info!("insn-count: bare HMAC over {=usize} B", signing_input.len());
-    }
-
-    /// Marker: the bare HMAC starts.
-    #[cfg(feature = "insn-count")]
-    #[inline(never)]
-    fn insn_mark_hmac_begin() {
-        cortex_m::asm::nop();
-        cortex_m::asm::nop();
-        cortex_m::asm::nop();
-    }
-
-    /// Marker: the bare HMAC is done.
-    #[cfg(feature = "insn-count")]
-    #[inline(never)]
-    fn insn_mark_hmac_end() {
-        cortex_m::asm::nop();
-        cortex_m::asm::nop();
         cortex_m::asm::nop();
         cortex_m::asm::nop();
     }
