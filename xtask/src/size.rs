@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 
-use crate::firmware::{self, FIRMWARE_PROFILE};
+use crate::cmd;
+use crate::firmware::{self, FIRMWARE_PROFILE, TARGET};
 use crate::{Args, Error, Project, setup};
 
 const HELP: &str = "\
 cargo xtask size: flash/RAM report of the firmware ELF
 
-USAGE: cargo xtask size [--profile NAME | --compare] [--elf PATH]
+USAGE: cargo xtask size [--profile NAME] [--compare | --builds | --elf PATH]
 
 Builds the firmware (unless --elf is given) and prints its allocated sections
 like `size -A`, then the totals like `size` (Berkeley format):
@@ -22,6 +23,12 @@ OPTIONS:
   --profile NAME   firmware (default) or firmware-small
   --compare        build both firmware profiles (firmware, firmware-small) and
                    print their totals side by side
+  --builds         build the four firmware builds (default EdDSA, es256, rs256,
+                   the opt-in hs256) with the profile and print each one's flash
+                   and static RAM against the regions of the linker script it
+                   was linked with (memory.x or memory-128k.x, as build.rs
+                   chose); stack room = RAM region - static RAM. Provisioned
+                   as the build is (LATCHKEY_PROVISION_FILE, else dev-1.json)
   --elf PATH       report on this ELF instead of building (32- or 64-bit)
 ";
 
@@ -29,6 +36,18 @@ OPTIONS:
 const SHF_WRITE: u64 = 0x1;
 const SHF_ALLOC: u64 = 0x2;
 const SHT_NOBITS: u32 = 8;
+
+/// The firmware builds `--builds` reports (name, cargo feature arguments): the
+/// ones firmware/README.md, "Builds", lists.
+const BUILDS: [(&str, &[&str]); 4] = [
+    ("eddsa (default)", &[]),
+    ("es256", &["--features", "es256"]),
+    ("rs256", &["--features", "rs256"]),
+    (
+        "hs256 (opt-in)",
+        &["--no-default-features", "--features", "hs256"],
+    ),
+];
 
 /// One section header of an ELF file.
 #[derive(Debug, PartialEq, Eq)]
@@ -211,12 +230,151 @@ pub fn report(sections: &[Section]) -> String {
     out
 }
 
+/// The regions of a linker script's `MEMORY` block that the budget names.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Regions {
+    /// `FLASH`: code and constants (the state pages are a region of their own).
+    pub flash: u64,
+    /// `STATE`: the flash pages the device's state lives in.
+    pub state: u64,
+    /// `RAM`: statics and the stack.
+    pub ram: u64,
+}
+
+impl Regions {
+    /// Reads `NAME : ORIGIN = ..., LENGTH = N[K|M]` lines of a `MEMORY` block.
+    ///
+    /// # Errors
+    /// `Error::Failed` when `FLASH` or `RAM` is missing or a length does not parse.
+    pub fn parse(script: &str) -> Result<Regions, Error> {
+        let mut regions = Regions::default();
+        for line in script.lines() {
+            let Some((name, rest)) = line.split_once(':') else {
+                continue;
+            };
+            let Some((_, length)) = rest.split_once("LENGTH") else {
+                continue;
+            };
+            let length = length.trim_start_matches([' ', '=']).trim();
+            let (digits, scale) = match length.strip_suffix('K') {
+                Some(d) => (d, 1024),
+                None => match length.strip_suffix('M') {
+                    Some(d) => (d, 1024 * 1024),
+                    None => (length, 1),
+                },
+            };
+            let bytes = digits
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| Error::Failed(format!("linker script: bad LENGTH in `{line}`")))?
+                * scale;
+            match name.trim() {
+                "FLASH" => regions.flash = bytes,
+                "STATE" => regions.state = bytes,
+                "RAM" => regions.ram = bytes,
+                _ => {}
+            }
+        }
+        if regions.flash == 0 || regions.ram == 0 {
+            return Err(Error::Failed(
+                "linker script: no FLASH or RAM region".into(),
+            ));
+        }
+        Ok(regions)
+    }
+}
+
+/// The `out_dir` of latchkey-firmware's build script, from cargo's JSON messages.
+fn firmware_out_dir(messages: &str) -> Option<PathBuf> {
+    // The last one: the build just made.
+    messages
+        .lines()
+        .rev()
+        .filter(|m| {
+            m.contains("\"reason\":\"build-script-executed\"") && m.contains("latchkey-firmware")
+        })
+        .find_map(|m| {
+            let rest = m.split_once("\"out_dir\":\"")?.1;
+            Some(PathBuf::from(rest.split_once('"')?.0))
+        })
+}
+
+/// Builds one firmware build; returns its totals and the regions it was linked in.
+fn build_one(
+    project: &Project,
+    profile: &str,
+    features: &[&str],
+) -> Result<(Totals, Regions), Error> {
+    let mut build = cmd::cargo(
+        project,
+        &[
+            "build",
+            "-p",
+            "latchkey-firmware",
+            "--target",
+            TARGET,
+            "--profile",
+            profile,
+            "--message-format=json-render-diagnostics",
+        ],
+    );
+    build.args(features).stderr(std::process::Stdio::inherit());
+    println!("$ {}", cmd::show(&build));
+    let out = build
+        .output()
+        .map_err(|e| Error::Io(format!("cannot run `{}`", cmd::show(&build)), e))?;
+    if !out.status.success() {
+        return Err(Error::Failed(format!("`{}` failed", cmd::show(&build))));
+    }
+    let messages = String::from_utf8_lossy(&out.stdout);
+    let out_dir = firmware_out_dir(&messages).ok_or_else(|| {
+        Error::Failed("cargo named no latchkey-firmware build script output".into())
+    })?;
+    let script = out_dir.join("memory.x");
+    let script = std::fs::read_to_string(&script)
+        .map_err(|e| Error::Io(format!("cannot read {}", script.display()), e))?;
+    let totals = Totals::of(&sections(&read(&project.firmware_elf(profile))?)?);
+    Ok((totals, Regions::parse(&script)?))
+}
+
+/// The `--builds` table: one row per build, flash and static RAM against its regions.
+fn builds_table(project: &Project, profile: &str) -> Result<String, Error> {
+    let mut table = format!(
+        "\nprofile {profile}\n{:<16} {:>8} {:>8} {:>8} {:>16} {:>8} {:>14} {:>12}\n",
+        "build", "text", "data", "bss", "flash/region", "free", "RAM/region", "stack room"
+    );
+    for (name, features) in BUILDS {
+        let (t, r) = build_one(project, profile, features)?;
+        table.push_str(&format!(
+            "{name:<16} {:>8} {:>8} {:>8} {:>16} {:>8} {:>14} {:>12}\n",
+            t.text,
+            t.data,
+            t.bss,
+            format!("{}/{}", t.flash(), r.flash),
+            i128::from(r.flash) - i128::from(t.flash()),
+            format!("{}/{}", t.ram(), r.ram),
+            i128::from(r.ram) - i128::from(t.ram()),
+        ));
+    }
+    table.push_str(
+        "\n(flash region = the part's flash less its STATE pages; the linker refuses a build\n\
+         that does not fit, so every row that printed fits its region.)\n",
+    );
+    Ok(table)
+}
+
 /// `cargo xtask size`.
 ///
 /// # Errors
 /// When the build fails or the ELF cannot be read.
 pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
-    let Some(args) = Args::parse(args, &["--compare"], &["--profile", "--elf"], HELP)? else {
+    let Some(args) = Args::parse(
+        args,
+        &["--compare", "--builds"],
+        &["--profile", "--elf"],
+        HELP,
+    )?
+    else {
         return Ok(());
     };
     if let Some(path) = args.value("--elf") {
@@ -229,6 +387,11 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
         return Err(Error::Failed(
             "setup is incomplete: no thumbv7m target".into(),
         ));
+    }
+    if args.has("--builds") {
+        let profile = args.value("--profile").unwrap_or(FIRMWARE_PROFILE);
+        print!("{}", builds_table(project, profile)?);
+        return Ok(());
     }
     if args.has("--compare") {
         let mut table = format!(
@@ -262,6 +425,8 @@ fn read(elf: &std::path::Path) -> Result<Vec<u8>, Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     /// A minimal ELF32: header, a name table, and sections `.text`, `.data`, `.bss`.
@@ -329,6 +494,37 @@ mod tests {
         let text = s.iter().find(|s| s.name == ".text").expect(".text");
         assert!(text.size > 0);
         assert!(Totals::of(&s).text >= text.size);
+    }
+
+    #[test]
+    fn reads_the_regions_of_both_linker_scripts() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware");
+        let small = std::fs::read_to_string(root.join("memory.x")).expect("memory.x");
+        let large = std::fs::read_to_string(root.join("memory-128k.x")).expect("memory-128k.x");
+        let regions = |flash, state, ram| Regions { flash, state, ram };
+        assert_eq!(
+            Regions::parse(&small).expect("parses"),
+            regions(56 * 1024, 8 * 1024, 20 * 1024)
+        );
+        assert_eq!(
+            Regions::parse(&large).expect("parses"),
+            regions(120 * 1024, 8 * 1024, 20 * 1024)
+        );
+        assert!(Regions::parse("MEMORY { }").is_err());
+        assert!(Regions::parse("  FLASH : ORIGIN = 0, LENGTH = lots").is_err());
+    }
+
+    #[test]
+    fn finds_the_firmware_build_script_out_dir() {
+        let messages = concat!(
+            r#"{"reason":"build-script-executed","package_id":"path+file:///w/core#latchkey-core@0.1.0","out_dir":"/t/core/out"}"#,
+            "\n",
+            r#"{"reason":"build-script-executed","package_id":"path+file:///w/firmware#latchkey-firmware@0.1.0","linked_libs":[],"out_dir":"/t/fw/out"}"#,
+            "\n",
+            r#"{"reason":"build-finished","success":true}"#,
+        );
+        assert_eq!(firmware_out_dir(messages), Some(PathBuf::from("/t/fw/out")));
+        assert_eq!(firmware_out_dir("{}"), None);
     }
 
     #[test]
