@@ -61,6 +61,7 @@ fn run() -> Result<(), String> {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=memory-128k.x");
+    println!("cargo:rerun-if-changed=memory-rs256.x");
 
     // defmt keeps only `error` logs unless DEFMT_LOG says otherwise; the device logs
     // every decision at `info`/`warn`, so default this crate to `info`. (The defmt
@@ -71,11 +72,15 @@ fn run() -> Result<(), String> {
     let out = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
 
     // Linker script for cortex-m-rt's link.x (only used by the thumb build): the
-    // 64 KiB part, or the 128 KiB one for the builds that verify ES256 or RS256 too.
-    let large = ["CARGO_FEATURE_ES256", "CARGO_FEATURE_RS256"]
-        .iter()
-        .any(|f| env::var_os(f).is_some());
-    let memory = if large { "memory-128k.x" } else { "memory.x" };
+    // 64 KiB / 20 KiB part; the 128 KiB one for the build that verifies ES256 too;
+    // a 512 KiB / 64 KiB one for RS256, whose key slots and arithmetic need the RAM.
+    let memory = if env::var_os("CARGO_FEATURE_RS256").is_some() {
+        "memory-rs256.x"
+    } else if env::var_os("CARGO_FEATURE_ES256").is_some() {
+        "memory-128k.x"
+    } else {
+        "memory.x"
+    };
     fs::copy(memory, out.join("memory.x")).map_err(|e| format!("{memory}: {e}"))?;
     // cortex-m-rt's `device` feature includes `device.x` (a device crate's handler
     // names); the firmware's 32 interrupt vectors all name `DefaultHandler`

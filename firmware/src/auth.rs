@@ -13,7 +13,7 @@ use core::cell::Cell;
 
 use heapless::String;
 use latchkey_core::{ClaimSet, Claims, Error, Key, KeySet, Validation, Verifier};
-use latchkey_protocol::limits::{ED25519_SIGNATURE_LEN, max_token_len};
+use latchkey_protocol::limits::max_token_len;
 use latchkey_protocol::{
     ArgClaim, COMMAND_TOKEN_TYPE, Command, ISSUER, LEEWAY, MAX_COMMAND_KEYS, Reason as Rule,
     TRUST_TOKEN_TYPE, lifetime_ok,
@@ -28,7 +28,7 @@ use crate::replay::Window;
 /// Longest token this build accepts: an EdDSA or ES256 token (or a trust
 /// statement, which the root signs with Ed25519), 855 bytes.
 #[cfg(not(feature = "rs256"))]
-pub const MAX_TOKEN_LEN: usize = max_token_len(ED25519_SIGNATURE_LEN);
+pub const MAX_TOKEN_LEN: usize = max_token_len(latchkey_protocol::limits::ED25519_SIGNATURE_LEN);
 /// Longest token this build accepts: an RS256 token under a 2048-bit key.
 #[cfg(feature = "rs256")]
 pub const MAX_TOKEN_LEN: usize = max_token_len(latchkey_protocol::limits::RS256_2048_SIGNATURE_LEN);
@@ -89,9 +89,9 @@ impl<'a> Authorizer<'a> {
         time_floor: u64,
     ) -> Result<Self, Error> {
         let key = Key::ed25519(latchkey_core::Algorithm::EdDsa, root)?;
-        Ok(Self {
+        let mut auth = Self {
             device_id,
-            keys: table.key_set()?,
+            keys: KeySet::new(),
             root: Some(Root {
                 key,
                 bytes: *root,
@@ -100,7 +100,30 @@ impl<'a> Authorizer<'a> {
             clock: Clock::new(time_floor),
             window: Window::default(),
             scratch: [0; SCRATCH_LEN],
-        })
+        };
+        auth.load_keys()?;
+        Ok(auth)
+    }
+
+    /// Fills the key set from the root's table, in place: one key at a time, never
+    /// a second set on the stack (an RSA key's parameters are 1.6 KiB). Keys of a
+    /// table built through [`KeyEntry::new`](crate::keys::KeyEntry::new) always build.
+    ///
+    /// # Errors
+    /// latchkey-core's, for an entry that is not a key; the set is then empty.
+    #[inline(never)]
+    fn load_keys(&mut self) -> Result<(), Error> {
+        self.keys.clear();
+        let Some(root) = &self.root else {
+            return Ok(());
+        };
+        for e in &root.table.entries {
+            if let Err(err) = self.keys.insert(Some(&e.kid), e.key()?) {
+                self.keys.clear();
+                return Err(err);
+            }
+        }
+        Ok(())
     }
 
     /// An HMAC device `device_id` holding the secret `key` (the opt-in build for
@@ -156,14 +179,17 @@ impl<'a> Authorizer<'a> {
             self.clock.raise_to(c.floor, uptime);
             self.window = c.replay();
         }
-        let Some(root) = &self.root else { return };
-        if let Some(table) = key_record.and_then(|r| KeyTable::decode(r, &root.bytes))
-            && let Ok(set) = table.key_set()
-        {
-            self.keys = set;
+        let Some(root) = &mut self.root else { return };
+        let Some(table) = key_record.and_then(|r| KeyTable::decode(r, &root.bytes)) else {
+            return;
+        };
+        let build = core::mem::replace(&mut root.table, table);
+        if self.load_keys().is_err() {
+            // Not a table of keys after all (never for a decoded one): the build's.
             if let Some(root) = &mut self.root {
-                root.table = table;
+                root.table = build;
             }
+            let _ = self.load_keys();
         }
     }
 
@@ -279,14 +305,20 @@ impl<'a> Authorizer<'a> {
     /// latchkey-core's, for a table that does not build (never for one from
     /// [`Authorizer::check_trust`]); the keys are then unchanged.
     // Never inlined, like the other steps of a trust statement: a frame of their own
-    // each, so the stack holds the signature check's or the new key set's buffers,
-    // never both (the device has 20 KiB of RAM; README.md, "Stack").
+    // each, so the stack holds the signature check's or the key building's buffers,
+    // never both (the device has 20 KiB of RAM). The set is refilled in place.
     #[inline(never)]
     pub fn take_up(&mut self, table: KeyTable) -> Result<(), Error> {
-        let set = table.key_set()?;
-        if let Some(root) = &mut self.root {
-            self.keys = set;
-            root.table = table;
+        let Some(root) = &mut self.root else {
+            return Ok(());
+        };
+        let before = core::mem::replace(&mut root.table, table);
+        if let Err(e) = self.load_keys() {
+            if let Some(root) = &mut self.root {
+                root.table = before;
+            }
+            let _ = self.load_keys();
+            return Err(e);
         }
         Ok(())
     }

@@ -14,7 +14,7 @@
 
 use heapless::{String, Vec};
 use latchkey_core::keys::{Jwk, KeyMaterial};
-use latchkey_core::{Algorithm, Claims, Error, Key, KeySet, keys::Curve};
+use latchkey_core::{Algorithm, Claims, Error, Key, keys::Curve};
 use latchkey_protocol::{MAX_COMMAND_KEYS, MAX_KID_LEN, Reason};
 
 /// Bytes of a key's public material the table holds: an Ed25519 key (32), a P-256
@@ -152,19 +152,6 @@ pub const RECORD_FORMAT: crate::state::Format = crate::state::Format {
 };
 
 impl KeyTable {
-    /// The keys, for a verifier.
-    ///
-    /// # Errors
-    /// latchkey-core's, for an entry that is not a key (never for a table built
-    /// through [`KeyEntry::new`]) or a duplicate `kid`.
-    pub fn key_set(&self) -> Result<KeySet<MAX_COMMAND_KEYS>, Error> {
-        let mut set = KeySet::new();
-        for e in &self.entries {
-            set.insert(Some(&e.kid), e.key()?)?;
-        }
-        Ok(set)
-    }
-
     /// The table a verified trust statement's claims make of this one: `epoch`
     /// above ours, then the kids in `retire` gone (unknown ones ignored), then the
     /// JWKs in `add` added.

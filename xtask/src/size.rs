@@ -26,7 +26,7 @@ OPTIONS:
   --builds         build the four firmware builds (default EdDSA, es256, rs256,
                    the opt-in hs256) with the profile and print each one's flash
                    and static RAM against the regions of the linker script it
-                   was linked with (memory.x or memory-128k.x, as build.rs
+                   was linked with (memory.x, memory-128k.x or memory-rs256.x, as build.rs
                    chose); stack room = RAM region - static RAM. Provisioned
                    as the build is (LATCHKEY_PROVISION_FILE, else dev-1.json)
   --elf PATH       report on this ELF instead of building (32- or 64-bit)
@@ -497,7 +497,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_regions_of_both_linker_scripts() {
+    fn reads_the_regions_of_the_linker_scripts() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware");
         let small = std::fs::read_to_string(root.join("memory.x")).expect("memory.x");
         let large = std::fs::read_to_string(root.join("memory-128k.x")).expect("memory-128k.x");
@@ -509,6 +509,11 @@ mod tests {
         assert_eq!(
             Regions::parse(&large).expect("parses"),
             regions(120 * 1024, 8 * 1024, 20 * 1024)
+        );
+        let rs256 = std::fs::read_to_string(root.join("memory-rs256.x")).expect("memory-rs256.x");
+        assert_eq!(
+            Regions::parse(&rs256).expect("parses"),
+            regions(504 * 1024, 8 * 1024, 64 * 1024)
         );
         assert!(Regions::parse("MEMORY { }").is_err());
         assert!(Regions::parse("  FLASH : ORIGIN = 0, LENGTH = lots").is_err());
