@@ -406,6 +406,7 @@ pub fn main(project: &Project, args: &[String]) -> Result<(), Error> {
             variants.join("firmware-power-cut.elf"),
         )
         .env("LATCHKEY_HS256_ELF", variants.join("firmware-hs256.elf"))
+        .env("LATCHKEY_FIRMWARE_VARIANTS", &variants)
         .env(
             "LATCHKEY_SERVER_BIN",
             project.host_bin("debug", "latchkey-server"),
