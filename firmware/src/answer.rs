@@ -252,3 +252,19 @@ mod tests {
         assert_eq!(Reason::from(Error::Expired).kind(), VerdictKind::Denied);
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    /// Every reason code of the contract is in PROTOCOL.md, the people's copy.
+    #[test]
+    fn every_contract_reason_code_is_in_protocol_md() {
+        let doc = include_str!("../PROTOCOL.md");
+        for reason in latchkey_protocol::Reason::ALL {
+            let code = reason.code();
+            assert!(
+                doc.contains(&["`", code, "`"].concat()),
+                "firmware/PROTOCOL.md does not list `{code}`"
+            );
+        }
+    }
+}
