@@ -690,7 +690,10 @@ mod tests {
         for (name, line, want) in cases {
             // Every code the device answers with is in the people's copy of the contract.
             let code = want.split(' ').nth(1).unwrap_or_default();
-            assert!(doc.contains(&format!("`{code}`")), "PROTOCOL.md lacks `{code}`");
+            assert!(
+                doc.contains(&format!("`{code}`")),
+                "PROTOCOL.md lacks `{code}`"
+            );
             // A fresh device for each case, so that no case depends on another.
             assert_eq!(ask(&mut device(), &line, 0), want, "case `{name}`: {line}");
         }

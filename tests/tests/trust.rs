@@ -378,3 +378,31 @@ fn a_power_cut_during_a_state_write_leaves_the_old_or_the_new_state() -> Result<
     }
     Ok(())
 }
+
+/// The opt-in HS256 build still works with the server: a device set to HS256 gets
+/// HMAC command tokens under its derived key, and the device obeys each once.
+#[test]
+#[ignore = "needs qemu-system-arm, the HS256 build and the latchkey-server binary: run cargo xtask test"]
+fn an_hmac_device_works_with_the_server() -> Result<(), Error> {
+    let dir = temp_dir("hmac")?;
+    let server = dev_server(dir.path())?;
+    server.admin(&["device", "set-alg", DEVICE, "HS256"], "")?;
+    let elf = latchkey_harness::locate(
+        "LATCHKEY_HS256_ELF",
+        latchkey_harness::target_dir().join("firmware-variants/firmware-hs256.elf"),
+        "cargo xtask test (step firmware-hs256)",
+    )?;
+    let mut device = Qemu::start(&elf)?;
+    let open = token(&server, "open", &[])?;
+    assert!(open.starts_with("eyJhbGciOiJIUzI1NiIs"), "{open}");
+    assert_eq!(send(&mut device, Command::Open, &open)?, "OK opened");
+    assert_eq!(send(&mut device, Command::Open, &open)?, "DENIED replayed");
+    // An EdDSA token means nothing to it.
+    server.admin(&["device", "set-alg", DEVICE, "EdDSA"], "")?;
+    let eddsa = token(&server, "close", &[])?;
+    assert_eq!(
+        send(&mut device, Command::Close, &eddsa)?,
+        "DENIED unknown-key"
+    );
+    Ok(())
+}
