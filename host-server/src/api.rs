@@ -160,8 +160,9 @@ pub(crate) async fn healthz() -> Result<Json, Error> {
 /// before it signs in a deployment that waits as long after `keys rotate`.
 pub const JWKS_MAX_AGE: u32 = 300;
 
-/// `GET /.well-known/jwks.json`: the command ring's public keys as a JWK Set,
-/// cacheable by anyone for [`JWKS_MAX_AGE`] seconds.
+/// `GET /.well-known/jwks.json`: the public session keys and the command ring
+/// as a JWK Set (never an HS256 key), cacheable by anyone for [`JWKS_MAX_AGE`]
+/// seconds.
 pub(crate) async fn jwks(State(state): State<AppState>) -> axum::response::Response {
     use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
     use axum::response::IntoResponse;

@@ -4,13 +4,17 @@
 //! The serving key file is JSON:
 //! ```text
 //! {"master_secret": HEX,
-//!  "session_keys": [{"kid": "k1", "alg": "HS256", "created": UNIX, "secret": HEX}, ...],
+//!  "session_keys": [{"kid": "k1", "alg": "HS256", "created": UNIX, "secret": HEX},
+//!                   {"kid": "k2", "alg": "EdDSA", "created": UNIX, "private": HEX}, ...],
 //!  "command_keys": [{"kid": "c1", "alg": "EdDSA", "created": UNIX, "private": HEX}, ...],
 //!  "device_command_algs": {"door-2": "EdDSA"}}
 //! ```
-//! The session ring signs access and refresh tokens (HMAC: only the server verifies
-//! them); the command ring signs the command tokens of devices registered with a
-//! public-key algorithm, and is published as a JWK Set. In each ring the first key
+//! The session ring signs access and refresh tokens: with HS256 keys (the default)
+//! only the server verifies them; with EdDSA, ES256 or RS256 keys, for deployments
+//! where other services verify access tokens, the public halves are published in
+//! the JWK Set. The command ring signs the command tokens of devices registered
+//! with a public-key algorithm, and is published as a JWK Set too. HMAC keys are
+//! never published. In each ring the first key
 //! (of an algorithm, for the command ring) signs and every key verifies, so a
 //! rotation puts a new key first and a retirement drops an old one. Devices not in
 //! `device_command_algs` get HS256 tokens under their HKDF-derived key, as before
@@ -60,6 +64,44 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// One key of the session ring.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum SessionKey {
+    /// HS256: a secret only this server holds, never published.
+    Hmac(SigningKey),
+    /// EdDSA, ES256 or RS256: a private key whose public half is published in
+    /// the JWK Set, so other services can verify access tokens.
+    Private(Box<CommandKey>),
+}
+
+impl SessionKey {
+    /// The key id put in the JWS header.
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        match self {
+            SessionKey::Hmac(k) => &k.kid,
+            SessionKey::Private(k) => &k.kid,
+        }
+    }
+
+    /// The algorithm this key signs for.
+    #[must_use]
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            SessionKey::Hmac(_) => Algorithm::Hs256,
+            SessionKey::Private(k) => k.alg,
+        }
+    }
+}
+
+/// The algorithms of the session ring: HS256 (the default) and the public-key ones.
+pub const SESSION_ALGS: [Algorithm; 4] = [
+    Algorithm::Hs256,
+    Algorithm::EdDsa,
+    Algorithm::Es256,
+    Algorithm::Rs256,
+];
+
 /// The private half of a command key.
 #[derive(Clone)]
 enum Private {
@@ -68,8 +110,9 @@ enum Private {
     Rsa(Box<rsa::PrivateKey>),
 }
 
-/// One key of the command ring: a private key the server signs with, bound to one
-/// algorithm (EdDSA, ES256 or RS256), named by its `kid`.
+/// One key of the command ring (or a public-key session key): a private key the
+/// server signs with, bound to one algorithm (EdDSA, ES256 or RS256), named by
+/// its `kid`.
 #[derive(Clone)]
 pub struct CommandKey {
     /// The key id put in the JWS header and the JWK.
@@ -407,7 +450,7 @@ pub struct KeySet {
     /// Master secret from which HMAC device keys are derived (never stored per device).
     pub master_secret: Vec<u8>,
     /// The session ring: access and refresh token keys; the first signs, all verify.
-    pub signing_keys: Vec<SigningKey>,
+    pub session_keys: Vec<SessionKey>,
     /// When each session key was made (by `kid`), where known.
     pub session_created: BTreeMap<String, i64>,
     /// The command ring: the first key of each algorithm signs, all are published.
@@ -420,7 +463,7 @@ pub struct KeySet {
 impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeySet")
-            .field("signing_keys", &self.signing_keys)
+            .field("session_keys", &self.session_keys)
             .field("command_keys", &self.command_keys)
             .field("device_command_algs", &self.device_command_algs)
             .finish_non_exhaustive()
@@ -448,7 +491,12 @@ struct KeyFileEntry {
     alg: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     created: Option<i64>,
-    secret: String,
+    /// An HS256 key's secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    /// A public-key session key's private bytes, as a command key's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    private: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -554,10 +602,10 @@ impl KeySet {
         let seed: [u8; 32] = std::array::from_fn(|i| 0x60 + i as u8);
         KeySet {
             master_secret: (0u8..32).collect(),
-            signing_keys: vec![SigningKey {
+            session_keys: vec![SessionKey::Hmac(SigningKey {
                 kid: "dev-1".into(),
                 secret: (32u8..64).collect(),
-            }],
+            })],
             session_created: BTreeMap::new(),
             command_keys: vec![CommandKey {
                 kid: "dev-cmd-1".into(),
@@ -582,7 +630,7 @@ impl KeySet {
         Ok(KeySet {
             master_secret: master,
             session_created: BTreeMap::from([(session.kid.clone(), now)]),
-            signing_keys: vec![session],
+            session_keys: vec![SessionKey::Hmac(session)],
             command_keys: vec![CommandKey::generate(Algorithm::EdDsa, new_kid("c")?, now)?],
             device_command_algs: BTreeMap::new(),
         })
@@ -609,33 +657,15 @@ impl KeySet {
         if file.session_keys.is_empty() {
             return Err(Error::Config("session_keys is empty".into()));
         }
-        let mut signing_keys: Vec<SigningKey> = Vec::new();
+        let mut session_keys: Vec<SessionKey> = Vec::new();
         let mut session_created = BTreeMap::new();
         for entry in file.session_keys {
-            let seen: Vec<&str> = signing_keys.iter().map(|k| k.kid.as_str()).collect();
+            let seen: Vec<&str> = session_keys.iter().map(SessionKey::kid).collect();
             check_kid(&entry.kid, &seen)?;
-            if entry.alg.as_deref().is_some_and(|a| a != "HS256") {
-                return Err(Error::Config(format!(
-                    "session key {:?}: only HS256 session keys are supported",
-                    entry.kid
-                )));
-            }
-            let secret = from_hex(&entry.secret)
-                .map_err(|e| Error::Config(format!("signing key {:?}: {e}", entry.kid)))?;
-            if secret.len() < MIN_SECRET_LEN {
-                return Err(Error::Config(format!(
-                    "signing key {:?} is {} bytes; at least {MIN_SECRET_LEN} are required",
-                    entry.kid,
-                    secret.len()
-                )));
-            }
             if let Some(created) = entry.created {
                 session_created.insert(entry.kid.clone(), created);
             }
-            signing_keys.push(SigningKey {
-                kid: entry.kid,
-                secret,
-            });
+            session_keys.push(session_key_from_entry(entry)?);
         }
         let mut command_keys: Vec<CommandKey> = Vec::new();
         for entry in file.command_keys {
@@ -660,12 +690,13 @@ impl KeySet {
         }
         let keys = KeySet {
             master_secret,
-            signing_keys,
+            session_keys,
             session_created,
             command_keys,
             device_command_algs,
         };
         keys.check_devices()?;
+        keys.check_published_kids()?;
         Ok(keys)
     }
 
@@ -675,6 +706,22 @@ impl KeySet {
     /// [`Error::Config`] naming the device and the `keys rotate` that fixes it.
     pub fn check(&self) -> Result<(), Error> {
         self.check_devices()
+    }
+
+    /// No public session key shares a `kid` with a command key: both are in
+    /// one JWK Set, where a `kid` names one key.
+    fn check_published_kids(&self) -> Result<(), Error> {
+        for key in &self.session_keys {
+            if let SessionKey::Private(k) = key
+                && self.command_keys.iter().any(|c| c.kid == k.kid)
+            {
+                return Err(Error::Config(format!(
+                    "session key {:?} has the kid of a command key; both are published",
+                    k.kid
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn check_devices(&self) -> Result<(), Error> {
@@ -704,9 +751,26 @@ impl KeySet {
             .unwrap_or(Algorithm::Hs256)
     }
 
-    /// The command ring's public keys as a JWK Set (RFC 7517 section 5).
+    /// The published JWK Set (RFC 7517 section 5): the public session keys,
+    /// then the command ring. HS256 session keys are never in it.
     #[must_use]
     pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = self
+            .session_keys
+            .iter()
+            .filter_map(|k| match k {
+                SessionKey::Private(k) => Some(k.public_jwk()),
+                SessionKey::Hmac(_) => None,
+            })
+            .chain(self.command_keys.iter().map(CommandKey::public_jwk))
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// The command ring's public keys alone as a JWK Set: what a device is
+    /// built to trust (`device provision`), never a session key.
+    #[must_use]
+    pub fn command_jwks(&self) -> serde_json::Value {
         let keys: Vec<serde_json::Value> = self
             .command_keys
             .iter()
@@ -727,14 +791,9 @@ impl KeySet {
             ),
             master_secret: to_hex(&self.master_secret),
             session_keys: self
-                .signing_keys
+                .session_keys
                 .iter()
-                .map(|k| KeyFileEntry {
-                    kid: k.kid.clone(),
-                    alg: Some("HS256".into()),
-                    created: self.session_created.get(&k.kid).copied(),
-                    secret: to_hex(&k.secret),
-                })
+                .map(|k| session_entry(k, self.session_created.get(k.kid()).copied()))
                 .collect(),
             command_keys: self
                 .command_keys
@@ -800,9 +859,9 @@ impl KeySet {
         std::fs::rename(&tmp, path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 
-    /// Puts a fresh key first in the session ring (HS256) or the command ring
-    /// (`alg`, EdDSA by default) and returns its `kid`. The old keys stay, and
-    /// verify, until retired.
+    /// Puts a fresh key first in the session ring (`alg`, HS256 by default;
+    /// EdDSA, ES256 or RS256) or the command ring (`alg`, EdDSA by default) and
+    /// returns its `kid`. The old keys stay, and verify, until retired.
     ///
     /// # Errors
     /// [`Error::Config`] for an algorithm the ring does not take;
@@ -811,13 +870,10 @@ impl KeySet {
         let now = crate::tokens::unix_now();
         match ring {
             Ring::Session => {
-                if alg.is_some_and(|a| a != Algorithm::Hs256) {
-                    return Err(Error::Config("session keys are HS256".into()));
-                }
-                let key = SigningKey::generate()?;
-                let kid = key.kid.clone();
+                let key = SessionKey::generate(alg.unwrap_or(Algorithm::Hs256), now)?;
+                let kid = key.kid().to_owned();
                 self.session_created.insert(kid.clone(), now);
-                self.signing_keys.insert(0, key);
+                self.session_keys.insert(0, key);
                 Ok(kid)
             }
             Ring::Command => {
@@ -839,16 +895,16 @@ impl KeySet {
         match ring {
             Ring::Session => {
                 let i = self
-                    .signing_keys
+                    .session_keys
                     .iter()
-                    .position(|k| k.kid == kid)
+                    .position(|k| k.kid() == kid)
                     .ok_or_else(|| Error::Config(format!("no session key {kid:?}")))?;
-                if self.signing_keys.len() == 1 {
+                if self.session_keys.len() == 1 {
                     return Err(Error::Config(
                         "the last session key cannot be retired".into(),
                     ));
                 }
-                self.signing_keys.remove(i);
+                self.session_keys.remove(i);
                 self.session_created.remove(kid);
             }
             Ring::Command => {
@@ -872,6 +928,81 @@ impl KeySet {
     #[must_use]
     pub fn device_key(&self, device_id: &str) -> [u8; 32] {
         derive_device_key(&self.master_secret, device_id)
+    }
+}
+
+impl SessionKey {
+    /// A fresh session key of `alg` with a new `kid`: 32 random bytes for HS256,
+    /// else a key pair as [`CommandKey::generate`] makes one.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an algorithm not in [`SESSION_ALGS`];
+    /// [`Error::Internal`] if the OS random source fails.
+    pub fn generate(alg: Algorithm, created: i64) -> Result<Self, Error> {
+        match alg {
+            Algorithm::Hs256 => SigningKey::generate().map(SessionKey::Hmac),
+            a if SESSION_ALGS.contains(&a) => CommandKey::generate(a, new_kid("k")?, created)
+                .map(|k| SessionKey::Private(Box::new(k))),
+            other => Err(Error::Config(format!(
+                "{other} is not a session-key algorithm; expected HS256, EdDSA, ES256 or RS256"
+            ))),
+        }
+    }
+}
+
+/// A session key from its key file entry: `secret` for HS256 (the default when
+/// `alg` is absent, as in the first format), `private` for the public-key ones.
+fn session_key_from_entry(entry: KeyFileEntry) -> Result<SessionKey, Error> {
+    let kid = entry.kid;
+    let bad = |e: &dyn std::fmt::Display| Error::Config(format!("session key {kid:?}: {e}"));
+    let alg = entry
+        .alg
+        .as_deref()
+        .map_or(Ok(Algorithm::Hs256), parse_alg)
+        .map_err(|e| bad(&e))?;
+    if !SESSION_ALGS.contains(&alg) {
+        return Err(bad(&format!(
+            "{alg} is not a session-key algorithm (HS256, EdDSA, ES256, RS256)"
+        )));
+    }
+    match (alg, entry.secret, entry.private) {
+        (Algorithm::Hs256, Some(secret), None) => {
+            let secret = from_hex(&secret)
+                .map_err(|e| Error::Config(format!("signing key {kid:?}: {e}")))?;
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(Error::Config(format!(
+                    "signing key {kid:?} is {} bytes; at least {MIN_SECRET_LEN} are required",
+                    secret.len()
+                )));
+            }
+            Ok(SessionKey::Hmac(SigningKey { kid, secret }))
+        }
+        (Algorithm::Hs256, _, _) => Err(bad(&"an HS256 key has a `secret` and no `private`")),
+        (alg, None, Some(private)) => {
+            let bytes = from_hex(&private).map_err(|e| bad(&e))?;
+            let created = entry.created.unwrap_or(0);
+            CommandKey::from_private(alg, kid.clone(), created, &bytes)
+                .map(|k| SessionKey::Private(Box::new(k)))
+                .map_err(|e| bad(&e))
+        }
+        (alg, _, _) => Err(bad(&format!(
+            "an {alg} key has a `private` and no `secret`"
+        ))),
+    }
+}
+
+/// The key file entry of a session key.
+fn session_entry(key: &SessionKey, created: Option<i64>) -> KeyFileEntry {
+    let (secret, private) = match key {
+        SessionKey::Hmac(k) => (Some(to_hex(&k.secret)), None),
+        SessionKey::Private(k) => (None, Some(to_hex(&k.private_bytes()))),
+    };
+    KeyFileEntry {
+        kid: key.kid().to_owned(),
+        alg: Some(key.algorithm().name().into()),
+        created,
+        secret,
+        private,
     }
 }
 
@@ -900,9 +1031,10 @@ pub fn keys_from_env() -> bool {
 /// The two rings of the serving key file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ring {
-    /// HS256 keys of access and refresh tokens.
+    /// Keys of access and refresh tokens: HS256, or public-key ones published
+    /// in the JWK Set.
     Session,
-    /// Public-key command-token keys, published as the JWK Set.
+    /// Public-key command-token keys, published in the JWK Set.
     Command,
 }
 
@@ -1408,7 +1540,7 @@ mod tests {
             r#"{{"master_secret":"{master}","signing_keys":[{{"kid":"a","secret":"{secret}"}}]}}"#
         );
         let keys = KeySet::from_json(&old).unwrap();
-        assert_eq!(keys.signing_keys[0].kid, "a");
+        assert_eq!(keys.session_keys[0].kid(), "a");
         assert!(keys.command_keys.is_empty());
         assert_eq!(keys.jwks(), serde_json::json!({ "keys": [] }));
         // A device bound to an algorithm without a key is refused, naming the fix.
@@ -1420,18 +1552,22 @@ mod tests {
         );
         let err = KeySet::from_json(
             &old.replace("signing_keys", "session_keys")
-                .replace(r#""kid":"a","#, r#""kid":"a","alg":"RS256","#),
+                .replace(r#""kid":"a","#, r#""kid":"a","alg":"EdDSA","#),
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("only HS256"), "{err}");
+        assert!(err.contains("a `private` and no `secret`"), "{err}");
+        let err = KeySet::from_json(&old.replace(r#""kid":"a","#, r#""kid":"a","alg":"PS256","#))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a session-key algorithm"), "{err}");
     }
 
     #[test]
     fn rotation_puts_new_keys_first_and_retirement_keeps_bound_algorithms() {
         let mut keys = KeySet::generate().unwrap();
         let first_cmd = keys.command_keys[0].kid.clone();
-        let first_session = keys.signing_keys[0].kid.clone();
+        let first_session = keys.session_keys[0].kid().to_owned();
         let kid = keys.rotate(Ring::Command, None).unwrap();
         assert_eq!(keys.command_keys[0].kid, kid);
         assert_eq!(keys.command_signer(Algorithm::EdDsa).unwrap().kid, kid);
@@ -1439,9 +1575,10 @@ mod tests {
         assert_eq!(keys.command_signer(Algorithm::EdDsa).unwrap().kid, kid);
         assert_eq!(keys.command_signer(Algorithm::Es256).unwrap().kid, es);
         assert!(keys.rotate(Ring::Command, Some(Algorithm::Hs256)).is_err());
-        assert!(keys.rotate(Ring::Session, Some(Algorithm::EdDsa)).is_err());
+        assert!(keys.rotate(Ring::Session, Some(Algorithm::Ps256)).is_err());
         let session = keys.rotate(Ring::Session, None).unwrap();
-        assert_eq!(keys.signing_keys[0].kid, session);
+        assert_eq!(keys.session_keys[0].kid(), session);
+        assert_eq!(keys.session_keys[0].algorithm(), Algorithm::Hs256);
         assert!(keys.session_created.contains_key(&session));
         assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 3);
 
@@ -1457,6 +1594,38 @@ mod tests {
         );
         assert!(keys.retire(Ring::Command, "nope").is_err());
         assert_eq!(KeySet::from_json(&keys.to_json()).unwrap(), keys);
+    }
+
+    /// A public-key session key signs first after its rotation, round-trips
+    /// through the key file, and is published in the JWK Set (not in the
+    /// command ring's set a device is built with); the HS256 key never is.
+    #[test]
+    fn public_session_keys_are_published_and_hmac_ones_never() {
+        let mut keys = KeySet::development();
+        let ed = keys.rotate(Ring::Session, Some(Algorithm::EdDsa)).unwrap();
+        let es = keys.rotate(Ring::Session, Some(Algorithm::Es256)).unwrap();
+        assert_eq!(keys.session_keys[0].kid(), es);
+        assert_eq!(keys.session_keys[0].algorithm(), Algorithm::Es256);
+        assert_eq!(KeySet::from_json(&keys.to_json()).unwrap(), keys);
+        let jwks = keys.jwks();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, [es.as_str(), ed.as_str(), "dev-cmd-1"]);
+        let text = jwks.to_string();
+        assert!(!text.contains("dev-1\""), "{text}");
+        assert!(!text.contains(&to_hex(&(32u8..64).collect::<Vec<_>>())));
+        assert!(!text.contains("\"d\"") && !text.contains("\"k\""), "{text}");
+        assert_eq!(keys.command_jwks()["keys"].as_array().unwrap().len(), 1);
+        // A session key may not take a command key's kid: one JWK Set names both.
+        let json = keys
+            .to_json()
+            .replace(&format!("\"{ed}\""), "\"dev-cmd-1\"");
+        let err = KeySet::from_json(&json).unwrap_err().to_string();
+        assert!(err.contains("kid of a command key"), "{err}");
     }
 
     #[test]

@@ -129,8 +129,9 @@ enum KeysCommand {
         /// The ring.
         #[arg(long, value_enum)]
         ring: RingArg,
-        /// The new key's algorithm: session keys are HS256; command keys EdDSA
-        /// (default), ES256 or RS256.
+        /// The new key's algorithm: session keys HS256 (default; never
+        /// published), EdDSA, ES256 or RS256 (published, so other services can
+        /// verify access tokens); command keys EdDSA (default), ES256 or RS256.
         #[arg(long, value_enum)]
         alg: Option<KeyAlgArg>,
     },
@@ -143,7 +144,8 @@ enum KeysCommand {
         /// The key's kid.
         kid: String,
     },
-    /// The command ring's public keys as a JWK Set on stdout.
+    /// The published JWK Set on stdout, as `GET /.well-known/jwks.json` serves
+    /// it: the public session keys and the command ring (never an HS256 key).
     ExportPublic,
     /// Create the root key file (Ed25519, mode 0600); never overwrites one.
     RootInit {
@@ -712,7 +714,7 @@ fn device(
                 "device": id,
                 "command_alg": alg.name(),
                 "root_key": root.public_jwk(),
-                "command_keys": k.jwks()["keys"],
+                "command_keys": k.command_jwks()["keys"],
             });
             if alg == Algorithm::Hs256 {
                 out["hmac_key"] = to_hex(&k.device_key(&id)).into();
@@ -757,9 +759,9 @@ fn keys_command(keys: &std::path::Path, dev_keys: bool, cmd: KeysCommand) -> Res
         KeysCommand::List => {
             let k = KeySet::load(keys, dev_keys)?;
             let created = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), rfc3339);
-            for s in &k.signing_keys {
-                let when = created(k.session_created.get(&s.kid).copied());
-                println!("{}\tsession\tHS256\t{when}", s.kid);
+            for s in &k.session_keys {
+                let when = created(k.session_created.get(s.kid()).copied());
+                println!("{}\tsession\t{}\t{when}", s.kid(), s.algorithm());
             }
             for c in &k.command_keys {
                 let when = created(Some(c.created));

@@ -43,7 +43,7 @@ pub fn document() -> Value {
                 }
             }},
             "/.well-known/jwks.json": { "get": {
-                "summary": "The command ring's public keys as a JWK Set (kid, alg, use: sig); Cache-Control: public, max-age=300",
+                "summary": "The public keys as a JWK Set (kid, alg, use: sig): the session ring's EdDSA, ES256 or RS256 keys, which verify access tokens (typ at+jwt), and the command ring; never an HS256 key. Cache-Control: public, max-age=300",
                 "responses": { "200": { "description": "JWK Set", "content": { "application/jwk-set+json": {} } } }
             }},
             "/metrics": { "get": {

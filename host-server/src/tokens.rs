@@ -1,13 +1,15 @@
 //! Issuing and checking tokens, only through latchkey-core.
 //!
-//! Access (`typ` `at+jwt`) and refresh (`typ` `rt+jwt`) tokens are HS256 with a
-//! `kid` naming one of the server's signing keys; each kind has its own verifier
-//! whose `typ` check keeps one kind from passing as the other. Command tokens
+//! Access (`typ` `at+jwt`) and refresh (`typ` `rt+jwt`) tokens are signed by the
+//! session ring's first key (HS256, or EdDSA, ES256 or RS256 whose public half is
+//! published) with a `kid` naming it; each key has its own verifiers, bound to its
+//! algorithm, and each kind its own, whose `typ` check keeps one kind from passing
+//! as the other. Command tokens
 //! (`typ` `lk-cmd+jwt`, claims `latchkey_protocol::CommandClaims`) are signed with
 //! the device's derived key.
 
 use crate::error::Error;
-use crate::keys::{CommandKey, KeySet, random_id};
+use crate::keys::{CommandKey, KeySet, SessionKey, random_id};
 use latchkey_core::{
     Algorithm, ClaimSet, Claims, HeaderParams, JsonStr, Key, Validation, Verifier, untrusted_header,
 };
@@ -178,9 +180,56 @@ impl KeyEntry {
     }
 }
 
+/// A session key's signing half: the HMAC key, or the private key.
+enum SessionSigner {
+    Hmac(Box<Key>),
+    Private(Box<CommandKey>),
+}
+
+impl SessionSigner {
+    /// The signer of `key` and its verifying key, bound to its algorithm.
+    fn of(key: &SessionKey) -> Result<(Self, Key), Error> {
+        let bad =
+            |e: latchkey_core::Error| Error::Config(format!("session key {:?}: {e}", key.kid()));
+        match key {
+            SessionKey::Hmac(k) => {
+                let key = Key::new(Algorithm::Hs256, &k.secret).map_err(bad)?;
+                Ok((SessionSigner::Hmac(Box::new(key.clone())), key))
+            }
+            SessionKey::Private(k) => {
+                let public = k.public_key().map_err(bad)?;
+                Ok((SessionSigner::Private(k.clone()), public))
+            }
+        }
+    }
+}
+
+impl latchkey_core::Signer for SessionSigner {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            SessionSigner::Hmac(k) => latchkey_core::Signer::algorithm(k.as_ref()),
+            SessionSigner::Private(k) => latchkey_core::Signer::algorithm(k.as_ref()),
+        }
+    }
+
+    fn signature_len(&self) -> usize {
+        match self {
+            SessionSigner::Hmac(k) => k.as_ref().signature_len(),
+            SessionSigner::Private(k) => k.as_ref().signature_len(),
+        }
+    }
+
+    fn sign(&self, input: &[u8], out: &mut [u8]) -> Result<usize, latchkey_core::Error> {
+        match self {
+            SessionSigner::Hmac(k) => latchkey_core::Signer::sign(k.as_ref(), input, out),
+            SessionSigner::Private(k) => latchkey_core::Signer::sign(k.as_ref(), input, out),
+        }
+    }
+}
+
 /// Signs and verifies the server's tokens.
 pub struct TokenService {
-    signer: Key,
+    signer: SessionSigner,
     signer_kid: String,
     /// By `kid`; a handful of keys, so a list (no hashing, no owned `kid`).
     verifiers: Vec<(String, KeyEntry)>,
@@ -189,7 +238,8 @@ pub struct TokenService {
     command_signers: Vec<CommandKey>,
     /// Devices whose command tokens the ring signs; the others get HS256.
     device_algs: BTreeMap<String, Algorithm>,
-    /// The command ring's public keys, the body of `GET /.well-known/jwks.json`.
+    /// The public session keys and the command ring, the body of
+    /// `GET /.well-known/jwks.json`.
     jwks: String,
     /// Token lifetimes.
     pub lifetimes: Lifetimes,
@@ -234,10 +284,10 @@ fn code(e: latchkey_core::Error) -> Error {
 }
 
 impl TokenService {
-    /// Builds the service from the key set; the first signing key signs.
+    /// Builds the service from the key set; the session ring's first key signs.
     ///
     /// # Errors
-    /// [`Error::Config`] if the key set has no signing key or a key is too short, or
+    /// [`Error::Config`] if the key set has no session key or a key is unusable, or
     /// if the command token lifetime is over [`MAX_LIFETIME`] (every device would
     /// refuse such tokens).
     pub fn new(keys: &KeySet, lifetimes: Lifetimes) -> Result<Self, Error> {
@@ -248,33 +298,16 @@ impl TokenService {
             )));
         }
         let first = keys
-            .signing_keys
+            .session_keys
             .first()
-            .ok_or_else(|| Error::Config("no signing key".into()))?;
-        let make = |secret: &[u8], kid: &str| {
-            Key::new(Algorithm::Hs256, secret)
-                .map_err(|e| Error::Config(format!("signing key {kid:?}: {e}")))
-        };
+            .ok_or_else(|| Error::Config("no session key".into()))?;
         let mut verifiers = Vec::new();
-        for k in &keys.signing_keys {
-            let key = make(&k.secret, &k.kid)?;
-            let header = |typ| -> Result<String, Error> {
-                let token = Self::sign(&key, typ, Some(&k.kid), &serde_json::json!({}))?;
-                Ok(token.split('.').next().unwrap_or_default().to_owned())
-            };
-            let headers = [header(ACCESS_TYP)?, header(REFRESH_TYP)?];
-            verifiers.push((
-                k.kid.clone(),
-                KeyEntry {
-                    access: Verifier::new(key.clone(), server_validation(ACCESS_TYP)),
-                    refresh: Verifier::new(key, server_validation(REFRESH_TYP)),
-                    headers,
-                },
-            ));
+        for k in &keys.session_keys {
+            verifiers.push((k.kid().to_owned(), Self::key_entry(k)?));
         }
         Ok(TokenService {
-            signer: make(&first.secret, &first.kid)?,
-            signer_kid: first.kid.clone(),
+            signer: SessionSigner::of(first)?.0,
+            signer_kid: first.kid().to_owned(),
             verifiers,
             master: keys.master_secret.clone(),
             command_signers: crate::keys::COMMAND_ALGS
@@ -284,6 +317,22 @@ impl TokenService {
             device_algs: keys.device_command_algs.clone(),
             jwks: keys.jwks().to_string(),
             lifetimes,
+        })
+    }
+
+    /// The verifiers of one session key, each bound to the key's algorithm (so
+    /// an HS256 header under a public key's `kid` is `wrong-alg`), and the
+    /// header segments this server writes with it.
+    fn key_entry(k: &SessionKey) -> Result<KeyEntry, Error> {
+        let (signer, key) = SessionSigner::of(k)?;
+        let header = |typ| -> Result<String, Error> {
+            let token = Self::sign(&signer, typ, Some(k.kid()), &serde_json::json!({}))?;
+            Ok(token.split('.').next().unwrap_or_default().to_owned())
+        };
+        Ok(KeyEntry {
+            headers: [header(ACCESS_TYP)?, header(REFRESH_TYP)?],
+            access: Verifier::new(key.clone(), server_validation(ACCESS_TYP)),
+            refresh: Verifier::new(key, server_validation(REFRESH_TYP)),
         })
     }
 
@@ -442,7 +491,8 @@ impl TokenService {
         }
     }
 
-    /// The command ring's public keys as a JWK Set, JSON text.
+    /// The published JWK Set, JSON text: the public session keys and the
+    /// command ring (never an HS256 key).
     #[must_use]
     pub fn jwks(&self) -> &str {
         &self.jwks
@@ -516,7 +566,7 @@ fn extract(claims: &Claims<'_>, kind: Kind) -> Result<Verified, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::SigningKey;
+    use crate::keys::{Ring, SessionKey, SigningKey};
 
     fn service() -> TokenService {
         TokenService::new(&KeySet::development(), Lifetimes::default()).unwrap()
@@ -588,12 +638,12 @@ mod tests {
         let now = 1_000;
         let t = old.issue_access("alice", "f", true, now).unwrap();
         let mut keys = KeySet::development();
-        keys.signing_keys.insert(
+        keys.session_keys.insert(
             0,
-            SigningKey {
+            SessionKey::Hmac(SigningKey {
                 kid: "new".into(),
                 secret: vec![9; 32],
-            },
+            }),
         );
         let rotated = TokenService::new(&keys, Lifetimes::default()).unwrap();
         assert!(rotated.verify(&t.token, Kind::Access, now).is_ok());
@@ -613,7 +663,9 @@ mod tests {
         use hkdf::hmac::{Hmac, KeyInit, Mac};
         let s = service();
         let keys = KeySet::development();
-        let key = &keys.signing_keys[0];
+        let SessionKey::Hmac(key) = &keys.session_keys[0] else {
+            panic!("the development session key is HS256")
+        };
         let now = 1_000;
         let issued = s.issue_access("alice", "f", true, now).unwrap();
         let payload = issued.token.split('.').nth(1).unwrap();
@@ -649,6 +701,59 @@ mod tests {
             s.verify(&refresh, Kind::Access, now),
             Err(Error::InvalidToken("wrong-type"))
         );
+    }
+
+    /// After a rotation to a public-key session key, tokens are signed by it
+    /// (its `alg` and `kid` in the header), the HS256 tokens from before still
+    /// verify until their key is retired, and a token with an HS256 header
+    /// under the public key's `kid`, MACed with its public bytes (the classic
+    /// algorithm confusion), is refused as `wrong-alg`.
+    #[test]
+    fn public_session_keys_sign_and_the_old_hmac_key_verifies_until_retired() {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        use hkdf::hmac::{Hmac, KeyInit, Mac};
+        let now = 1_000;
+        let old = service().issue_access("alice", "f", true, now).unwrap();
+        for alg in [Algorithm::EdDsa, Algorithm::Es256] {
+            let mut keys = KeySet::development();
+            let kid = keys.rotate(Ring::Session, Some(alg)).unwrap();
+            let s = TokenService::new(&keys, Lifetimes::default()).unwrap();
+            let t = s.issue_access("alice", "f", true, now).unwrap();
+            let r = s.issue_refresh("alice", "f", now).unwrap();
+            let header = untrusted_header(t.token.as_bytes(), &mut [0u8; 1024])
+                .map(|h| {
+                    let alg = h.alg().map(|a| a.raw().to_owned());
+                    (alg, h.kid().map(|k| k.raw().to_owned()))
+                })
+                .unwrap();
+            assert_eq!(header, (Some(alg.name().to_owned()), Some(kid.clone())));
+            assert_eq!(s.verify(&t.token, Kind::Access, now).unwrap().jti, t.jti);
+            assert_eq!(s.verify(&r.token, Kind::Refresh, now).unwrap().jti, r.jti);
+            assert!(s.verify(&old.token, Kind::Access, now).is_ok());
+            let jwks: serde_json::Value = serde_json::from_str(s.jwks()).unwrap();
+            let x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
+            let input = format!(
+                "{}.{}",
+                Base64UrlUnpadded::encode_string(
+                    format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}"}}"#).as_bytes()
+                ),
+                t.token.split('.').nth(1).unwrap()
+            );
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(x.as_bytes()).unwrap();
+            mac.update(input.as_bytes());
+            let tag = Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes());
+            assert_eq!(
+                s.verify(&format!("{input}.{tag}"), Kind::Access, now),
+                Err(Error::InvalidToken("wrong-alg"))
+            );
+            keys.retire(Ring::Session, "dev-1").unwrap();
+            let retired = TokenService::new(&keys, Lifetimes::default()).unwrap();
+            assert_eq!(
+                retired.verify(&old.token, Kind::Access, now),
+                Err(Error::InvalidToken("unknown-key"))
+            );
+            assert!(retired.verify(&t.token, Kind::Access, now).is_ok());
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use http_body_util::BodyExt;
 use latchkey_core::{Algorithm, Key};
 use latchkey_server::http::ClientAddr;
-use latchkey_server::keys::{KeySet, SigningKey};
+use latchkey_server::keys::{KeySet, Ring, SessionKey, SigningKey};
 use latchkey_server::store::{SqliteStore, Store};
 use latchkey_server::tokens::{Lifetimes, TokenService, unix_now};
 use latchkey_server::{AppState, Config, app, auth};
@@ -25,8 +25,8 @@ use tower::ServiceExt;
 struct Harness {
     app: Router,
     store: Arc<SqliteStore>,
-    /// Holds the database; removed when the test ends.
-    _dir: tempfile::TempDir,
+    /// Holds the database; removed when the last instance on it is dropped.
+    _dir: Arc<tempfile::TempDir>,
 }
 
 fn harness(name: &str) -> Harness {
@@ -39,6 +39,21 @@ fn harness_with(name: &str, request_timeout: Duration) -> Harness {
         .tempdir()
         .unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).unwrap());
+    instance(
+        store,
+        Arc::new(dir),
+        &KeySet::development(),
+        request_timeout,
+    )
+}
+
+/// An app over `store` with `keys`: one more server instance on a database.
+fn instance(
+    store: Arc<SqliteStore>,
+    dir: Arc<tempfile::TempDir>,
+    keys: &KeySet,
+    request_timeout: Duration,
+) -> Harness {
     let config = Config {
         throttle: auth::ThrottleLimits {
             per_user: 3,
@@ -52,12 +67,22 @@ fn harness_with(name: &str, request_timeout: Duration) -> Harness {
         ..Config::default()
     };
     let dyn_store: Arc<dyn Store> = store.clone();
-    let state = AppState::new(dyn_store, &KeySet::development(), &config).unwrap();
+    let state = AppState::new(dyn_store, keys, &config).unwrap();
     Harness {
         app: app(state),
         store,
         _dir: dir,
     }
+}
+
+/// The same database served with other keys (a restart after `keys rotate`).
+fn restarted(h: &Harness, keys: &KeySet) -> Harness {
+    instance(
+        Arc::clone(&h.store),
+        Arc::clone(&h._dir),
+        keys,
+        Duration::from_secs(30),
+    )
 }
 
 fn add_user(h: &Harness, name: &str, password: &str) {
@@ -444,10 +469,10 @@ async fn hostile_tokens() {
 
     // Forged: same kid, another secret.
     let mut forged_keys = KeySet::development();
-    forged_keys.signing_keys = vec![SigningKey {
+    forged_keys.session_keys = vec![SessionKey::Hmac(SigningKey {
         kid: "dev-1".into(),
         secret: vec![0x55; 32],
-    }];
+    })];
     let forger = TokenService::new(&forged_keys, Lifetimes::default()).unwrap();
     let forged = forger.issue_access("alice", "f", true, unix_now()).unwrap();
     assert_invalid_token(
@@ -485,10 +510,10 @@ async fn hostile_tokens() {
 
     // Unknown kid, garbage, oversize.
     let other = KeySet {
-        signing_keys: vec![SigningKey {
+        session_keys: vec![SessionKey::Hmac(SigningKey {
             kid: "zzz".into(),
             secret: vec![1; 32],
-        }],
+        })],
         ..KeySet::development()
     };
     let t = TokenService::new(&other, Lifetimes::default())
@@ -826,6 +851,99 @@ async fn jwks_publishes_the_command_ring() {
     );
     let r = call(&h, post_json("/.well-known/jwks.json", &json!({}), None)).await;
     assert_eq!(r.status, 405);
+}
+
+/// The body of `GET /.well-known/jwks.json`.
+async fn jwks_body(h: &Harness) -> Bytes {
+    let (status, _, body) = exchange(h, get("/.well-known/jwks.json", None)).await;
+    assert_eq!(status, 200);
+    body
+}
+
+/// Verifies an access token as another service would, from the published JWK
+/// Set alone: core's `KeySet::from_jwks` (every key bound to its own `alg`),
+/// the key picked by the token's `kid`, `typ` `at+jwt` and `iss` required.
+fn verify_with_jwks(jwks: &[u8], token: &str) -> Result<String, latchkey_core::Error> {
+    let set = latchkey_core::KeySet::<8>::from_jwks(jwks, None)?;
+    let verifier = latchkey_core::Verifier::with_keys(
+        set,
+        latchkey_core::Validation {
+            typ: Some("at+jwt"),
+            issuer: Some("latchkey"),
+            ..latchkey_core::Validation::new()
+        },
+    );
+    let mut scratch = [0u8; 2048];
+    let claims = verifier.verify(token.as_bytes(), unix_now().unsigned_abs(), &mut scratch)?;
+    Ok(claims.sub().map(|s| s.raw().to_owned()).unwrap_or_default())
+}
+
+/// A rotation of the session ring from HS256 to EdDSA, one restart each step:
+/// sessions from before keep working (`/me`, `/refresh`) until the HS256 key is
+/// retired; new access tokens are EdDSA and verify from the published JWK Set
+/// alone, in which the HS256 key never appears; the HS256 token does not verify
+/// from the JWK Set.
+#[tokio::test]
+async fn eddsa_session_keys_verify_from_the_published_jwks() {
+    let h = harness("session-eddsa");
+    add_user(&h, "alice", "pw");
+    let before = login(&h, "alice", "pw").await;
+    let old_access = before.body["access_token"].as_str().unwrap().to_owned();
+    let old_refresh = before.body["refresh_token"].as_str().unwrap().to_owned();
+    let hmac_jwks = jwks_body(&h).await;
+    assert_eq!(
+        verify_with_jwks(&hmac_jwks, &old_access),
+        Err(latchkey_core::Error::UnknownKey)
+    );
+
+    let mut keys = KeySet::development();
+    let kid = keys.rotate(Ring::Session, Some(Algorithm::EdDsa)).unwrap();
+    let rotated = restarted(&h, &keys);
+    let me = call(&rotated, get("/me", Some(&old_access))).await;
+    assert_eq!((me.status, &me.body["username"]), (200, &json!("alice")));
+    let fresh = login(&rotated, "alice", "pw").await;
+    let access = fresh.body["access_token"].as_str().unwrap().to_owned();
+    let header = Base64UrlUnpadded::decode_vec(access.split('.').next().unwrap()).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&header).unwrap(),
+        json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": kid })
+    );
+    assert_eq!(call(&rotated, get("/me", Some(&access))).await.status, 200);
+
+    let body = jwks_body(&rotated).await;
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        doc["keys"][0],
+        json!({ "kty": "OKP", "crv": "Ed25519", "kid": kid, "alg": "EdDSA", "use": "sig",
+                "x": doc["keys"][0]["x"] })
+    );
+    assert_eq!(doc["keys"][1]["kid"], "dev-cmd-1");
+    assert_eq!(doc["keys"].as_array().unwrap().len(), 2, "no HS256 key");
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(!text.contains("dev-1\"") && !text.contains("oct"), "{text}");
+    assert_eq!(verify_with_jwks(&body, &access).as_deref(), Ok("alice"));
+    assert_eq!(
+        verify_with_jwks(&body, &old_access),
+        Err(latchkey_core::Error::UnknownKey)
+    );
+
+    // The old refresh token still refreshes, into an EdDSA pair.
+    let r = call(
+        &rotated,
+        post_json("/refresh", &json!({}), Some(&old_refresh)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let refreshed = r.body["access_token"].as_str().unwrap();
+    assert_eq!(verify_with_jwks(&body, refreshed).as_deref(), Ok("alice"));
+
+    keys.retire(Ring::Session, "dev-1").unwrap();
+    let retired = restarted(&h, &keys);
+    assert_invalid_token(
+        &call(&retired, get("/me", Some(&old_access))).await,
+        "unknown-key",
+    );
+    assert_eq!(call(&retired, get("/me", Some(&access))).await.status, 200);
 }
 
 #[tokio::test]

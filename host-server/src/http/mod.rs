@@ -37,7 +37,8 @@ use tower_http::trace::TraceLayer;
 /// The `Allow` of the routes that answer `GET` (and so `HEAD`).
 const GET: &str = "GET, HEAD";
 
-/// Where the command ring's public keys are published (RFC 8615 well-known URI).
+/// Where the public session keys and the command ring are published (RFC 8615
+/// well-known URI).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// The router: every route, the 404 and 405 answers, and the layers every
