@@ -25,6 +25,7 @@
 //! signs nothing but `trust` statements, offline.
 
 use crate::error::Error;
+use crate::store::{StoredKey, StoredRing};
 use hkdf::Hkdf;
 use latchkey_core::Algorithm;
 use latchkey_protocol::limits::MAX_SIGNING_INPUT_LEN;
@@ -1315,6 +1316,254 @@ impl RootKey {
     }
 }
 
+/// The HKDF salt of the key-encryption key, apart from the device keys' salt so
+/// no device key is ever the KEK.
+pub const KEK_SALT: &[u8] = b"latchkey-kek-v1";
+
+/// Length of the random XChaCha20-Poly1305 nonce that starts a wrapped key.
+pub const WRAP_NONCE_LEN: usize = 24;
+
+/// The key-encryption key: HKDF-SHA256 of the key file's master secret (salt
+/// [`KEK_SALT`]), so it stays in the key file (0600, owned by the serving user)
+/// while the private keys it wraps live in the database.
+#[derive(Clone)]
+pub struct Kek([u8; 32]);
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kek(..)")
+    }
+}
+
+impl Ring {
+    /// The ring's name in the store and in `keys list`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Ring::Session => "session",
+            Ring::Command => "command",
+        }
+    }
+}
+
+/// The associated data binding a wrapped key to its place: a ciphertext moved
+/// to another `kid`, ring or algorithm no longer opens.
+fn wrap_aad(ring: Ring, kid: &str, alg: Algorithm) -> Vec<u8> {
+    format!("latchkey-ring-v1\0{}\0{kid}\0{}", ring.name(), alg.name()).into_bytes()
+}
+
+impl Kek {
+    /// The KEK of the key file whose master secret is `master`.
+    #[must_use]
+    pub fn from_master(master: &[u8]) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(KEK_SALT), master);
+        let mut okm = [0u8; 32];
+        // 32 bytes is far below HKDF's limit, so expand cannot fail.
+        if hk.expand(b"key-ring-wrap", &mut okm).is_err() {
+            okm = [0u8; 32];
+        }
+        Kek(okm)
+    }
+
+    /// `private` encrypted with XChaCha20-Poly1305 under this KEK: a random
+    /// 24-byte nonce, then the ciphertext and tag; the ring, `kid` and
+    /// algorithm are the associated data.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the random source or the cipher fails.
+    pub fn wrap(
+        &self,
+        ring: Ring,
+        kid: &str,
+        alg: Algorithm,
+        private: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.0.into());
+        let mut nonce = [0u8; WRAP_NONCE_LEN];
+        random_bytes(&mut nonce)?;
+        let aad = wrap_aad(ring, kid, alg);
+        let sealed = cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: private,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| Error::Internal(format!("wrapping key {kid:?} failed")))?;
+        Ok([nonce.as_slice(), &sealed].concat())
+    }
+
+    /// The private bytes [`Kek::wrap`] sealed for this ring, `kid` and algorithm.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key when it does not open: another KEK
+    /// (another key file's master secret) or a row changed in the database.
+    pub fn unwrap(
+        &self,
+        ring: Ring,
+        kid: &str,
+        alg: Algorithm,
+        wrapped: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let refused = || {
+            Error::Config(format!(
+                "{} key {kid:?} in the database does not open with this key file's \
+                 key-encryption key: the key file is not the one the ring was stored \
+                 under (or the row was altered)",
+                ring.name()
+            ))
+        };
+        let (nonce, sealed) = wrapped
+            .split_at_checked(WRAP_NONCE_LEN)
+            .ok_or_else(refused)?;
+        let nonce: [u8; WRAP_NONCE_LEN] = nonce.try_into().map_err(|_| refused())?;
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.0.into());
+        let aad = wrap_aad(ring, kid, alg);
+        cipher
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| refused())
+    }
+}
+
+impl SessionKey {
+    /// This key wrapped under `kek` for the store (an HS256 key's secret, else
+    /// the private bytes as the key file holds them).
+    ///
+    /// # Errors
+    /// As [`Kek::wrap`].
+    pub fn stored(&self, kek: &Kek, created: i64) -> Result<StoredKey, Error> {
+        let private = match self {
+            SessionKey::Hmac(k) => k.secret.clone(),
+            SessionKey::Private(k) => k.private_bytes(),
+        };
+        stored_key(
+            kek,
+            Ring::Session,
+            self.kid(),
+            self.algorithm(),
+            created,
+            &private,
+        )
+    }
+}
+
+impl CommandKey {
+    /// This key wrapped under `kek` for the store.
+    ///
+    /// # Errors
+    /// As [`Kek::wrap`].
+    pub fn stored(&self, kek: &Kek) -> Result<StoredKey, Error> {
+        stored_key(
+            kek,
+            Ring::Command,
+            &self.kid,
+            self.alg,
+            self.created,
+            &self.private_bytes(),
+        )
+    }
+}
+
+fn stored_key(
+    kek: &Kek,
+    ring: Ring,
+    kid: &str,
+    alg: Algorithm,
+    created: i64,
+    private: &[u8],
+) -> Result<StoredKey, Error> {
+    Ok(StoredKey {
+        ring: ring.name().into(),
+        kid: kid.into(),
+        alg: alg.name().into(),
+        created,
+        wrapped: kek.wrap(ring, kid, alg, private)?,
+    })
+}
+
+impl KeySet {
+    /// Both rings wrapped under `kek`, each ring's signing key first: what
+    /// [`crate::store::Store::import_key_ring`] takes.
+    ///
+    /// # Errors
+    /// As [`Kek::wrap`].
+    pub fn stored_keys(&self, kek: &Kek) -> Result<Vec<StoredKey>, Error> {
+        let mut out = Vec::new();
+        for k in &self.session_keys {
+            let created = self.session_created.get(k.kid()).copied().unwrap_or(0);
+            out.push(k.stored(kek, created)?);
+        }
+        for k in &self.command_keys {
+            out.push(k.stored(kek)?);
+        }
+        Ok(out)
+    }
+
+    /// These keys (master secret, device bindings) with both rings replaced by
+    /// the store's `ring`, unwrapped under `kek`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if a key does not open under `kek` (naming the key
+    /// file), is not a key of its algorithm, the session ring is empty, or a
+    /// device binding lacks its key.
+    pub fn with_stored_rings(&self, ring: &StoredRing, kek: &Kek) -> Result<KeySet, Error> {
+        let mut keys = KeySet {
+            session_keys: Vec::new(),
+            session_created: BTreeMap::new(),
+            command_keys: Vec::new(),
+            ..self.clone()
+        };
+        for row in &ring.keys {
+            let alg = parse_alg(&row.alg)?;
+            let which = match row.ring.as_str() {
+                "session" => Ring::Session,
+                "command" => Ring::Command,
+                other => return Err(Error::Config(format!("the store has a ring {other:?}"))),
+            };
+            let private = kek.unwrap(which, &row.kid, alg, &row.wrapped)?;
+            let kid = row.kid.clone();
+            if which == Ring::Command {
+                let key = CommandKey::from_private(alg, kid, row.created, &private)?;
+                keys.command_keys.push(key);
+                continue;
+            }
+            let entry = KeyFileEntry {
+                kid: kid.clone(),
+                alg: Some(row.alg.clone()),
+                created: Some(row.created),
+                secret: (alg == Algorithm::Hs256).then(|| to_hex(&private)),
+                private: (alg != Algorithm::Hs256).then(|| to_hex(&private)),
+            };
+            keys.session_keys.push(session_key_from_entry(entry)?);
+            keys.session_created.insert(kid, row.created);
+        }
+        if keys.session_keys.is_empty() {
+            return Err(Error::Config(
+                "the store's session ring is empty; run `latchkey-server keys rotate --ring session`"
+                    .into(),
+            ));
+        }
+        keys.check_devices()?;
+        keys.check_published_kids()?;
+        Ok(keys)
+    }
+
+    /// The key-encryption key of these keys' master secret.
+    #[must_use]
+    pub fn kek(&self) -> Kek {
+        Kek::from_master(&self.master_secret)
+    }
+}
+
 /// HKDF-SHA256(ikm = `master`, salt = [`DEVICE_KEY_SALT`], info = `device_id`), 32 bytes.
 #[must_use]
 pub fn derive_device_key(master: &[u8], device_id: &str) -> [u8; 32] {
@@ -1824,6 +2073,39 @@ mod tests {
         let err = check_owner(path, 0, 1000).unwrap_err().to_string();
         assert!(err.contains("owned by uid 0"), "{err}");
         assert!(err.contains("chown 1000 /srv/keys.json"), "{err}");
+    }
+
+    /// A wrapped key opens only under its KEK and for its own ring, `kid` and
+    /// algorithm; a wrong KEK is refused with a message naming the key file;
+    /// two wraps of one key differ (random nonces).
+    #[test]
+    fn wrapped_keys_open_only_where_they_were_sealed() {
+        let kek = Kek::from_master(&[7; 32]);
+        let secret = [9u8; 32];
+        let w = kek
+            .wrap(Ring::Command, "c-1", Algorithm::EdDsa, &secret)
+            .unwrap();
+        assert_eq!(w.len(), WRAP_NONCE_LEN + 32 + 16);
+        assert!(!w.windows(32).any(|win| win == secret));
+        assert_ne!(
+            w,
+            kek.wrap(Ring::Command, "c-1", Algorithm::EdDsa, &secret)
+                .unwrap()
+        );
+        let open = |k: &Kek, ring, kid, alg, w: &[u8]| k.unwrap(ring, kid, alg, w);
+        assert_eq!(
+            open(&kek, Ring::Command, "c-1", Algorithm::EdDsa, &w).unwrap(),
+            secret
+        );
+        let wrong = Kek::from_master(&[8; 32]);
+        let err = open(&wrong, Ring::Command, "c-1", Algorithm::EdDsa, &w).unwrap_err();
+        assert!(err.to_string().contains("key-encryption key"), "{err}");
+        assert!(open(&kek, Ring::Session, "c-1", Algorithm::EdDsa, &w).is_err());
+        assert!(open(&kek, Ring::Command, "c-2", Algorithm::EdDsa, &w).is_err());
+        assert!(open(&kek, Ring::Command, "c-1", Algorithm::Es256, &w).is_err());
+        assert!(open(&kek, Ring::Command, "c-1", Algorithm::EdDsa, &w[..20]).is_err());
+        // The KEK is not the device key of any device id: another salt.
+        assert_ne!(kek.0, derive_device_key(&[7; 32], "key-ring-wrap"));
     }
 
     #[test]

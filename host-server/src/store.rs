@@ -1,7 +1,9 @@
 //! Persistent state behind a small synchronous trait: users, grants, devices
 //! (with each one's command-token algorithm, last issued sequence number and
 //! trust epoch), refresh-token families, revoked token ids, login attempts and
-//! the audit of issued command tokens.
+//! the audit of issued command tokens; the two key rings, their private keys
+//! wrapped under the key file's key-encryption key, with a version that moves
+//! with every change to them.
 //!
 //! Two implementations of [`Store`]: [`SqliteStore`] (one file, the embedded
 //! default) and [`PostgresStore`] (one database that several server instances
@@ -181,6 +183,32 @@ pub enum Issuance {
         /// Seconds until the oldest counted token leaves the window (at least 1).
         retry_after: u64,
     },
+}
+
+/// One key of a ring as the store keeps it: its private half wrapped under the
+/// key file's KEK ([`crate::keys::Kek::wrap`]), never in the clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// `session` or `command`.
+    pub ring: String,
+    /// Its `kid`, unique across both rings (one JWK Set publishes both).
+    pub kid: String,
+    /// Its algorithm's JWS name.
+    pub alg: String,
+    /// When it was made, Unix seconds.
+    pub created: i64,
+    /// The nonce, ciphertext and tag.
+    pub wrapped: Vec<u8>,
+}
+
+/// Both rings as one read saw them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRing {
+    /// The ring version: it only grows, and moves with every change to a ring.
+    pub version: i64,
+    /// Every key, each ring's newest first (the order a [`crate::keys::KeySet`]
+    /// keeps: the first signs).
+    pub keys: Vec<StoredKey>,
 }
 
 /// Which audit records to list.
@@ -414,6 +442,37 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// [`Error::Store`] on database failure.
     fn prune(&self, now: i64) -> Result<usize, Error>;
+    /// Both rings and their version, in one read transaction.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    fn key_ring(&self) -> Result<StoredRing, Error>;
+    /// The ring version alone: one point query.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    fn key_ring_version(&self) -> Result<i64, Error>;
+    /// Puts `key` first in its ring and moves the ring version, in one
+    /// transaction; returns the new version.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] if a key of either ring has its `kid`;
+    /// [`Error::Store`] on database failure.
+    fn add_ring_key(&self, key: &StoredKey) -> Result<i64, Error>;
+    /// Removes the key `kid` from `ring` and moves the ring version, in one
+    /// transaction; returns the new version.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the ring has no such key; [`Error::Store`] on
+    /// database failure.
+    fn retire_ring_key(&self, ring: &str, kid: &str) -> Result<i64, Error>;
+    /// Stores `keys` (each ring's signing key first) if both rings are empty,
+    /// and moves the ring version, in one transaction; returns whether it did.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] for two keys with one `kid`; [`Error::Store`] on
+    /// database failure.
+    fn import_key_ring(&self, keys: &[StoredKey]) -> Result<bool, Error>;
 }
 
 /// Where the data lives: an SQLite file, or a PostgreSQL database.

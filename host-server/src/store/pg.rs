@@ -4,8 +4,8 @@
 use super::pool::{self, Connect, Manager};
 use super::{
     AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
-    Reservation, Rotation, SessionCache, Slot, Store, admit, checked_epoch, checked_seq,
-    group_grants, issue_decision, no_device, now_secs,
+    Reservation, Rotation, SessionCache, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
+    checked_seq, group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
 use postgres::error::SqlState;
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// The schema, one step per version, applied in order and recorded in
 /// `latchkey_schema`. Steps are only ever appended.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// Version 1: the same tables as SQLite's version 2. Text that is sorted is
 /// compared bytewise (`COLLATE "C"`), as SQLite does.
@@ -86,6 +86,29 @@ ALTER TABLE devices ADD COLUMN trust_epoch BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE command_audit ADD COLUMN seq BIGINT;
 CREATE INDEX command_audit_issuance ON command_audit(username, device, issued_at);
 "#;
+
+/// Version 3: as SQLite's version 4, the two key rings (private keys wrapped
+/// under the key file's KEK, `kid` unique across both, ordered by `position`)
+/// and the ring version.
+const MIGRATION_3: &str = r#"
+CREATE TABLE key_ring (
+    kid      TEXT PRIMARY KEY,
+    ring     TEXT NOT NULL CHECK (ring IN ('session', 'command')),
+    alg      TEXT NOT NULL,
+    created  BIGINT NOT NULL,
+    position BIGINT NOT NULL,
+    wrapped  BYTEA NOT NULL
+);
+CREATE TABLE key_ring_version (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value BIGINT NOT NULL
+);
+INSERT INTO key_ring_version (id, value) VALUES (1, 0);
+"#;
+
+/// Moves the ring version; run in the transaction of the change.
+const BUMP_RING: &str =
+    "UPDATE key_ring_version SET value = value + 1 WHERE id = 1 RETURNING value";
 
 /// The advisory lock migrations run under ("latchkey" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6c61_7463_686b_6579;
@@ -805,5 +828,117 @@ impl Store for PostgresStore {
             }
             Ok(usize::try_from(revoked + families + attempts).unwrap_or(usize::MAX))
         })
+    }
+
+    fn key_ring(&self) -> Result<StoredRing, Error> {
+        self.transaction(|q| {
+            let version = ring_version(q)?;
+            let keys = q
+                .all(
+                    "SELECT ring, kid, alg, created, wrapped FROM key_ring \
+                     ORDER BY ring, position",
+                    &[],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(StoredKey {
+                        ring: r.try_get(0)?,
+                        kid: r.try_get(1)?,
+                        alg: r.try_get(2)?,
+                        created: r.try_get(3)?,
+                        wrapped: r.try_get(4)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok(StoredRing { version, keys })
+        })
+    }
+
+    fn key_ring_version(&self) -> Result<i64, Error> {
+        self.with(ring_version)
+    }
+
+    fn add_ring_key(&self, key: &StoredKey) -> Result<i64, Error> {
+        self.transaction(|q| {
+            // One ring change at a time: the position below is read, then written.
+            q.exec(
+                "SELECT value FROM key_ring_version WHERE id = 1 FOR UPDATE",
+                &[],
+            )?;
+            let s = q.stmt(
+                "INSERT INTO key_ring (kid, ring, alg, created, position, wrapped) \
+                 VALUES ($1, $2, $3, $4, (SELECT COALESCE(MIN(position), 0) - 1 \
+                 FROM key_ring WHERE ring = $2), $5)",
+            )?;
+            q.c.execute(
+                &s,
+                &[&key.kid, &key.ring, &key.alg, &key.created, &key.wrapped],
+            )
+            .map_err(|e| conflict_or(e, || format!("a key {:?} exists", key.kid)))?;
+            bump_ring(q)
+        })
+    }
+
+    fn retire_ring_key(&self, ring: &str, kid: &str) -> Result<i64, Error> {
+        self.transaction(|q| {
+            let n = q.exec(
+                "DELETE FROM key_ring WHERE ring = $1 AND kid = $2",
+                &[&ring, &kid],
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound(format!("no {ring} key {kid:?}")));
+            }
+            bump_ring(q)
+        })
+    }
+
+    fn import_key_ring(&self, keys: &[StoredKey]) -> Result<bool, Error> {
+        self.transaction(|q| {
+            // Instances importing at once: the first takes the row, the others
+            // then find the ring full.
+            q.exec(
+                "SELECT value FROM key_ring_version WHERE id = 1 FOR UPDATE",
+                &[],
+            )?;
+            if q.opt("SELECT 1 FROM key_ring LIMIT 1", &[])?.is_some() {
+                return Ok(false);
+            }
+            let s = q.stmt(
+                "INSERT INTO key_ring (kid, ring, alg, created, position, wrapped) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )?;
+            for (position, key) in (0i64..).zip(keys) {
+                q.c.execute(
+                    &s,
+                    &[
+                        &key.kid,
+                        &key.ring,
+                        &key.alg,
+                        &key.created,
+                        &position,
+                        &key.wrapped,
+                    ],
+                )
+                .map_err(|e| conflict_or(e, || format!("two keys {:?}", key.kid)))?;
+            }
+            bump_ring(q)?;
+            Ok(true)
+        })
+    }
+}
+
+/// The ring version, read through `q`.
+fn ring_version<C: GenericClient>(q: &mut Q<'_, C>) -> Result<i64, Error> {
+    match q.opt("SELECT value FROM key_ring_version WHERE id = 1", &[])? {
+        Some(row) => Ok(row.try_get(0)?),
+        None => Err(Error::Store("the key ring version row is missing".into())),
+    }
+}
+
+/// Moves the ring version in the transaction of `q` and returns the new one.
+fn bump_ring<C: GenericClient>(q: &mut Q<'_, C>) -> Result<i64, Error> {
+    match q.opt(BUMP_RING, &[])? {
+        Some(row) => Ok(row.try_get(0)?),
+        None => Err(Error::Store("the key ring version row is missing".into())),
     }
 }

@@ -4,8 +4,8 @@
 use super::pool::{self, Connect, Manager};
 use super::{
     AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
-    Reservation, Rotation, SessionCache, Slot, Store, admit, checked_epoch, checked_seq,
-    group_grants, issue_decision, no_device, now_secs,
+    Reservation, Rotation, SessionCache, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
+    checked_seq, group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
 use rusqlite::{
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// The schema, one step per version: step `i` takes `PRAGMA user_version` from
 /// `i` to `i + 1`. Steps are only ever appended.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// Version 1: the first schema (users and grants by name).
 pub(super) const MIGRATION_1: &str = "
@@ -124,6 +124,29 @@ ALTER TABLE devices ADD COLUMN trust_epoch INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE command_audit ADD COLUMN seq INTEGER;
 CREATE INDEX command_audit_issuance ON command_audit(username, device, issued_at);
 ";
+
+/// Version 4: the two key rings, private keys wrapped under the key file's KEK
+/// (`kid` unique across both: one JWK Set publishes them), each ring ordered
+/// by `position` (lowest signs), and the ring version.
+const MIGRATION_4: &str = "
+CREATE TABLE key_ring (
+    kid      TEXT PRIMARY KEY NOT NULL,
+    ring     TEXT NOT NULL CHECK (ring IN ('session', 'command')),
+    alg      TEXT NOT NULL,
+    created  INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    wrapped  BLOB NOT NULL
+);
+CREATE TABLE key_ring_version (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT INTO key_ring_version (id, value) VALUES (1, 0);
+";
+
+/// Moves the ring version; run in the transaction of the change.
+const BUMP_RING: &str =
+    "UPDATE key_ring_version SET value = value + 1 WHERE id = 1 RETURNING value";
 
 /// Connections for reads (opened read-only; run inline on executor threads).
 const READ_POOL_MAX: u32 = 16;
@@ -773,4 +796,94 @@ impl Store for SqliteStore {
             Ok(revoked + families + attempts)
         })
     }
+
+    fn key_ring(&self) -> Result<StoredRing, Error> {
+        self.read(|c| {
+            let tx = c.transaction()?;
+            let version = ring_version(&tx)?;
+            let keys = tx
+                .prepare_cached(
+                    "SELECT ring, kid, alg, created, wrapped FROM key_ring \
+                     ORDER BY ring, position",
+                )?
+                .query_map([], |r| {
+                    Ok(StoredKey {
+                        ring: r.get(0)?,
+                        kid: r.get(1)?,
+                        alg: r.get(2)?,
+                        created: r.get(3)?,
+                        wrapped: r.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(StoredRing { version, keys })
+        })
+    }
+
+    fn key_ring_version(&self) -> Result<i64, Error> {
+        self.read(|c| ring_version(c))
+    }
+
+    fn add_ring_key(&self, key: &StoredKey) -> Result<i64, Error> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO key_ring (kid, ring, alg, created, position, wrapped) \
+                 VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MIN(position), 0) - 1 \
+                 FROM key_ring WHERE ring = ?2), ?5)",
+                params![key.kid, key.ring, key.alg, key.created, key.wrapped],
+            )
+            .map_err(|e| conflict_or(e, || format!("a key {:?} exists", key.kid)))?;
+            Ok(tx.query_row(BUMP_RING, [], |r| r.get(0))?)
+        })
+    }
+
+    fn retire_ring_key(&self, ring: &str, kid: &str) -> Result<i64, Error> {
+        self.transaction(|tx| {
+            let n = tx.execute(
+                "DELETE FROM key_ring WHERE ring = ?1 AND kid = ?2",
+                params![ring, kid],
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound(format!("no {ring} key {kid:?}")));
+            }
+            Ok(tx.query_row(BUMP_RING, [], |r| r.get(0))?)
+        })
+    }
+
+    fn import_key_ring(&self, keys: &[StoredKey]) -> Result<bool, Error> {
+        self.transaction(|tx| {
+            let empty: bool =
+                tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM key_ring)", [], |r| {
+                    r.get(0)
+                })?;
+            if !empty {
+                return Ok(false);
+            }
+            for (position, key) in (0i64..).zip(keys) {
+                tx.execute(
+                    "INSERT INTO key_ring (kid, ring, alg, created, position, wrapped) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        key.kid,
+                        key.ring,
+                        key.alg,
+                        key.created,
+                        position,
+                        key.wrapped
+                    ],
+                )
+                .map_err(|e| conflict_or(e, || format!("two keys {:?}", key.kid)))?;
+            }
+            tx.query_row(BUMP_RING, [], |r| r.get::<_, i64>(0))?;
+            Ok(true)
+        })
+    }
+}
+
+/// The ring version, read on `c`.
+fn ring_version(c: &Connection) -> Result<i64, Error> {
+    Ok(
+        c.prepare_cached("SELECT value FROM key_ring_version WHERE id = 1")?
+            .query_row([], |r| r.get(0))?,
+    )
 }

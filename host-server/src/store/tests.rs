@@ -601,7 +601,80 @@ const CHECKS: &[(&str, Check)] = &[
         "concurrent_issuance_never_exceeds_the_limit",
         concurrent_issuance_never_exceeds_the_limit,
     ),
+    (
+        "key_rings_are_shared_through_the_store",
+        key_rings_are_shared_through_the_store,
+    ),
 ];
+
+/// The rings through the store: a key file's rings imported once; a key added
+/// by one store instance (a `keys rotate` by the CLI or another server) seen by
+/// another at once, with a new ring version, signing there and verifying here;
+/// a retirement likewise; a wrong KEK refused naming the key file.
+fn key_rings_are_shared_through_the_store(open: Open<'_>) {
+    use crate::keys::{KeySet, Ring, SessionKey};
+    use crate::tokens::{Kind, Lifetimes, TokenService};
+    let (a, b) = (open(), open());
+    let keys = KeySet::development();
+    let kek = keys.kek();
+    let empty = a.key_ring().unwrap();
+    assert_eq!((empty.version, empty.keys.len()), (0, 0));
+    assert!(a.import_key_ring(&keys.stored_keys(&kek).unwrap()).unwrap());
+    assert!(!b.import_key_ring(&keys.stored_keys(&kek).unwrap()).unwrap());
+    let v1 = b.key_ring_version().unwrap();
+    assert_eq!(v1, 1);
+    let on_b = keys
+        .with_stored_rings(&b.key_ring().unwrap(), &kek)
+        .unwrap();
+    assert_eq!(
+        (&on_b.session_keys, &on_b.command_keys),
+        (&keys.session_keys, &keys.command_keys)
+    );
+
+    let new = SessionKey::generate(latchkey_core::Algorithm::EdDsa, 5).unwrap();
+    let v2 = a.add_ring_key(&new.stored(&kek, 5).unwrap()).unwrap();
+    assert!(v2 > v1);
+    assert_eq!(b.key_ring_version().unwrap(), v2);
+    let on_b = keys
+        .with_stored_rings(&b.key_ring().unwrap(), &kek)
+        .unwrap();
+    assert_eq!(on_b.session_keys[0], new);
+    assert_eq!(on_b.session_keys.len(), 2);
+    let signer = TokenService::new(&on_b, Lifetimes::default()).unwrap();
+    let t = signer.issue_access("alice", "f", true, 1_000).unwrap();
+    let on_a = keys
+        .with_stored_rings(&a.key_ring().unwrap(), &kek)
+        .unwrap();
+    let verifier = TokenService::new(&on_a, Lifetimes::default()).unwrap();
+    assert_eq!(
+        verifier.verify(&t.token, Kind::Access, 1_000).unwrap().jti,
+        t.jti
+    );
+    assert!(matches!(
+        a.add_ring_key(&new.stored(&kek, 5).unwrap()),
+        Err(Error::Conflict(_))
+    ));
+
+    let v3 = b.retire_ring_key(Ring::Session.name(), "dev-1").unwrap();
+    assert!(v3 > v2);
+    assert_eq!(a.key_ring_version().unwrap(), v3);
+    let on_a = keys
+        .with_stored_rings(&a.key_ring().unwrap(), &kek)
+        .unwrap();
+    assert_eq!(on_a.session_keys, [new]);
+    assert!(matches!(
+        a.retire_ring_key("session", "dev-1"),
+        Err(Error::NotFound(_))
+    ));
+    let other = KeySet {
+        master_secret: vec![8; 32],
+        ..KeySet::development()
+    };
+    let err = other
+        .with_stored_rings(&a.key_ring().unwrap(), &other.kek())
+        .unwrap_err();
+    assert!(err.to_string().contains("key-encryption key"), "{err}");
+}
 
 /// A database path in a fresh directory, removed when the guard drops.
 fn temp_db(name: &str) -> (tempfile::TempDir, PathBuf) {
@@ -652,6 +725,7 @@ sqlite_tests!(
     concurrent_issuance_hands_out_each_seq_once,
     issuance_is_limited_per_user_and_device,
     concurrent_issuance_never_exceeds_the_limit,
+    key_rings_are_shared_through_the_store,
 );
 
 #[test]
@@ -698,7 +772,7 @@ fn postgres_instances_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
 }
 
 /// A file written by the first schema (users and grants keyed by name) is
@@ -733,7 +807,7 @@ fn a_version_1_sqlite_file_is_migrated() {
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     // Devices registered before keep no algorithm (the key file's binding, else
     // HS256, decides) and count from seq 1.
     assert_eq!(s.device("door-1").unwrap().unwrap().command_alg, None);
