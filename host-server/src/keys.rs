@@ -1508,6 +1508,41 @@ impl KeySet {
         Ok(out)
     }
 
+    /// The keys every instance on `store`'s database shares: the key file's (or
+    /// `$LATCHKEY_KEYS_JSON`'s) master secret and device bindings, with both rings
+    /// from the store, unwrapped under the key-encryption key of that master
+    /// secret. While the store's rings are empty (a database from before, or a new
+    /// one) the key file's rings are imported into it first, once, with a notice
+    /// on stderr; from then on the file's rings are not read. `dev`: the fixed
+    /// DEVELOPMENT ONLY keys, in memory, never stored.
+    ///
+    /// # Errors
+    /// [`KeySet::load`]'s; [`Error::Config`] when the stored keys do not open
+    /// under this key file (another master secret); [`Error::Store`].
+    pub fn load_shared(
+        path: &Path,
+        dev: bool,
+        store: &dyn crate::store::Store,
+    ) -> Result<Self, Error> {
+        let file = Self::load(path, dev)?;
+        if dev {
+            return Ok(file);
+        }
+        let kek = file.kek();
+        let mut ring = store.key_ring()?;
+        if ring.keys.is_empty() {
+            if store.import_key_ring(&file.stored_keys(&kek)?)? {
+                eprintln!(
+                    "latchkey-server: the key rings of {} are now in the database (wrapped \
+                     under the file's master secret); from now on they are read from there",
+                    path.display()
+                );
+            }
+            ring = store.key_ring()?;
+        }
+        file.with_stored_rings(&ring, &kek)
+    }
+
     /// These keys (master secret, device bindings) with both rings replaced by
     /// the store's `ring`, unwrapped under `kek`.
     ///

@@ -114,7 +114,7 @@ impl AppState {
     /// [`Error::Config`] or [`Error::Store`] naming what could not be loaded.
     pub fn from_config(config: &Config) -> Result<Self, Error> {
         let store = store::open(&config.db)?;
-        let keys = keys::KeySet::load(&config.keys, config.dev_keys)?;
+        let keys = keys::KeySet::load_shared(&config.keys, config.dev_keys, store.as_ref())?;
         Self::new(store, &keys, config)
     }
 

@@ -450,7 +450,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Device(cmd) => device(&cli.db, &cli.keys, dev_keys, cmd),
-        Command::Keys(cmd) => keys_command(&cli.keys, dev_keys, cmd),
+        Command::Keys(cmd) => keys_command(&cli.db, &cli.keys, dev_keys, cmd),
         Command::Token(TokenCommand::Issue {
             user,
             kind,
@@ -653,14 +653,16 @@ fn device(
             let alg = Algorithm::from(command_alg);
             // Checked before the device is added: an algorithm the ring cannot
             // sign for would leave a device no token reaches.
-            signable(&KeySet::load(keys, dev_keys)?, alg)?;
-            store::open(db)?.add_device(&id, &description, alg.name())?;
+            let store = store::open(db)?;
+            signable(&KeySet::load_shared(keys, dev_keys, store.as_ref())?, alg)?;
+            store.add_device(&id, &description, alg.name())?;
             println!("added device {id} ({alg} command tokens)");
         }
         DeviceCommand::SetAlg { id, alg } => {
             let alg = Algorithm::from(alg);
-            signable(&KeySet::load(keys, dev_keys)?, alg)?;
-            store::open(db)?.set_command_alg(&id, alg.name())?;
+            let store = store::open(db)?;
+            signable(&KeySet::load_shared(keys, dev_keys, store.as_ref())?, alg)?;
+            store.set_command_alg(&id, alg.name())?;
             println!("device {id} now takes {alg} command tokens");
         }
         DeviceCommand::Trust {
@@ -669,7 +671,8 @@ fn device(
             retire,
             root,
         } => {
-            let k = KeySet::load(keys, dev_keys)?;
+            let store = store::open(db)?;
+            let k = KeySet::load_shared(keys, dev_keys, store.as_ref())?;
             let root = RootKey::load(&root.root_key, dev_keys)?;
             let add = add
                 .iter()
@@ -683,7 +686,7 @@ fn device(
             // Checked before the epoch moves (at the widest epoch): a statement a
             // device cannot read is refused without spending one.
             root.sign_trust(&id, u32::MAX, &add, &retire)?;
-            let epoch = store::open(db)?.next_trust_epoch(&id)?;
+            let epoch = store.next_trust_epoch(&id)?;
             println!("{}", root.sign_trust(&id, epoch, &add, &retire)?);
         }
         DeviceCommand::List => {
@@ -701,9 +704,10 @@ fn device(
             if !valid_device_id(&id) {
                 return Err(Error::Config(latchkey_protocol::BadDeviceId.to_string()));
             }
-            let k = KeySet::load(keys, dev_keys)?;
+            let store = store::open(db)?;
+            let k = KeySet::load_shared(keys, dev_keys, store.as_ref())?;
             let root = RootKey::load(&root.root_key, dev_keys)?;
-            let registered = store::open(db)?.device(&id)?.ok_or_else(|| {
+            let registered = store.device(&id)?.ok_or_else(|| {
                 Error::Config(format!("no device {id:?}; add it with `device add`"))
             })?;
             let alg = match registered.command_alg {
@@ -744,20 +748,30 @@ fn signable(keys: &KeySet, alg: Algorithm) -> Result<(), Error> {
 
 /// The key file's keys, for a command that changes them: not the development keys
 /// nor `$LATCHKEY_KEYS_JSON`, which cannot be written back.
-fn editable_keys(keys: &std::path::Path, dev_keys: bool) -> Result<KeySet, Error> {
-    if dev_keys || latchkey_server::keys::keys_from_env() {
-        return Err(Error::Config(format!(
-            "the keys come from --dev-keys or ${}; changing them needs a key file (--keys)",
-            latchkey_server::keys::KEYS_ENV
-        )));
+/// The shared key set (key file's master secret, the store's rings), for a
+/// command that changes the rings: not the development keys, which are fixed.
+fn editable_keys(
+    store: &dyn store::Store,
+    keys: &std::path::Path,
+    dev_keys: bool,
+) -> Result<KeySet, Error> {
+    if dev_keys {
+        return Err(Error::Config(
+            "the keys come from --dev-keys; changing them needs a key file (--keys)".into(),
+        ));
     }
-    KeySet::load(keys, false)
+    KeySet::load_shared(keys, false, store)
 }
 
-fn keys_command(keys: &std::path::Path, dev_keys: bool, cmd: KeysCommand) -> Result<(), Error> {
+fn keys_command(
+    db: &Database,
+    keys: &std::path::Path,
+    dev_keys: bool,
+    cmd: KeysCommand,
+) -> Result<(), Error> {
     match cmd {
         KeysCommand::List => {
-            let k = KeySet::load(keys, dev_keys)?;
+            let k = KeySet::load_shared(keys, dev_keys, store::open(db)?.as_ref())?;
             let created = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), rfc3339);
             for s in &k.session_keys {
                 let when = created(k.session_created.get(s.kid()).copied());
@@ -769,19 +783,29 @@ fn keys_command(keys: &std::path::Path, dev_keys: bool, cmd: KeysCommand) -> Res
             }
         }
         KeysCommand::Rotate { ring, alg } => {
-            let mut k = editable_keys(keys, dev_keys)?;
+            let store = store::open(db)?;
+            let mut k = editable_keys(store.as_ref(), keys, dev_keys)?;
             let kid = k.rotate(ring.into(), alg.map(Algorithm::from))?;
-            k.save(keys)?;
+            let new = k
+                .stored_keys(&k.kek())?
+                .into_iter()
+                .find(|stored| stored.kid == kid)
+                .ok_or_else(|| Error::Internal(format!("the new key {kid} is not in its ring")))?;
+            store.add_ring_key(&new)?;
             println!("{kid}");
         }
         KeysCommand::Retire { ring, kid } => {
-            let mut k = editable_keys(keys, dev_keys)?;
-            k.retire(ring.into(), &kid)?;
-            k.save(keys)?;
+            let store = store::open(db)?;
+            let mut k = editable_keys(store.as_ref(), keys, dev_keys)?;
+            let ring: Ring = ring.into();
+            // The ring's rules (not the last session key, nor a device's last
+            // command key of its algorithm) are checked on the loaded set first.
+            k.retire(ring, &kid)?;
+            store.retire_ring_key(ring.name(), &kid)?;
             println!("retired {kid}");
         }
         KeysCommand::ExportPublic => {
-            let k = KeySet::load(keys, dev_keys)?;
+            let k = KeySet::load_shared(keys, dev_keys, store::open(db)?.as_ref())?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&k.jwks()).unwrap_or_default()
@@ -870,13 +894,16 @@ fn token_issue(
             TokenKind::Command => lifetimes.command = t,
         }
     }
-    let service = TokenService::new(&KeySet::load(keys, dev_keys)?, lifetimes)?;
+    let store = store::open(db)?;
+    let service = TokenService::new(
+        &KeySet::load_shared(keys, dev_keys, store.as_ref())?,
+        lifetimes,
+    )?;
     let now = issued_at.unwrap_or_else(unix_now);
     let family = latchkey_server::keys::random_id()?;
     let issued = match kind {
         // A session of the user's, as a login starts one, so the server takes it.
         TokenKind::Access | TokenKind::Refresh => {
-            let store = store::open(db)?;
             let refresh = service.issue_refresh(user, &family, now)?;
             store.create_family(&family, user, &refresh.jti, refresh.exp)?;
             match kind {
@@ -897,7 +924,6 @@ fn token_issue(
             }
             let command = latchkey_protocol::Command::with_argument(command, arg)
                 .map_err(|_| Error::Config("--arg is required for led and only for led".into()))?;
-            let store = store::open(db)?;
             let issued =
                 issue_command_token(store.as_ref(), &service, user, device, command, now, "cli")?;
             Issued {
