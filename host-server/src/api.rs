@@ -51,6 +51,8 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     /// Users, grants, devices, families, revocations.
     pub store: Arc<dyn Store>,
+    /// The sessions of access tokens, checked in `store` on every request.
+    pub sessions: crate::sessions::Sessions,
     /// Token signing and checking.
     pub tokens: Arc<TokenService>,
     /// Bounded password hashing off the executor.

@@ -25,6 +25,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 
@@ -128,6 +129,7 @@ impl AppState {
         config: &Config,
     ) -> Result<Self, Error> {
         Ok(AppState::from_parts(api::Shared {
+            sessions: sessions::Sessions::new(Arc::clone(&store)),
             store,
             tokens: Arc::new(tokens::TokenService::new(keys, config.lifetimes)?),
             passwords: auth::PasswordChecker::new(

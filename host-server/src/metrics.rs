@@ -50,7 +50,9 @@ impl Login {
 /// A store call the API makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreOp {
-    /// `Store::session`, on every authenticated request.
+    /// The session check of every authenticated request (`Sessions::session`:
+    /// a read of the revocation counter, shared by the requests waiting for it,
+    /// and the session itself when the cache does not have it).
     Session,
     /// The login throttle's reservation, before every password check.
     Reserve,
@@ -185,14 +187,19 @@ impl Metrics {
     pub fn store<T>(&self, op: StoreOp, call: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let out = call();
+        self.observe(op, start.elapsed());
+        out
+    }
+
+    /// Records how long a store call took.
+    pub fn observe(&self, op: StoreOp, took: Duration) {
         if let Some(histogram) = StoreOp::ALL
             .iter()
             .position(|&o| o == op)
             .and_then(|i| self.store.get(i))
         {
-            histogram.observe(start.elapsed());
+            histogram.observe(took);
         }
-        out
     }
 
     /// All series in the Prometheus text format.

@@ -12,10 +12,11 @@
 //!
 //! Every change that can end or narrow a session (a logout, a reused refresh
 //! token, a removed user, a grant added or removed, expired families pruned)
-//! bumps a counter kept in the database in the same transaction. The answers of
-//! [`Store::session`] are cached per access token until the counter moves, and
-//! the counter is read on every call: one point query, so a change committed by
-//! any process on the same database is seen by the next request.
+//! bumps a counter kept in the database in the same transaction
+//! ([`Store::revocation_counter`]): [`crate::sessions`] reads it for every
+//! request and keeps the answers of [`Store::session`] until it moves, so a
+//! change committed by any process on the same database is seen by the next
+//! request.
 
 mod pg;
 mod pool;
@@ -26,10 +27,9 @@ pub use sqlite::SqliteStore;
 
 use crate::error::Error;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// One grant: the commands a user may send to the devices a pattern matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -365,9 +365,8 @@ pub trait Store: Send + Sync + 'static {
     /// [`Error::Store`] on database failure.
     fn access_revoked(&self, jti: &str, family: &str, username: &str) -> Result<bool, Error>;
     /// [`Store::access_revoked`] and [`Store::grants`] in one read: `None` if the
-    /// access token is dead, else the grants of its family's user. Asked on every
-    /// authenticated request, so implementations may answer from a cache, but
-    /// only from one that no committed change can leave stale.
+    /// access token is dead, else the grants of its family's user. Straight from
+    /// the database; [`crate::sessions`] caches the answers.
     ///
     /// # Errors
     /// [`Error::Store`] on database failure.
@@ -383,7 +382,8 @@ pub trait Store: Send + Sync + 'static {
         self.grants(username).map(|g| Some(g.into()))
     }
     /// The revocation counter: it only grows, and it moves with every committed
-    /// change that can end or narrow a session.
+    /// change that can end or narrow a session. Read for every authenticated
+    /// request, so it should be one point query.
     ///
     /// # Errors
     /// [`Error::Store`] on database failure.
@@ -548,92 +548,6 @@ pub fn open(db: &Database) -> Result<Arc<dyn Store>, Error> {
         Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
         Database::Postgres(url) => Arc::new(PostgresStore::open(url)?),
     })
-}
-
-/// How many access tokens' sessions the cache holds before it starts over.
-const SESSION_CACHE_MAX: usize = 16 * 1024;
-
-/// Answers of [`Store::session`] read since the revocation counter last moved.
-#[derive(Debug)]
-struct SessionCache {
-    inner: Mutex<CacheInner>,
-}
-
-#[derive(Debug)]
-struct CacheInner {
-    /// The highest counter seen. Every entry was read from the database after
-    /// that counter value had been read.
-    counter: i64,
-    /// By access token `jti`.
-    entries: HashMap<String, CachedSession>,
-}
-
-#[derive(Debug)]
-struct CachedSession {
-    family: String,
-    username: String,
-    grants: Option<Arc<[Grant]>>,
-}
-
-impl SessionCache {
-    fn new() -> SessionCache {
-        SessionCache {
-            inner: Mutex::new(CacheInner {
-                counter: i64::MIN,
-                entries: HashMap::new(),
-            }),
-        }
-    }
-
-    /// The session of an access token, given `counter`, the revocation counter
-    /// just read: from the cache if nothing was revoked since its entries were
-    /// read, else from `read` (the database, read after `counter`).
-    fn session(
-        &self,
-        counter: i64,
-        jti: &str,
-        family: &str,
-        username: &str,
-        read: impl FnOnce() -> Result<Option<Vec<Grant>>, Error>,
-    ) -> Result<Option<Arc<[Grant]>>, Error> {
-        {
-            let mut cache = self.inner.lock().map_err(|_| poisoned())?;
-            if counter > cache.counter {
-                cache.entries.clear();
-                cache.counter = counter;
-            }
-            // A request that read an older counter (it raced a newer one) may use
-            // entries read after the newer one: they are at least as recent.
-            if let Some(hit) = cache.entries.get(jti)
-                && hit.family == family
-                && hit.username == username
-            {
-                return Ok(hit.grants.clone());
-            }
-        }
-        let grants = read()?.map(Arc::from);
-        let mut cache = self.inner.lock().map_err(|_| poisoned())?;
-        // Only under the counter it was read after: an answer read under an older
-        // counter may predate the change that moved it.
-        if cache.counter == counter {
-            if cache.entries.len() >= SESSION_CACHE_MAX {
-                cache.entries.clear();
-            }
-            cache.entries.insert(
-                jti.to_owned(),
-                CachedSession {
-                    family: family.to_owned(),
-                    username: username.to_owned(),
-                    grants: grants.clone(),
-                },
-            );
-        }
-        Ok(grants)
-    }
-}
-
-fn poisoned() -> Error {
-    Error::Internal("session cache lock poisoned".into())
 }
 
 /// Rows of `(device, command)` sorted by device, grouped into grants.

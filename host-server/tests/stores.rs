@@ -254,6 +254,69 @@ fn login_racing_user_remove(db: &Db) -> Result<(), Error> {
     Ok(())
 }
 
+/// Two instances on one database, the second kept busy by readers (so that its
+/// counter reads are shared and one is nearly always under way): each logout
+/// acknowledged by the first is refused by the second at the next request, and
+/// by every reader that sends its request after the acknowledgement.
+fn logout_seen_by_a_busy_instance(db: &Db) -> Result<(), Error> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const READERS: usize = 6;
+    const LOGOUTS: usize = 12;
+    let cli = &db.builder;
+    cli.admin(&["user", "add", "alice"], "pw\n")?;
+    let (a, b) = (start(cli, &[])?, start(cli, &[])?);
+    let (mut on_a, mut on_b) = (client(&a), client(&b));
+    let busy = tokens(&mut on_a, "alice", "pw")?.0;
+    // The token about to be logged out, and whether its logout was acknowledged.
+    let target: Mutex<(String, bool)> = Mutex::new((String::new(), false));
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let readers: Vec<_> = (0..READERS)
+            .map(|i| {
+                let mut http = on_b.clone();
+                let (busy, target, stop) = (&busy, &target, &stop);
+                scope.spawn(move || -> Result<usize, Error> {
+                    let mut checked = 0;
+                    while !stop.load(Ordering::SeqCst) {
+                        if i % 2 == 0 {
+                            assert_eq!(me(&mut http, busy)?.0, 200);
+                            continue;
+                        }
+                        let (token, acknowledged) = target.lock().unwrap().clone();
+                        if token.is_empty() {
+                            continue;
+                        }
+                        let (status, message) = me(&mut http, &token)?;
+                        if acknowledged {
+                            assert_eq!((status, message), (401, REVOKED.to_owned()));
+                            checked += 1;
+                        }
+                    }
+                    Ok(checked)
+                })
+            })
+            .collect();
+        for _ in 0..LOGOUTS {
+            let access = tokens(&mut on_a, "alice", "pw")?.0;
+            assert_eq!(me(&mut on_b, &access)?.0, 200);
+            *target.lock().unwrap() = (access.clone(), false);
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(post(&mut on_a, "/logout", &access)?.status, 200);
+            target.lock().unwrap().1 = true;
+            assert_eq!(me(&mut on_b, &access)?, (401, REVOKED.to_owned()));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::SeqCst);
+        let mut checked = 0;
+        for reader in readers {
+            checked += reader.join().unwrap()?;
+        }
+        assert!(checked > 0, "no reader sent a request after a logout");
+        Ok(())
+    })
+}
+
 macro_rules! on_both_stores {
     ($($scenario:ident: $sqlite:ident, $postgres:ident;)*) => {$(
         #[test]
@@ -275,6 +338,7 @@ on_both_stores! {
     api: api_on_sqlite, api_on_postgres;
     throttle: throttle_on_sqlite, throttle_on_postgres;
     login_racing_user_remove: login_racing_user_remove_on_sqlite, login_racing_user_remove_on_postgres;
+    logout_seen_by_a_busy_instance: logout_seen_by_a_busy_instance_on_sqlite, logout_seen_by_a_busy_instance_on_postgres;
 }
 
 /// Three server processes on one PostgreSQL database: a logout acknowledged by

@@ -4,7 +4,7 @@
 use super::pool::{self, Connect, Manager};
 use super::{
     AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
-    Reservation, Rotation, SessionCache, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
+    Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
     checked_seq, group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
@@ -126,12 +126,11 @@ const BUMP: &str = "UPDATE revocation_counter SET value = value + 1 WHERE id = 1
 /// What several instances must agree on is decided in the database: rotation
 /// locks the family's row (`SELECT ... FOR UPDATE`), login attempts are
 /// reserved under row locks taken in key order, sessions belong to their user
-/// row (`ON DELETE CASCADE`), and [`Store::session`] reads the revocation
-/// counter on every call.
+/// row (`ON DELETE CASCADE`), and every change that can end a session bumps the
+/// revocation counter, which every instance reads for every request.
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: r2d2::Pool<Manager<Opener>>,
-    sessions: SessionCache,
 }
 
 #[derive(Debug)]
@@ -238,7 +237,6 @@ impl PostgresStore {
         drop(first);
         Ok(PostgresStore {
             pool: pool::build(opener, POOL_MAX, "PostgreSQL")?,
-            sessions: SessionCache::new(),
         })
     }
 
@@ -623,10 +621,7 @@ impl Store for PostgresStore {
         family: &str,
         username: &str,
     ) -> Result<Option<Arc<[Grant]>>, Error> {
-        let counter = self.revocation_counter()?;
-        self.sessions.session(counter, jti, family, username, || {
-            self.read_session(jti, family, username)
-        })
+        Ok(self.read_session(jti, family, username)?.map(Arc::from))
     }
 
     fn revocation_counter(&self) -> Result<i64, Error> {

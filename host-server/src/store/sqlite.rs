@@ -4,7 +4,7 @@
 use super::pool::{self, Connect, Manager};
 use super::{
     AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
-    Reservation, Rotation, SessionCache, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
+    Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
     checked_seq, group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
@@ -169,7 +169,6 @@ const BUMP: &str = "UPDATE revocation_counter SET value = value + 1 WHERE id = 1
 pub struct SqliteStore {
     reads: r2d2::Pool<Manager<Opener>>,
     writes: r2d2::Pool<Manager<Opener>>,
-    sessions: SessionCache,
 }
 
 /// Opens connections to one file, read-only or read-write.
@@ -225,11 +224,7 @@ impl SqliteStore {
             READ_POOL_MAX,
             &name,
         )?;
-        Ok(SqliteStore {
-            reads,
-            writes,
-            sessions: SessionCache::new(),
-        })
+        Ok(SqliteStore { reads, writes })
     }
 
     fn read<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, Error>) -> Result<T, Error> {
@@ -618,10 +613,7 @@ impl Store for SqliteStore {
         family: &str,
         username: &str,
     ) -> Result<Option<Arc<[Grant]>>, Error> {
-        let counter = self.revocation_counter()?;
-        self.sessions.session(counter, jti, family, username, || {
-            self.read_session(jti, family, username)
-        })
+        Ok(self.read_session(jti, family, username)?.map(Arc::from))
     }
 
     fn revocation_counter(&self) -> Result<i64, Error> {

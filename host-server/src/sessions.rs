@@ -1,0 +1,472 @@
+//! The session of every authenticated request: the store's revocation counter,
+//! read once per request by a read that starts after the request arrived, and
+//! the answers of [`Store::session`] cached until that counter moves.
+//!
+//! The guarantee this keeps: a logout acknowledged by any instance on the
+//! database is refused by every instance for every request sent after the
+//! acknowledgement. The logout's commit bumped the counter before it was
+//! acknowledged, so any read of the counter that starts after such a request
+//! arrived sees the bump, and the cache drops what it read before.
+//!
+//! On a store whose reads wait for the network (PostgreSQL), requests that
+//! arrive while a counter read is under way share the next read instead of each
+//! making their own (single flight): a read that started before a request
+//! arrived may predate a logout acknowledged since, so that request never takes
+//! its answer, but every request that arrived before the next read starts can
+//! take that one. Under load the store then sees one counter read per round
+//! trip, not one per request. Where reads are cheap and local (SQLite, read on
+//! the executor thread) each request reads the counter itself: there, waking
+//! the requests that wait for a shared read costs as much CPU as the read.
+
+use crate::error::Error;
+use crate::store::{Grant, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::watch;
+
+/// How many access tokens' sessions the cache holds before it starts over.
+const SESSION_CACHE_MAX: usize = 16 * 1024;
+
+/// Sessions of access tokens, checked against the store on every call.
+pub struct Sessions {
+    store: Arc<dyn Store>,
+    /// Shared counter reads, unless the store's reads are cheap.
+    counter: Option<Arc<CounterReads>>,
+    cache: SessionCache,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    /// Sessions read from `store`.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let source = Arc::clone(&store);
+        Sessions {
+            counter: (!store.cheap_reads()).then(|| {
+                Arc::new(CounterReads::new(Box::new(move || {
+                    source.revocation_counter()
+                })))
+            }),
+            store,
+            cache: SessionCache::new(),
+        }
+    }
+
+    /// `None` if the access token `jti` of refresh family `family` is dead
+    /// (see [`Store::session`]), else the grants of its user `username`, as
+    /// the store held them at some moment after this call began.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    pub async fn session(
+        &self,
+        jti: &str,
+        family: &str,
+        username: &str,
+    ) -> Result<Option<Arc<[Grant]>>, Error> {
+        let counter = match &self.counter {
+            Some(shared) => shared.read().await?,
+            None => self.store.revocation_counter()?,
+        };
+        if let Some(hit) = self.cache.get(counter, jti, family, username) {
+            return Ok(hit);
+        }
+        let grants = if self.store.cheap_reads() {
+            self.store.session(jti, family, username)?
+        } else {
+            let store = Arc::clone(&self.store);
+            let (j, f, u) = (jti.to_owned(), family.to_owned(), username.to_owned());
+            tokio::task::spawn_blocking(move || store.session(&j, &f, &u))
+                .await
+                .map_err(|e| Error::Internal(format!("session read: {e}")))??
+        };
+        self.cache
+            .insert(counter, jti, family, username, grants.clone());
+        Ok(grants)
+    }
+}
+
+/// A read of the revocation counter.
+type ReadCounter = Box<dyn Fn() -> Result<i64, Error> + Send + Sync>;
+
+/// Reads of the revocation counter on blocking threads, one at a time, each
+/// shared by the callers that arrived before it started.
+struct CounterReads {
+    read: ReadCounter,
+    flight: Mutex<Flight>,
+    /// The latest finished read; callers wait here for theirs.
+    done: watch::Sender<Done>,
+}
+
+/// Which reads have started.
+#[derive(Debug)]
+struct Flight {
+    /// The generation of the read that started last (reads are numbered from 1).
+    started: u64,
+    /// Whether that read is still under way.
+    busy: bool,
+}
+
+/// A finished read.
+#[derive(Debug, Clone)]
+struct Done {
+    generation: u64,
+    counter: Result<i64, Error>,
+}
+
+impl CounterReads {
+    fn new(read: ReadCounter) -> Self {
+        CounterReads {
+            read,
+            flight: Mutex::new(Flight {
+                started: 0,
+                busy: false,
+            }),
+            done: watch::Sender::new(Done {
+                generation: 0,
+                counter: Err(Error::Internal("no counter read yet".into())),
+            }),
+        }
+    }
+
+    /// The counter, from a read that started after this call began.
+    async fn read(self: &Arc<Self>) -> Result<i64, Error> {
+        let mut done = self.done.subscribe();
+        // Generations only grow, and only under the lock: every read numbered
+        // `need` or later starts after this point.
+        let need = self.lock().started.saturating_add(1);
+        loop {
+            {
+                // Marks the value seen: a read finishing after this wakes
+                // `changed` below, so no finish is missed between here and there.
+                let latest = done.borrow_and_update();
+                if latest.generation >= need {
+                    return latest.counter.clone();
+                }
+            }
+            if let Some(generation) = self.claim() {
+                let reading = Reading {
+                    reads: Arc::clone(self),
+                    generation,
+                    counter: None,
+                };
+                // Runs to its end even if this caller goes away: others wait for it.
+                drop(tokio::task::spawn_blocking(move || reading.run()));
+                continue;
+            }
+            done.changed()
+                .await
+                .map_err(|_| Error::Internal("the counter reads are gone".into()))?;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Flight> {
+        // Two integers, consistent whenever the lock is free: a panic elsewhere
+        // cannot leave them half-written.
+        self.flight.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next generation, if no read is under way: the caller starts it.
+    fn claim(&self) -> Option<u64> {
+        let mut flight = self.lock();
+        if flight.busy {
+            return None;
+        }
+        flight.busy = true;
+        flight.started = flight.started.saturating_add(1);
+        Some(flight.started)
+    }
+
+    fn finish(&self, generation: u64, counter: Result<i64, Error>) {
+        let mut flight = self.lock();
+        self.done.send_replace(Done {
+            generation,
+            counter,
+        });
+        flight.busy = false;
+    }
+}
+
+/// A claimed read: finished when dropped, with an error if it never ran (its
+/// blocking task was refused at shutdown, or the read panicked), so that the
+/// callers waiting for it move on.
+struct Reading {
+    reads: Arc<CounterReads>,
+    generation: u64,
+    counter: Option<Result<i64, Error>>,
+}
+
+impl Reading {
+    fn run(mut self) {
+        self.counter = Some((self.reads.read)());
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        let counter = self
+            .counter
+            .take()
+            .unwrap_or_else(|| Err(Error::Internal("the counter read did not finish".into())));
+        self.reads.finish(self.generation, counter);
+    }
+}
+
+/// Answers of [`Store::session`] read since the revocation counter last moved.
+#[derive(Debug)]
+struct SessionCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug)]
+struct CacheInner {
+    /// The highest counter seen. Every entry was read from the database after
+    /// that counter value had been read.
+    counter: i64,
+    /// By access token `jti`.
+    entries: HashMap<String, CachedSession>,
+}
+
+#[derive(Debug)]
+struct CachedSession {
+    family: String,
+    username: String,
+    grants: Option<Arc<[Grant]>>,
+}
+
+impl SessionCache {
+    fn new() -> SessionCache {
+        SessionCache {
+            inner: Mutex::new(CacheInner {
+                counter: i64::MIN,
+                entries: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // A panic while the lock was held may have left any entry behind; the
+        // cache starts over instead.
+        self.inner.lock().unwrap_or_else(|poisoned| {
+            let mut inner = poisoned.into_inner();
+            inner.entries.clear();
+            self.inner.clear_poison();
+            inner
+        })
+    }
+
+    /// The cached session of an access token, given `counter`, the revocation
+    /// counter just read: `None` unless it was read after a read of the counter
+    /// that gave `counter` or more.
+    fn get(
+        &self,
+        counter: i64,
+        jti: &str,
+        family: &str,
+        username: &str,
+    ) -> Option<Option<Arc<[Grant]>>> {
+        let mut cache = self.lock();
+        if counter > cache.counter {
+            cache.entries.clear();
+            cache.counter = counter;
+        }
+        // A request that read an older counter (it raced a newer one) may use
+        // entries read after the newer one: they are at least as recent.
+        cache
+            .entries
+            .get(jti)
+            .filter(|hit| hit.family == family && hit.username == username)
+            .map(|hit| hit.grants.clone())
+    }
+
+    /// Keeps a session read from the database after `counter` was read.
+    fn insert(
+        &self,
+        counter: i64,
+        jti: &str,
+        family: &str,
+        username: &str,
+        grants: Option<Arc<[Grant]>>,
+    ) {
+        let mut cache = self.lock();
+        // Only under the counter it was read after: an answer read under an older
+        // counter may predate the change that moved it.
+        if cache.counter != counter {
+            return;
+        }
+        if cache.entries.len() >= SESSION_CACHE_MAX {
+            cache.entries.clear();
+        }
+        cache.entries.insert(
+            jti.to_owned(),
+            CachedSession {
+                family: family.to_owned(),
+                username: username.to_owned(),
+                grants,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A counter "database" whose reads take their snapshot when they start and
+    /// then wait until the test lets them finish.
+    struct Gated {
+        value: AtomicI64,
+        reads: AtomicUsize,
+        started: Mutex<mpsc::Sender<()>>,
+        release: Mutex<mpsc::Receiver<()>>,
+    }
+
+    fn gated() -> (Arc<Gated>, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel();
+        let db = Arc::new(Gated {
+            value: AtomicI64::new(0),
+            reads: AtomicUsize::new(0),
+            started: Mutex::new(started_tx),
+            release: Mutex::new(release_rx),
+        });
+        (db, started_rx, release_tx)
+    }
+
+    fn reads_of(db: &Arc<Gated>) -> Arc<CounterReads> {
+        let db = Arc::clone(db);
+        Arc::new(CounterReads::new(Box::new(move || {
+            let snapshot = db.value.load(Ordering::SeqCst);
+            db.reads.fetch_add(1, Ordering::SeqCst);
+            db.started.lock().unwrap().send(()).unwrap();
+            db.release.lock().unwrap().recv().unwrap();
+            Ok(snapshot)
+        })))
+    }
+
+    /// Waits until `n` callers wait on `reads` (they subscribed to its result).
+    async fn waiting(reads: &CounterReads, n: usize) {
+        while reads.done.receiver_count() < n {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_never_takes_a_read_that_started_before_it() {
+        let (db, started, release) = gated();
+        let reads = reads_of(&db);
+        // A arrives and starts read 1, which takes its snapshot (0) and waits.
+        let a = tokio::spawn({
+            let reads = Arc::clone(&reads);
+            async move { reads.read().await }
+        });
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a read started");
+        // A logout commits (1) and is acknowledged while read 1 is under way;
+        // then B and C arrive.
+        db.value.store(1, Ordering::SeqCst);
+        let later: Vec<_> = (0..2)
+            .map(|_| {
+                let reads = Arc::clone(&reads);
+                tokio::spawn(async move { reads.read().await })
+            })
+            .collect();
+        waiting(&reads, 3).await;
+        release.send(()).unwrap();
+        assert_eq!(a.await.unwrap(), Ok(0));
+        // B and C waited for read 2, which started after read 1 ended: one read
+        // for both, and it saw the logout.
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a read started");
+        release.send(()).unwrap();
+        for caller in later {
+            assert_eq!(caller.await.unwrap(), Ok(1));
+        }
+        assert_eq!(db.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_goes_away_does_not_stall_the_others() {
+        let (db, started, release) = gated();
+        let reads = reads_of(&db);
+        let a = tokio::spawn({
+            let reads = Arc::clone(&reads);
+            async move { reads.read().await }
+        });
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a read started");
+        // The caller that started the read is cancelled; its read still ends,
+        // and the next caller gets a read of its own.
+        a.abort();
+        release.send(()).unwrap();
+        db.value.store(7, Ordering::SeqCst);
+        let b = tokio::spawn({
+            let reads = Arc::clone(&reads);
+            async move { reads.read().await }
+        });
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a read started");
+        release.send(()).unwrap();
+        assert_eq!(b.await.unwrap(), Ok(7));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_read_fails_its_callers_and_not_the_next() {
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let reads = Arc::new(CounterReads::new(Box::new({
+            let fail = Arc::clone(&fail);
+            move || {
+                if fail.load(Ordering::SeqCst) {
+                    Err(Error::Store("disk I/O error".into()))
+                } else {
+                    Ok(3)
+                }
+            }
+        })));
+        assert_eq!(
+            reads.read().await,
+            Err(Error::Store("disk I/O error".into()))
+        );
+        fail.store(false, Ordering::SeqCst);
+        assert_eq!(reads.read().await, Ok(3));
+    }
+
+    #[test]
+    fn the_cache_keeps_only_what_was_read_under_the_newest_counter() {
+        let cache = SessionCache::new();
+        let grants: Arc<[Grant]> = Arc::from([]);
+        assert_eq!(cache.get(5, "j1", "f1", "alice"), None);
+        cache.insert(5, "j1", "f1", "alice", Some(Arc::clone(&grants)));
+        assert_eq!(
+            cache.get(5, "j1", "f1", "alice"),
+            Some(Some(grants.clone()))
+        );
+        // A caller that read an older counter may take what was read under a newer one.
+        assert_eq!(
+            cache.get(4, "j1", "f1", "alice"),
+            Some(Some(grants.clone()))
+        );
+        // What was read under 4 is not kept once 5 was seen: it may predate the change.
+        cache.insert(4, "j2", "f1", "alice", Some(Arc::clone(&grants)));
+        assert_eq!(cache.get(5, "j2", "f1", "alice"), None);
+        cache.insert(5, "j2", "f1", "alice", None);
+        assert_eq!(cache.get(5, "j2", "f1", "alice"), Some(None));
+        // Only for the family and user it was read for.
+        assert_eq!(cache.get(5, "j2", "f2", "alice"), None);
+        assert_eq!(cache.get(5, "j2", "f1", "bob"), None);
+        // The counter moved: everything goes.
+        assert_eq!(cache.get(6, "j1", "f1", "alice"), None);
+    }
+}
