@@ -94,8 +94,9 @@ impl Sessions {
 /// A read of the revocation counter.
 type ReadCounter = Box<dyn Fn() -> Result<i64, Error> + Send + Sync>;
 
-/// Reads of the revocation counter on blocking threads, one at a time, each
-/// shared by the callers that arrived before it started.
+/// Reads of the revocation counter on a blocking thread, one at a time, each
+/// shared by the callers that arrived before it started. While callers wait
+/// for a later read, the thread that finished one starts the next at once.
 struct CounterReads {
     read: ReadCounter,
     flight: Mutex<Flight>,
@@ -110,6 +111,8 @@ struct Flight {
     started: u64,
     /// Whether that read is still under way.
     busy: bool,
+    /// The latest generation a caller waits for.
+    wanted: u64,
 }
 
 /// A finished read.
@@ -126,6 +129,7 @@ impl CounterReads {
             flight: Mutex::new(Flight {
                 started: 0,
                 busy: false,
+                wanted: 0,
             }),
             done: watch::Sender::new(Done {
                 generation: 0,
@@ -139,7 +143,12 @@ impl CounterReads {
         let mut done = self.done.subscribe();
         // Generations only grow, and only under the lock: every read numbered
         // `need` or later starts after this point.
-        let need = self.lock().started.saturating_add(1);
+        let need = {
+            let mut flight = self.lock();
+            let need = flight.started.saturating_add(1);
+            flight.wanted = flight.wanted.max(need);
+            need
+        };
         loop {
             {
                 // Marks the value seen: a read finishing after this wakes
@@ -153,7 +162,7 @@ impl CounterReads {
                 let reading = Reading {
                     reads: Arc::clone(self),
                     generation,
-                    counter: None,
+                    finished: false,
                 };
                 // Runs to its end even if this caller goes away: others wait for it.
                 drop(tokio::task::spawn_blocking(move || reading.run()));
@@ -166,7 +175,7 @@ impl CounterReads {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Flight> {
-        // Two integers, consistent whenever the lock is free: a panic elsewhere
+        // Integers, consistent whenever the lock is free: a panic elsewhere
         // cannot leave them half-written.
         self.flight.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -182,38 +191,53 @@ impl CounterReads {
         Some(flight.started)
     }
 
-    fn finish(&self, generation: u64, counter: Result<i64, Error>) {
+    /// Publishes read `generation`; if `go_on` and a caller waits for a later
+    /// read, the next generation, which the finishing thread starts now.
+    fn finish(&self, generation: u64, counter: Result<i64, Error>, go_on: bool) -> Option<u64> {
         let mut flight = self.lock();
         self.done.send_replace(Done {
             generation,
             counter,
         });
-        flight.busy = false;
+        if go_on && flight.wanted > generation {
+            flight.started = generation.saturating_add(1);
+            Some(flight.started)
+        } else {
+            flight.busy = false;
+            None
+        }
     }
 }
 
-/// A claimed read: finished when dropped, with an error if it never ran (its
-/// blocking task was refused at shutdown, or the read panicked), so that the
+/// A claimed read. Dropped before it finished (its blocking task was refused
+/// at shutdown, or the read panicked), it publishes an error, so that the
 /// callers waiting for it move on.
 struct Reading {
     reads: Arc<CounterReads>,
     generation: u64,
-    counter: Option<Result<i64, Error>>,
+    finished: bool,
 }
 
 impl Reading {
+    /// Reads, and reads again while callers wait for a later read.
     fn run(mut self) {
-        self.counter = Some((self.reads.read)());
+        loop {
+            let counter = (self.reads.read)();
+            match self.reads.finish(self.generation, counter, true) {
+                Some(next) => self.generation = next,
+                None => break,
+            }
+        }
+        self.finished = true;
     }
 }
 
 impl Drop for Reading {
     fn drop(&mut self) {
-        let counter = self
-            .counter
-            .take()
-            .unwrap_or_else(|| Err(Error::Internal("the counter read did not finish".into())));
-        self.reads.finish(self.generation, counter);
+        if !self.finished {
+            let failed = Err(Error::Internal("the counter read did not finish".into()));
+            self.reads.finish(self.generation, failed, false);
+        }
     }
 }
 
