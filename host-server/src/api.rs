@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::http::{Bearer, Caller, ClientAddr, DeviceId, Json, JsonBody};
 use crate::keys::random_id;
 use crate::metrics::{Login, Metrics, StoreOp};
+use crate::ring::LiveTokens;
 use crate::store::{CommandRecord, Credentials, Grant, Issuance, IssueLimit, Rotation, Store};
 use crate::tokens::{CommandTicket, Kind, TokenService, grantable, unix_now};
 use axum::extract::{Request, State};
@@ -54,7 +55,7 @@ pub struct Shared {
     /// The sessions of access tokens, checked in `store` on every request.
     pub sessions: crate::sessions::Sessions,
     /// Token signing and checking.
-    pub tokens: Arc<TokenService>,
+    pub tokens: Arc<LiveTokens>,
     /// Bounded password hashing off the executor.
     pub passwords: PasswordChecker,
     /// Failed-login throttle.
@@ -165,17 +166,18 @@ pub const JWKS_MAX_AGE: u32 = 300;
 /// `GET /.well-known/jwks.json`: the public session keys and the command ring
 /// as a JWK Set (never an HS256 key), cacheable by anyone for [`JWKS_MAX_AGE`]
 /// seconds.
-pub(crate) async fn jwks(State(state): State<AppState>) -> axum::response::Response {
+pub(crate) async fn jwks(State(state): State<AppState>) -> Result<axum::response::Response, Error> {
     use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
     use axum::response::IntoResponse;
-    (
+    let tokens = state.tokens.fresh().await?;
+    Ok((
         [
             (CONTENT_TYPE, "application/jwk-set+json".to_owned()),
             (CACHE_CONTROL, format!("public, max-age={JWKS_MAX_AGE}")),
         ],
-        state.tokens.jwks().to_owned(),
+        tokens.jwks().to_owned(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// How long `GET /readyz` waits for the store.
@@ -338,8 +340,9 @@ async fn start_session(
 ) -> Result<Json, Error> {
     let now = unix_now();
     let family = random_id()?;
-    let access = state.tokens.issue_access(&username, &family, true, now)?;
-    let refresh = state.tokens.issue_refresh(&username, &family, now)?;
+    let tokens = state.tokens.fresh().await?;
+    let access = tokens.issue_access(&username, &family, true, now)?;
+    let refresh = tokens.issue_refresh(&username, &family, now)?;
     let (jti, exp) = (refresh.jti.clone(), refresh.exp);
     let started = write(state, StoreOp::StartSession, move |s| {
         s.start_session(&family, user.user_id, &jti, exp)
@@ -379,9 +382,10 @@ pub(crate) async fn refresh(
         }
     };
     let now = unix_now();
-    let old = state.tokens.verify(&token, Kind::Refresh, now)?;
-    let refresh = state.tokens.issue_refresh(&old.sub, &old.fam, now)?;
-    let access = state.tokens.issue_access(&old.sub, &old.fam, false, now)?;
+    let tokens = state.tokens.fresh().await?;
+    let old = tokens.verify(&token, Kind::Refresh, now)?;
+    let refresh = tokens.issue_refresh(&old.sub, &old.fam, now)?;
+    let access = tokens.issue_access(&old.sub, &old.fam, false, now)?;
     let (fam, jti, new_jti, exp) = (
         old.fam.clone(),
         old.jti.clone(),
@@ -582,7 +586,8 @@ pub(crate) async fn command(
             who.sub, req.command
         )));
     }
-    let (tokens, sub, id) = (Arc::clone(&state.tokens), who.sub.clone(), device.clone());
+    let tokens = state.tokens.fresh().await?;
+    let (sub, id) = (who.sub.clone(), device.clone());
     let issued = write(&state, StoreOp::RecordCommand, move |s| {
         issue_command_token(s, &tokens, &sub, &id, command, unix_now(), "api")
     })

@@ -25,6 +25,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod ring;
 pub mod sessions;
 pub mod store;
 pub mod tokens;
@@ -115,8 +116,16 @@ impl AppState {
     /// [`Error::Config`] or [`Error::Store`] naming what could not be loaded.
     pub fn from_config(config: &Config) -> Result<Self, Error> {
         let store = store::open(&config.db)?;
-        let keys = keys::KeySet::load_shared(&config.keys, config.dev_keys, store.as_ref())?;
-        Self::new(store, &keys, config)
+        if config.dev_keys {
+            let keys = keys::KeySet::load(&config.keys, true)?;
+            return Self::new(store, &keys, config);
+        }
+        // The rings from the store (the key file's imported first if the store has
+        // none), reloaded whenever any instance or the CLI changes them.
+        keys::KeySet::load_shared(&config.keys, false, store.as_ref())?;
+        let base = keys::KeySet::load(&config.keys, false)?;
+        let tokens = ring::LiveTokens::shared(Arc::clone(&store), base, config.lifetimes)?;
+        Self::with_tokens(store, tokens, config)
     }
 
     /// Builds the shared state from an opened store and keys.
@@ -128,10 +137,23 @@ impl AppState {
         keys: &keys::KeySet,
         config: &Config,
     ) -> Result<Self, Error> {
+        let tokens = ring::LiveTokens::fixed(tokens::TokenService::new(keys, config.lifetimes)?);
+        Self::with_tokens(store, tokens, config)
+    }
+
+    /// Builds the shared state from an opened store and a token service.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the root public key is unusable.
+    pub fn with_tokens(
+        store: Arc<dyn store::Store>,
+        tokens: ring::LiveTokens,
+        config: &Config,
+    ) -> Result<Self, Error> {
         Ok(AppState::from_parts(api::Shared {
             sessions: sessions::Sessions::new(Arc::clone(&store)),
             store,
-            tokens: Arc::new(tokens::TokenService::new(keys, config.lifetimes)?),
+            tokens: Arc::new(tokens),
             passwords: auth::PasswordChecker::new(
                 config.hash_concurrency,
                 config.hash_queue_timeout,

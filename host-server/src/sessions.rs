@@ -69,10 +69,33 @@ impl Sessions {
         family: &str,
         username: &str,
     ) -> Result<Option<Arc<[Grant]>>, Error> {
-        let counter = match &self.counter {
-            Some(shared) => shared.read().await?,
-            None => self.store.revocation_counter()?,
-        };
+        let counter = self.counter().await?;
+        self.session_at(counter, jti, family, username).await
+    }
+
+    /// The revocation counter, read by a read that started after this call did.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    pub async fn counter(&self) -> Result<i64, Error> {
+        match &self.counter {
+            Some(shared) => shared.read().await,
+            None => self.store.revocation_counter(),
+        }
+    }
+
+    /// As [`Sessions::session`], with the revocation `counter` the caller read
+    /// through [`Sessions::counter`] after its request arrived.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    pub async fn session_at(
+        &self,
+        counter: i64,
+        jti: &str,
+        family: &str,
+        username: &str,
+    ) -> Result<Option<Arc<[Grant]>>, Error> {
         if let Some(hit) = self.cache.get(counter, jti, family, username) {
             return Ok(hit);
         }

@@ -334,8 +334,77 @@ macro_rules! on_both_stores {
     )*};
 }
 
+/// The header of a compact JWS, as JSON.
+fn header(token: &str) -> serde_json::Value {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let part = token.split('.').next().unwrap_or_default();
+    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(part).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// Two running instances on one database: a session key rotated by the CLI signs
+/// on both at their next login (EdDSA, published in the JWK Set), the old key's
+/// tokens still verify everywhere until it is retired, and once the CLI retires it
+/// both refuse them at the next request; a retired command key leaves the JWK Set.
+fn key_rings_shared_by_running_instances(db: &Db) -> Result<(), Error> {
+    let cli = &db.builder;
+    cli.admin(&["user", "add", "alice"], "pw\n")?;
+    // The first start imports the new key file's rings into the store.
+    let servers = [start(cli, &[])?, start(cli, &[])?];
+    let mut http: Vec<Client> = servers.iter().map(client).collect();
+    let (old_access, _) = tokens(&mut http[0], "alice", "pw")?;
+    let old_kid = header(&old_access)["kid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(header(&old_access)["alg"], "HS256");
+
+    let new_kid = cli.admin(
+        &["keys", "rotate", "--ring", "session", "--alg", "EdDSA"],
+        "",
+    )?;
+    let new_kid = new_kid.trim();
+    for h in &mut http {
+        let (access, _) = tokens(h, "alice", "pw")?;
+        let hdr = header(&access);
+        assert_eq!(
+            (hdr["alg"].as_str(), hdr["kid"].as_str()),
+            (Some("EdDSA"), Some(new_kid))
+        );
+        assert_eq!(me(h, &access)?.0, 200);
+        // The old key's token still verifies until the key is retired.
+        assert_eq!(me(h, &old_access)?.0, 200);
+        let jwks = h.get("/.well-known/jwks.json", None)?.json()?;
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
+        assert!(kids.contains(&new_kid), "{jwks}");
+    }
+
+    cli.admin(&["keys", "retire", "--ring", "session", &old_kid], "")?;
+    for h in &mut http {
+        let (status, message) = me(h, &old_access)?;
+        assert_eq!(status, 401, "{message}");
+    }
+    // A command key retired by the CLI leaves both instances' JWK Sets.
+    let spare = cli.admin(
+        &["keys", "rotate", "--ring", "command", "--alg", "EdDSA"],
+        "",
+    )?;
+    cli.admin(&["keys", "retire", "--ring", "command", spare.trim()], "")?;
+    for h in &mut http {
+        let jwks = h.get("/.well-known/jwks.json", None)?.text();
+        assert!(!jwks.contains(spare.trim()), "{jwks}");
+    }
+    Ok(())
+}
+
 on_both_stores! {
     api: api_on_sqlite, api_on_postgres;
+    key_rings_shared_by_running_instances: key_rings_on_sqlite, key_rings_on_postgres;
     throttle: throttle_on_sqlite, throttle_on_postgres;
     login_racing_user_remove: login_racing_user_remove_on_sqlite, login_racing_user_remove_on_postgres;
     logout_seen_by_a_busy_instance: logout_seen_by_a_busy_instance_on_sqlite, logout_seen_by_a_busy_instance_on_postgres;

@@ -115,14 +115,18 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let Bearer(token) = Bearer::from_headers(&parts.headers)?.ok_or(Error::MissingToken)?;
-        let token = state.tokens.verify(&token, Kind::Access, unix_now())?;
         // Checked in the store on every request (a read of the revocation counter
         // that starts after the request arrived), so a logout acknowledged by any
-        // instance on the database is seen by the next request everywhere.
+        // instance on the database is seen by the next request everywhere; the
+        // same read tells whether the key rings changed (`ring`), before the token
+        // is verified with them.
         let started = Instant::now();
+        let counter = state.sessions.counter().await?;
+        let tokens = state.tokens.at_counter(counter).await?;
+        let token = tokens.verify(&token, Kind::Access, unix_now())?;
         let grants = state
             .sessions
-            .session(&token.jti, &token.fam, &token.sub)
+            .session_at(counter, &token.jti, &token.fam, &token.sub)
             .await;
         state
             .metrics

@@ -4,8 +4,8 @@
 use super::pool::{self, Connect, Manager};
 use super::{
     AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
-    Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
-    checked_seq, group_grants, issue_decision, no_device, now_secs,
+    Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch, checked_seq,
+    group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
 use postgres::error::SqlState;
@@ -930,8 +930,11 @@ fn ring_version<C: GenericClient>(q: &mut Q<'_, C>) -> Result<i64, Error> {
     }
 }
 
-/// Moves the ring version in the transaction of `q` and returns the new one.
+/// Moves the ring version in the transaction of `q` and returns the new one; moves
+/// the revocation counter too, which every authenticated request reads, so that
+/// every server learns of the change at its next request (`tokens::LiveTokens`).
 fn bump_ring<C: GenericClient>(q: &mut Q<'_, C>) -> Result<i64, Error> {
+    q.exec(BUMP, &[])?;
     match q.opt(BUMP_RING, &[])? {
         Some(row) => Ok(row.try_get(0)?),
         None => Err(Error::Store("the key ring version row is missing".into())),

@@ -4,8 +4,8 @@
 use super::pool::{self, Connect, Manager};
 use super::{
     AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
-    Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
-    checked_seq, group_grants, issue_decision, no_device, now_secs,
+    Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch, checked_seq,
+    group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
 use rusqlite::{
@@ -145,6 +145,10 @@ INSERT INTO key_ring_version (id, value) VALUES (1, 0);
 ";
 
 /// Moves the ring version; run in the transaction of the change.
+/// Moves the ring version. Every ring change also moves the revocation counter
+/// ([`BUMP`], same transaction): every authenticated request reads that counter,
+/// so a server learns of a ring change at its next request and reloads the ring
+/// before it verifies or signs (`tokens::LiveTokens`).
 const BUMP_RING: &str =
     "UPDATE key_ring_version SET value = value + 1 WHERE id = 1 RETURNING value";
 
@@ -825,7 +829,10 @@ impl Store for SqliteStore {
                 params![key.kid, key.ring, key.alg, key.created, key.wrapped],
             )
             .map_err(|e| conflict_or(e, || format!("a key {:?} exists", key.kid)))?;
-            Ok(tx.query_row(BUMP_RING, [], |r| r.get(0))?)
+            {
+                tx.execute(BUMP, [])?;
+                Ok(tx.query_row(BUMP_RING, [], |r| r.get(0))?)
+            }
         })
     }
 
@@ -838,7 +845,10 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(Error::NotFound(format!("no {ring} key {kid:?}")));
             }
-            Ok(tx.query_row(BUMP_RING, [], |r| r.get(0))?)
+            {
+                tx.execute(BUMP, [])?;
+                Ok(tx.query_row(BUMP_RING, [], |r| r.get(0))?)
+            }
         })
     }
 
@@ -866,6 +876,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(|e| conflict_or(e, || format!("two keys {:?}", key.kid)))?;
             }
+            tx.execute(BUMP, [])?;
             tx.query_row(BUMP_RING, [], |r| r.get::<_, i64>(0))?;
             Ok(true)
         })
