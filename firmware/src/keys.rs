@@ -2,8 +2,8 @@
 //!
 //! A public-key device is built with a root public key (Ed25519) and its first
 //! command keys, each a `kid` bound to one algorithm. Command tokens name their key
-//! by `kid` (latchkey-core's [`KeySet`] picks it, and pins its algorithm). The root
-//! signs nothing but trust statements (`lk-trust+jwt`, see
+//! by `kid` (latchkey-core's [`KeySet`](latchkey_core::KeySet) picks it, and pins
+//! its algorithm). The root signs nothing but trust statements (`lk-trust+jwt`, see
 //! [`latchkey_protocol::TrustStatement`]): with an `epoch` above the device's, a
 //! statement retires the kids it lists and adds the JWKs it carries.
 //!
