@@ -999,6 +999,10 @@ mod tests {
         assert!(run(Scenario::Valid, "Flask", report(1e3, 9, 100, 0)).as_expected());
         assert!(!run(Scenario::Login, "Flask", report(7.0, 900, 70, 1)).as_expected());
         assert!(!run(Scenario::Valid, "Flask", report(0.0, 0, 0, 0)).as_expected());
+        // Command tokens: at most the 16 one user gets, then the limit's 429s.
+        assert!(run(Scenario::Command, "latchkey", report(1e4, 1, 100, 84)).as_expected());
+        assert!(run(Scenario::Command, "latchkey", report(1e4, 1, 100, 100)).as_expected());
+        assert!(!run(Scenario::Command, "latchkey", report(1e4, 1, 100, 83)).as_expected());
         let mut errors = report(1e3, 9, 100, 0);
         errors.socket_errors = 3;
         assert!(!run(Scenario::Valid, "latchkey", errors).as_expected());
@@ -1048,7 +1052,7 @@ mod tests {
             "{}",
             lines[4]
         );
-        assert!(lines[5].contains("command token"));
+        assert!(lines[5].contains("per-user limit"));
 
         let targets = targets(&runs);
         assert_eq!(
