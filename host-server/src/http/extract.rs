@@ -115,15 +115,30 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let Bearer(token) = Bearer::from_headers(&parts.headers)?.ok_or(Error::MissingToken)?;
-        // Checked in the store on every request (a read of the revocation counter
-        // that starts after the request arrived), so a logout acknowledged by any
-        // instance on the database is seen by the next request everywhere; the
-        // same read tells whether the key rings changed (`ring`), before the token
-        // is verified with them.
+        // Verified first with the ring as loaded: a token refused for any reason
+        // but an unknown key costs no store read (a forged one, say). Then the
+        // session is checked in the store on every request (a read of the
+        // revocation counter that starts after the request arrived), so a logout
+        // acknowledged by any instance on the database is seen by the next request
+        // everywhere; the same read tells whether the key rings changed (`ring`):
+        // if they did, the token is verified again with the new ones (a retired
+        // key refused, a key added elsewhere known).
+        let loaded = state.tokens.loaded();
+        let now = unix_now();
+        let first = loaded.verify(&token, Kind::Access, now);
+        if let Err(e) = &first
+            && *e != Error::InvalidToken("unknown-key")
+        {
+            return Err(e.clone());
+        }
         let started = Instant::now();
         let counter = state.sessions.counter().await?;
         let tokens = state.tokens.at_counter(counter).await?;
-        let token = tokens.verify(&token, Kind::Access, unix_now())?;
+        let token = if Arc::ptr_eq(&tokens, &loaded) {
+            first?
+        } else {
+            tokens.verify(&token, Kind::Access, now)?
+        };
         let grants = state
             .sessions
             .session_at(counter, &token.jti, &token.fam, &token.sub)
