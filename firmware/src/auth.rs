@@ -279,15 +279,7 @@ impl<'a> Authorizer<'a> {
             return Err(Rule::BadTrust.into());
         };
         let now = self.clock.now(uptime);
-        let validation = Validation {
-            leeway: LEEWAY,
-            required: ClaimSet::NONE,
-            issuer: Some(ISSUER),
-            audience: Some(self.device_id),
-            typ: Some(TRUST_TOKEN_TYPE),
-            max_token_len: MAX_TOKEN_LEN,
-            max_depth: MAX_DEPTH,
-        };
+        let validation = self.validation(TRUST_TOKEN_TYPE, ClaimSet::NONE);
         let verifier = Verifier::with_keys(&root.key, validation);
         let claims = verifier.verify(token, now, &mut self.scratch)?;
         Ok(root.table.after(&claims)?)
