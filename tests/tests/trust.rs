@@ -26,21 +26,26 @@ fn subdir(dir: &Path, name: &str) -> Result<PathBuf, Error> {
     Ok(path)
 }
 
-/// `latchkey-server token issue` of a command token for [`scenario::USER`] on
-/// [`DEVICE`], with extra arguments.
-fn token(server: &ServerBuilder, command: &str, extra: &[&str]) -> Result<String, Error> {
-    let mut args = vec![
+/// The arguments of `latchkey-server token issue` for a command token of `user`'s
+/// for `command` on [`DEVICE`].
+fn issue_args<'a>(user: &'a str, command: &'a str) -> Vec<&'a str> {
+    vec![
         "token",
         "issue",
         "--kind",
         "command",
         "--user",
-        scenario::USER,
+        user,
         "--device",
         DEVICE,
         "--command",
         command,
-    ];
+    ]
+}
+
+/// A command token for [`scenario::USER`] on [`DEVICE`], with extra arguments.
+fn token(server: &ServerBuilder, command: &str, extra: &[&str]) -> Result<String, Error> {
+    let mut args = issue_args(scenario::USER, command);
     args.extend_from_slice(extra);
     Ok(server.admin(&args, "")?.trim().to_owned())
 }
@@ -265,41 +270,13 @@ fn one_users_burst_does_not_block_another_users_open() -> Result<(), Error> {
     let limit = latchkey_harness::protocol::MAX_TOKENS_PER_USER;
     let mut obeyed = 0;
     for _ in 0..limit {
-        let status = server.admin(
-            &[
-                "token",
-                "issue",
-                "--kind",
-                "command",
-                "--user",
-                "bob",
-                "--device",
-                DEVICE,
-                "--command",
-                "status",
-            ],
-            "",
-        )?;
+        let status = server.admin(&issue_args("bob", "status"), "")?;
         let answer = send(&mut device, Command::Status, status.trim())?;
         assert!(answer.starts_with("OK door="), "{answer}");
         obeyed += 1;
     }
     // The server issues bob no more for now...
-    let more = server.admin_output(
-        &[
-            "token",
-            "issue",
-            "--kind",
-            "command",
-            "--user",
-            "bob",
-            "--device",
-            DEVICE,
-            "--command",
-            "status",
-        ],
-        "",
-    )?;
+    let more = server.admin_output(&issue_args("bob", "status"), "")?;
     assert!(!more.status.success(), "a 17th token was issued");
     // ...and alice's token, older than all of bob's, still opens the door.
     assert_eq!(obeyed, limit);
