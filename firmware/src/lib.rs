@@ -1322,6 +1322,60 @@ mod tests {
             );
         }
 
+        /// Root-signed statements of any shape (members of the wrong type, JWKs
+        /// with any members, kids of any length, epochs of any size): one verdict
+        /// each, never a panic; a refusal is `DENIED` and saves and changes
+        /// nothing; whatever happens, the device holds 1 to 4 keys.
+        #[test]
+        fn any_root_signed_statement_gets_one_verdict_and_a_sound_table() {
+            use proptest::prelude::*;
+            let value = prop_oneof![
+                Just(Value::Null),
+                any::<i64>().prop_map(Value::from),
+                "[a-z0-9-]{0,40}".prop_map(Value::from),
+                Just(json!([])),
+                Just(json!({})),
+            ];
+            let jwk = (
+                prop_oneof![Just("OKP"), Just("EC"), Just("RSA"), Just("oct"), Just("x")],
+                prop_oneof![Just("Ed25519"), Just("P-256"), Just("X")],
+                prop_oneof![Just(CMD_2), Just(OTHER)],
+                "[a-z0-9-]{0,40}",
+                prop_oneof![Just("EdDSA"), Just("ES256"), Just("HS256"), Just("none")],
+                value.clone(),
+            )
+                .prop_map(|(kty, crv, seed, kid, alg, extra)| {
+                    json!({"kty":kty,"crv":crv,"kid":kid,"alg":alg,"extra":extra,
+                           "x":Base64UrlUnpadded::encode_string(&public(&seed))})
+                });
+            let statement = (
+                prop_oneof![any::<i64>().prop_map(Value::from), value.clone()],
+                prop_oneof![
+                    proptest::collection::vec(jwk, 0..3).prop_map(Value::from),
+                    value.clone()
+                ],
+                prop_oneof![
+                    proptest::collection::vec("[a-z0-9-]{0,40}", 0..3).prop_map(Value::from),
+                    value
+                ],
+            );
+            proptest!(ProptestConfig::with_cases(200), |((epoch, add, retire) in statement)| {
+                let mut fw = pk_device();
+                let payload = json!({"iss":"latchkey","aud":provisioning::DEVICE_ID,
+                                     "epoch":epoch,"add":add,"retire":retire});
+                let answer = ask(&mut fw, &format!("trust {}", trust(&payload)), 0);
+                let ok = answer.starts_with("OK epoch=");
+                let saved = fw.store().keys.is_some();
+                prop_assert_eq!(ok, saved, "{}", answer);
+                if !ok {
+                    prop_assert!(answer.starts_with("DENIED "), "{}", answer);
+                    prop_assert_eq!(fw.auth().trust_epoch(), (0, 1));
+                }
+                let held = fw.auth().trust_epoch().1;
+                prop_assert!((1..=latchkey_protocol::MAX_COMMAND_KEYS).contains(&held));
+            });
+        }
+
         #[test]
         fn the_key_record_round_trips() {
             let mut table = build_table();
