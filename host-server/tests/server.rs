@@ -980,6 +980,23 @@ fn an_early_refusal_keeps_the_connection_usable() -> Result<(), Error> {
     Ok(())
 }
 
+/// `device provision ID` with the key file `keys` and the root key file `root`, as JSON.
+fn provision(cli: &ServerBuilder, keys: &str, root: &str, id: &str) -> Result<Value, Error> {
+    let out = cli.admin(
+        &[
+            "--keys",
+            keys,
+            "device",
+            "provision",
+            id,
+            "--root-key",
+            root,
+        ],
+        "",
+    )?;
+    Ok(serde_json::from_str(&out).unwrap())
+}
+
 /// The payload of a compact JWS, as JSON (base64url without padding).
 fn jws_part(token: &str, index: usize) -> Value {
     use base64ct::{Base64UrlUnpadded, Encoding};
@@ -1107,38 +1124,14 @@ fn key_rings_root_key_and_provisioning_through_the_cli() -> Result<(), Error> {
     assert_eq!(code, Some(1));
     assert!(err.contains("keys root-init"), "{err}");
     let root_kid = cli.admin(&["keys", "root-init", "--root-key", r], "")?;
-    let p: Value = serde_json::from_str(&cli.admin(
-        &[
-            "--keys",
-            k,
-            "device",
-            "provision",
-            "door-ed",
-            "--root-key",
-            r,
-        ],
-        "",
-    )?)
-    .unwrap();
+    let p = provision(&cli, k, r, "door-ed")?;
     assert_eq!(p["device"], "door-ed");
     assert_eq!(p["command_alg"], "EdDSA");
     assert_eq!(p["root_key"]["kid"], root_kid.trim());
     assert_eq!(p["root_key"]["crv"], "Ed25519");
     assert_eq!(p["command_keys"], jwks["keys"]);
     assert!(p.get("hmac_key").is_none(), "{p}");
-    let p: Value = serde_json::from_str(&cli.admin(
-        &[
-            "--keys",
-            k,
-            "device",
-            "provision",
-            "door-1",
-            "--root-key",
-            r,
-        ],
-        "",
-    )?)
-    .unwrap();
+    let p = provision(&cli, k, r, "door-1")?;
     assert_eq!(p["command_alg"], "HS256");
     let hex = cli.admin(&["--keys", k, "device", "key", "door-1"], "")?;
     assert_eq!(p["hmac_key"], hex.trim());
@@ -1307,19 +1300,7 @@ fn issued_at_and_the_development_root_key_file() -> Result<(), Error> {
         "",
     )?;
     assert_eq!(kid.trim(), "dev-root");
-    let provision: Value = serde_json::from_str(&cli.admin(
-        &[
-            "--keys",
-            k,
-            "device",
-            "provision",
-            "door-1",
-            "--root-key",
-            r,
-        ],
-        "",
-    )?)
-    .unwrap();
+    let provision = provision(&cli, k, r, "door-1")?;
     let dev: Value =
         serde_json::from_str(&cli.admin(&["--dev-keys", "device", "provision", "door-1"], "")?)
             .unwrap();

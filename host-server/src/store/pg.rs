@@ -932,7 +932,7 @@ fn ring_version<C: GenericClient>(q: &mut Q<'_, C>) -> Result<i64, Error> {
 
 /// Moves the ring version in the transaction of `q` and returns the new one; moves
 /// the revocation counter too, which every authenticated request reads, so that
-/// every server learns of the change at its next request (`tokens::LiveTokens`).
+/// every server learns of the change at its next request (`ring::LiveTokens`).
 fn bump_ring<C: GenericClient>(q: &mut Q<'_, C>) -> Result<i64, Error> {
     q.exec(BUMP, &[])?;
     match q.opt(BUMP_RING, &[])? {

@@ -144,11 +144,10 @@ CREATE TABLE key_ring_version (
 INSERT INTO key_ring_version (id, value) VALUES (1, 0);
 ";
 
-/// Moves the ring version; run in the transaction of the change.
 /// Moves the ring version. Every ring change also moves the revocation counter
 /// ([`BUMP`], same transaction): every authenticated request reads that counter,
 /// so a server learns of a ring change at its next request and reloads the ring
-/// before it verifies or signs (`tokens::LiveTokens`).
+/// before it verifies or signs (`ring::LiveTokens`).
 const BUMP_RING: &str =
     "UPDATE key_ring_version SET value = value + 1 WHERE id = 1 RETURNING value";
 
