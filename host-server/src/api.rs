@@ -52,7 +52,8 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     /// Users, grants, devices, families, revocations.
     pub store: Arc<dyn Store>,
-    /// The sessions of access tokens, checked in `store` on every request.
+    /// The sessions of access tokens, checked against the store's revocation
+    /// counter on every request (through the instance's lease while it holds).
     pub sessions: crate::sessions::Sessions,
     /// Token signing and checking.
     pub tokens: Arc<LiveTokens>,

@@ -23,6 +23,7 @@ pub mod bridge;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod lease;
 pub mod metrics;
 pub mod openapi;
 pub mod ring;
@@ -213,6 +214,10 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Config(format!("local address: {e}")))?;
+    // Requests take the revocation counter from the instance's lease while it
+    // holds, instead of a store read each (see `lease`).
+    let watcher = lease::Watcher::start(Arc::clone(&state.store), lease::Timing::DEFAULT)?;
+    state.sessions.use_lease(watcher.lease());
     let store = Arc::clone(&state.store);
     let pruning = tokio::spawn(async move {
         loop {
@@ -238,6 +243,8 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<
     )
     .await;
     pruning.abort();
+    // The lease lapses and the instance's row goes, off the executor.
+    drop(tokio::task::spawn_blocking(move || drop(watcher)).await);
     Ok(())
 }
 

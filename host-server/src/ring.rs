@@ -4,9 +4,10 @@
 //! The guarantee: a rotation or retirement committed by any instance or the CLI
 //! is in force on every instance before it next verifies or signs with the ring.
 //! Every ring change moves the store's ring version and, in the same
-//! transaction, the revocation counter, which every authenticated request reads
-//! anyway (after it arrived, see [`crate::sessions`]). So a request that verifies
-//! an access token first reads that counter; when it moved since the ring was
+//! transaction, the revocation counter, which every authenticated request
+//! checks anyway ([`crate::sessions`]: every instance has applied the change
+//! before it returns). So a request that verifies an access token takes that
+//! counter; when it moved since the ring was
 //! last checked, the ring version is read and the ring reloaded if that moved
 //! too ([`LiveTokens::at_counter`]): no store read is added to a request while
 //! nothing changes. What signs (login, refresh, command tokens) and the JWK Set

@@ -1,35 +1,42 @@
 //! The session of every authenticated request: the store's revocation counter,
-//! read once per request by a read that starts after the request arrived, and
-//! the answers of [`Store::session`] cached until that counter moves.
+//! as it stood at some moment after every change acknowledged before the
+//! request arrived, and the answers of [`Store::session`] cached until that
+//! counter moves.
 //!
 //! The guarantee this keeps: a logout acknowledged by any instance on the
 //! database is refused by every instance for every request sent after the
 //! acknowledgement. The logout's commit bumped the counter before it was
-//! acknowledged, so any read of the counter that starts after such a request
-//! arrived sees the bump, and the cache drops what it read before.
+//! acknowledged, so the request takes a counter with the bump, and the cache
+//! drops what it read before. The counter comes from one of two places:
 //!
-//! On a store whose reads wait for the network (PostgreSQL), requests that
-//! arrive while a counter read is under way share the next read instead of each
-//! making their own (single flight): a read that started before a request
-//! arrived may predate a logout acknowledged since, so that request never takes
-//! its answer, but every request that arrived before the next read starts can
-//! take that one. Under load the store then sees one counter read per round
-//! trip, not one per request. Where reads are cheap and local (SQLite, read on
-//! the executor thread) each request reads the counter itself: there, waking
-//! the requests that wait for a shared read costs as much CPU as the read.
+//! - the serving instance's lease ([`crate::lease`]), while it holds: no read.
+//!   The logout returned only once every instance had applied it, or their
+//!   leases had lapsed;
+//! - otherwise a read that starts after the request arrived. On a store whose
+//!   reads wait for the network (PostgreSQL), requests that arrive while a
+//!   counter read is under way share the next read instead of each making their
+//!   own (single flight): a read that started before a request arrived may
+//!   predate a logout acknowledged since, so that request never takes its
+//!   answer, but every request that arrived before the next read starts can
+//!   take that one. Where reads are cheap and local (SQLite, read on the
+//!   executor thread) each request reads the counter itself: there, waking the
+//!   requests that wait for a shared read costs as much CPU as the read.
 
 use crate::error::Error;
+use crate::lease::Lease;
 use crate::store::{Grant, Store};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio::sync::watch;
 
 /// How many access tokens' sessions the cache holds before it starts over.
 const SESSION_CACHE_MAX: usize = 16 * 1024;
 
-/// Sessions of access tokens, checked against the store on every call.
+/// Sessions of access tokens, checked against the revocation counter on every call.
 pub struct Sessions {
     store: Arc<dyn Store>,
+    /// The serving instance's lease, once its watcher runs.
+    lease: OnceLock<Arc<Lease>>,
     /// Shared counter reads, unless the store's reads are cheap.
     counter: Option<Arc<CounterReads>>,
     cache: SessionCache,
@@ -53,13 +60,20 @@ impl Sessions {
                 })))
             }),
             store,
+            lease: OnceLock::new(),
             cache: SessionCache::new(),
         }
     }
 
+    /// From now on, the counter comes from `lease` while it holds, with no read
+    /// of its own (see [`crate::lease`]). Ignored after the first call.
+    pub fn use_lease(&self, lease: Arc<Lease>) {
+        let _ = self.lease.set(lease);
+    }
+
     /// `None` if the access token `jti` of refresh family `family` is dead
     /// (see [`Store::session`]), else the grants of its user `username`, as
-    /// the store held them at some moment after this call began.
+    /// the store held them after every change acknowledged before this call.
     ///
     /// # Errors
     /// [`Error::Store`] on database failure.
@@ -73,11 +87,16 @@ impl Sessions {
         self.session_at(counter, jti, family, username).await
     }
 
-    /// The revocation counter, read by a read that started after this call did.
+    /// The revocation counter, with every change acknowledged before this call:
+    /// the instance's lease's while it holds, else from a read that started
+    /// after this call did.
     ///
     /// # Errors
     /// [`Error::Store`] on database failure.
     pub async fn counter(&self) -> Result<i64, Error> {
+        if let Some(counter) = self.lease.get().and_then(|lease| lease.counter()) {
+            return Ok(counter);
+        }
         match &self.counter {
             Some(shared) => shared.read().await,
             None => self.store.revocation_counter(),

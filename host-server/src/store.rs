@@ -211,6 +211,17 @@ pub struct StoredRing {
     pub keys: Vec<StoredKey>,
 }
 
+/// A serving instance's row (see [`crate::lease`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// The instance's random id.
+    pub id: String,
+    /// The highest revocation counter the instance reported it applied.
+    pub seen: i64,
+    /// Moves with every report: an instance that stopped reporting stopped beating.
+    pub beat: i64,
+}
+
 /// Which audit records to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
@@ -382,8 +393,10 @@ pub trait Store: Send + Sync + 'static {
         self.grants(username).map(|g| Some(g.into()))
     }
     /// The revocation counter: it only grows, and it moves with every committed
-    /// change that can end or narrow a session. Read for every authenticated
-    /// request, so it should be one point query.
+    /// change that can end or narrow a session; such a change returns only once
+    /// every serving instance applied it ([`crate::lease::settle`]). Read by
+    /// every instance's watcher every few milliseconds, and for a request whose
+    /// instance holds no lease, so it should be one point query.
     ///
     /// # Errors
     /// [`Error::Store`] on database failure.
@@ -473,6 +486,28 @@ pub trait Store: Send + Sync + 'static {
     /// [`Error::Conflict`] for two keys with one `kid`; [`Error::Store`] on
     /// database failure.
     fn import_key_ring(&self, keys: &[StoredKey]) -> Result<bool, Error>;
+    /// Adds the row of serving instance `id`, having applied counter `seen`.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] if the id is taken; [`Error::Store`] on database failure.
+    fn register_instance(&self, id: &str, seen: i64) -> Result<(), Error>;
+    /// Raises instance `id`'s `seen` to `seen` and moves its beat; `false` if
+    /// its row is gone.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    fn report_instance(&self, id: &str, seen: i64) -> Result<bool, Error>;
+    /// Every instance's row, in one read.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    fn instances(&self) -> Result<Vec<Instance>, Error>;
+    /// Deletes instance `id`'s row if its beat is still `beat`; returns whether
+    /// it did.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on database failure.
+    fn forget_instance(&self, id: &str, beat: i64) -> Result<bool, Error>;
 }
 
 /// Where the data lives: an SQLite file, or a PostgreSQL database.

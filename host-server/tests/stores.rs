@@ -317,6 +317,58 @@ fn logout_seen_by_a_busy_instance(db: &Db) -> Result<(), Error> {
     })
 }
 
+/// Sends `signal` (`-STOP`, `-CONT`) to the process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+/// An instance stopped (SIGSTOP) while it holds its revocation lease: a logout
+/// on another instance waits until that lease has lapsed before it is
+/// acknowledged, and the stopped instance, resumed, refuses the token at once.
+/// With every instance running, a logout is acknowledged as soon as each has
+/// applied it, well within the lease.
+fn logout_while_an_instance_is_stopped(db: &Db) -> Result<(), Error> {
+    use latchkey_server::lease::{LEASE, Timing};
+    use std::time::Instant;
+    let cli = &db.builder;
+    cli.admin(&["user", "add", "alice"], "pw\n")?;
+    let (a, b) = (start(cli, &[])?, start(cli, &[])?);
+    let (mut on_a, mut on_b) = (client(&a), client(&b));
+    let (doomed, kept) = (
+        tokens(&mut on_a, "alice", "pw")?.0,
+        tokens(&mut on_a, "alice", "pw")?.0,
+    );
+    // Served (and cached) by B under its lease.
+    assert_eq!(me(&mut on_b, &doomed)?.0, 200);
+    assert_eq!(me(&mut on_b, &kept)?.0, 200);
+    signal(b.pid(), "-STOP");
+    let before = Instant::now();
+    let acknowledged = post(&mut on_a, "/logout", &doomed);
+    let took = before.elapsed();
+    signal(b.pid(), "-CONT");
+    assert_eq!(acknowledged?.status, 200);
+    assert!(
+        took >= Timing::DEFAULT.hold,
+        "the logout was acknowledged after {took:?}, while the stopped instance's lease could hold"
+    );
+    assert_eq!(me(&mut on_b, &doomed)?, (401, REVOKED.to_owned()));
+    assert_eq!(me(&mut on_b, &kept)?.0, 200);
+    // Both running: acknowledged once both applied it.
+    let before = Instant::now();
+    assert_eq!(post(&mut on_a, "/logout", &kept)?.status, 200);
+    let took = before.elapsed();
+    assert!(
+        took < LEASE,
+        "a logout with both instances running took {took:?}"
+    );
+    assert_eq!(me(&mut on_b, &kept)?, (401, REVOKED.to_owned()));
+    Ok(())
+}
+
 macro_rules! on_both_stores {
     ($($scenario:ident: $sqlite:ident, $postgres:ident;)*) => {$(
         #[test]
@@ -408,6 +460,7 @@ on_both_stores! {
     throttle: throttle_on_sqlite, throttle_on_postgres;
     login_racing_user_remove: login_racing_user_remove_on_sqlite, login_racing_user_remove_on_postgres;
     logout_seen_by_a_busy_instance: logout_seen_by_a_busy_instance_on_sqlite, logout_seen_by_a_busy_instance_on_postgres;
+    logout_while_an_instance_is_stopped: logout_while_an_instance_is_stopped_on_sqlite, logout_while_an_instance_is_stopped_on_postgres;
 }
 
 /// Three server processes on one PostgreSQL database: a logout acknowledged by
@@ -496,11 +549,7 @@ fn three_instances_on_one_postgres_database() -> Result<(), Error> {
             })
             .collect();
         std::thread::sleep(Duration::from_millis(50));
-        let killed = std::process::Command::new("kill")
-            .args(["-KILL", &victim.to_string()])
-            .status()
-            .expect("kill");
-        assert!(killed.success());
+        signal(victim, "-KILL");
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(servers[2].check_running().is_err(), "the victim still runs");

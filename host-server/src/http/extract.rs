@@ -117,10 +117,10 @@ impl FromRequestParts<AppState> for Caller {
         let Bearer(token) = Bearer::from_headers(&parts.headers)?.ok_or(Error::MissingToken)?;
         // Verified first with the ring as loaded: a token refused for any reason
         // but an unknown key costs no store read (a forged one, say). Then the
-        // session is checked in the store on every request (a read of the
-        // revocation counter that starts after the request arrived), so a logout
-        // acknowledged by any instance on the database is seen by the next request
-        // everywhere; the same read tells whether the key rings changed (`ring`):
+        // session is checked against the revocation counter (the instance's lease
+        // while it holds, else a read that starts after the request arrived), so
+        // a logout acknowledged by any instance on the database is seen by the
+        // next request everywhere; the counter tells whether the key rings changed (`ring`):
         // if they did, the token is verified again with the new ones (a retired
         // key refused, a key added elsewhere known).
         let loaded = state.tokens.loaded();

@@ -3,11 +3,12 @@
 
 use super::pool::{self, Connect, Manager};
 use super::{
-    AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
-    Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch, checked_seq,
-    group_grants, issue_decision, no_device, now_secs,
+    AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Instance, Issuance,
+    IssueLimit, Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
+    checked_seq, group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
+use crate::lease;
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 /// The schema, one step per version, applied in order and recorded in
 /// `latchkey_schema`. Steps are only ever appended.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// Version 1: the same tables as SQLite's version 2. Text that is sorted is
 /// compared bytewise (`COLLATE "C"`), as SQLite does.
@@ -106,6 +107,16 @@ CREATE TABLE key_ring_version (
 INSERT INTO key_ring_version (id, value) VALUES (1, 0);
 "#;
 
+/// Version 4: as SQLite's version 5, the serving instances, each with the
+/// revocation counter it applied and a beat (`crate::lease`).
+const MIGRATION_4: &str = r#"
+CREATE TABLE server_instances (
+    id   TEXT PRIMARY KEY,
+    seen BIGINT NOT NULL,
+    beat BIGINT NOT NULL
+);
+"#;
+
 /// Moves the ring version; run in the transaction of the change.
 const BUMP_RING: &str =
     "UPDATE key_ring_version SET value = value + 1 WHERE id = 1 RETURNING value";
@@ -117,8 +128,9 @@ const POOL_MAX: u32 = 16;
 /// How long a connection attempt may take unless the URL says otherwise.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Bumps the revocation counter; run in the transaction of the change.
-const BUMP: &str = "UPDATE revocation_counter SET value = value + 1 WHERE id = 1";
+/// Bumps the revocation counter; run in the transaction of the change, through
+/// [`Q::bump`].
+const BUMP: &str = "UPDATE revocation_counter SET value = value + 1 WHERE id = 1 RETURNING value";
 
 /// The PostgreSQL store. Every call runs on a pooled connection and blocks on
 /// the network, so the API runs all of them on blocking threads.
@@ -127,7 +139,8 @@ const BUMP: &str = "UPDATE revocation_counter SET value = value + 1 WHERE id = 1
 /// locks the family's row (`SELECT ... FOR UPDATE`), login attempts are
 /// reserved under row locks taken in key order, sessions belong to their user
 /// row (`ON DELETE CASCADE`), and every change that can end a session bumps the
-/// revocation counter, which every instance reads for every request.
+/// revocation counter and returns once every serving instance applied it
+/// (`crate::lease`).
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: r2d2::Pool<Manager<Opener>>,
@@ -184,6 +197,8 @@ fn is(e: &postgres::Error, state: &SqlState) -> bool {
 struct Q<'a, C> {
     c: &'a mut C,
     cache: &'a mut HashMap<&'static str, Statement>,
+    /// The revocation counter this transaction moved it to, if it did.
+    bumped: Option<i64>,
 }
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
@@ -211,6 +226,18 @@ impl<C: GenericClient> Q<'_, C> {
     fn all(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Vec<Row>, Error> {
         let s = self.stmt(sql)?;
         Ok(self.c.query(&s, params)?)
+    }
+
+    /// Moves the revocation counter (in a transaction: see
+    /// [`PostgresStore::transaction`]).
+    fn bump(&mut self) -> Result<(), Error> {
+        match self.opt(BUMP, &[])? {
+            Some(row) => {
+                self.bumped = Some(row.try_get(0)?);
+                Ok(())
+            }
+            None => Err(Error::Store("the revocation counter row is missing".into())),
+        }
     }
 }
 
@@ -245,23 +272,33 @@ impl PostgresStore {
             f(&mut Q {
                 c: &mut conn.client,
                 cache: &mut conn.statements,
+                bumped: None,
             })
         })
     }
 
+    /// `f` in one transaction; if it moved the revocation counter, returns once
+    /// every serving instance applied it ([`lease::settle`]).
     fn transaction<T>(
         &self,
         f: impl FnOnce(&mut Q<'_, postgres::Transaction<'_>>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        pool::run(&self.pool, |conn| {
+        let (value, bumped) = pool::run(&self.pool, |conn| {
             let mut tx = conn.client.transaction()?;
-            let value = f(&mut Q {
+            let mut q = Q {
                 c: &mut tx,
                 cache: &mut conn.statements,
-            })?;
+                bumped: None,
+            };
+            let value = f(&mut q)?;
+            let bumped = q.bumped;
             tx.commit()?;
-            Ok(value)
-        })
+            Ok((value, bumped))
+        })?;
+        if let Some(counter) = bumped {
+            lease::settle(self, counter);
+        }
+        Ok(value)
     }
 
     fn read_session(
@@ -392,7 +429,7 @@ impl Store for PostgresStore {
             if n == 0 {
                 return Err(Error::NotFound(format!("no user {username:?}")));
             }
-            q.exec(BUMP, &[])?;
+            q.bump()?;
             Ok(())
         })
     }
@@ -432,7 +469,7 @@ impl Store for PostgresStore {
                     &[&id, &device, command],
                 )?;
             }
-            q.exec(BUMP, &[])?;
+            q.bump()?;
             Ok(())
         })
     }
@@ -462,7 +499,7 @@ impl Store for PostgresStore {
                 }
             }
             if n > 0 {
-                q.exec(BUMP, &[])?;
+                q.bump()?;
             }
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
@@ -582,7 +619,7 @@ impl Store for PostgresStore {
                         "UPDATE refresh_families SET revoked = TRUE WHERE id = $1",
                         &[&family],
                     )?;
-                    q.exec(BUMP, &[])?;
+                    q.bump()?;
                     Rotation::Reused
                 }
                 Some(_) => {
@@ -606,7 +643,7 @@ impl Store for PostgresStore {
                 "INSERT INTO revoked_jti (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[&jti, &jti_expires_at],
             )?;
-            q.exec(BUMP, &[])?;
+            q.bump()?;
             Ok(())
         })
     }
@@ -819,7 +856,7 @@ impl Store for PostgresStore {
             )?;
             let attempts = q.exec("DELETE FROM login_attempts WHERE window_end <= $1", &[&now])?;
             if families > 0 {
-                q.exec(BUMP, &[])?;
+                q.bump()?;
             }
             Ok(usize::try_from(revoked + families + attempts).unwrap_or(usize::MAX))
         })
@@ -920,6 +957,51 @@ impl Store for PostgresStore {
             Ok(true)
         })
     }
+
+    fn register_instance(&self, id: &str, seen: i64) -> Result<(), Error> {
+        self.with(|q| {
+            let s = q.stmt("INSERT INTO server_instances (id, seen, beat) VALUES ($1, $2, 0)")?;
+            q.c.execute(&s, &[&id, &seen])
+                .map_err(|e| conflict_or(e, || format!("instance {id:?} already registered")))?;
+            Ok(())
+        })
+    }
+
+    fn report_instance(&self, id: &str, seen: i64) -> Result<bool, Error> {
+        self.with(|q| {
+            let n = q.exec(
+                "UPDATE server_instances SET seen = GREATEST(seen, $2), beat = beat + 1 \
+                 WHERE id = $1",
+                &[&id, &seen],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn instances(&self) -> Result<Vec<Instance>, Error> {
+        self.with(|q| {
+            q.all("SELECT id, seen, beat FROM server_instances", &[])?
+                .into_iter()
+                .map(|row| {
+                    Ok(Instance {
+                        id: row.try_get(0)?,
+                        seen: row.try_get(1)?,
+                        beat: row.try_get(2)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn forget_instance(&self, id: &str, beat: i64) -> Result<bool, Error> {
+        self.with(|q| {
+            let n = q.exec(
+                "DELETE FROM server_instances WHERE id = $1 AND beat = $2",
+                &[&id, &beat],
+            )?;
+            Ok(n == 1)
+        })
+    }
 }
 
 /// The ring version, read through `q`.
@@ -931,10 +1013,11 @@ fn ring_version<C: GenericClient>(q: &mut Q<'_, C>) -> Result<i64, Error> {
 }
 
 /// Moves the ring version in the transaction of `q` and returns the new one; moves
-/// the revocation counter too, which every authenticated request reads, so that
-/// every server learns of the change at its next request (`ring::LiveTokens`).
+/// the revocation counter too, which every serving instance applies before the
+/// change returns (`crate::lease`), so each reloads the ring before it next
+/// verifies or signs (`ring::LiveTokens`).
 fn bump_ring<C: GenericClient>(q: &mut Q<'_, C>) -> Result<i64, Error> {
-    q.exec(BUMP, &[])?;
+    q.bump()?;
     match q.opt(BUMP_RING, &[])? {
         Some(row) => Ok(row.try_get(0)?),
         None => Err(Error::Store("the key ring version row is missing".into())),

@@ -3,21 +3,30 @@
 
 use super::pool::{self, Connect, Manager};
 use super::{
-    AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Issuance, IssueLimit,
-    Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch, checked_seq,
-    group_grants, issue_decision, no_device, now_secs,
+    AttemptLimit, AuditFilter, CommandRecord, Credentials, Device, Grant, Instance, Issuance,
+    IssueLimit, Reservation, Rotation, Slot, Store, StoredKey, StoredRing, admit, checked_epoch,
+    checked_seq, group_grants, issue_decision, no_device, now_secs,
 };
 use crate::error::Error;
+use crate::lease;
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
+use std::cell::Cell;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The schema, one step per version: step `i` takes `PRAGMA user_version` from
 /// `i` to `i + 1`. Steps are only ever appended.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
 
 /// Version 1: the first schema (users and grants by name).
 pub(super) const MIGRATION_1: &str = "
@@ -144,10 +153,20 @@ CREATE TABLE key_ring_version (
 INSERT INTO key_ring_version (id, value) VALUES (1, 0);
 ";
 
+/// Version 5: the serving instances, each with the revocation counter it
+/// applied and a beat (`crate::lease`).
+const MIGRATION_5: &str = "
+CREATE TABLE server_instances (
+    id   TEXT PRIMARY KEY NOT NULL,
+    seen INTEGER NOT NULL,
+    beat INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// Moves the ring version. Every ring change also moves the revocation counter
-/// ([`BUMP`], same transaction): every authenticated request reads that counter,
-/// so a server learns of a ring change at its next request and reloads the ring
-/// before it verifies or signs (`ring::LiveTokens`).
+/// ([`BUMP`], same transaction), which every serving instance applies before the
+/// change returns (`crate::lease`), so each reloads the ring before it next
+/// verifies or signs (`ring::LiveTokens`).
 const BUMP_RING: &str =
     "UPDATE key_ring_version SET value = value + 1 WHERE id = 1 RETURNING value";
 
@@ -158,8 +177,33 @@ const WRITE_POOL_MAX: u32 = 8;
 /// How long a connection waits for another's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Bumps the revocation counter; run in the transaction of the change.
-const BUMP: &str = "UPDATE revocation_counter SET value = value + 1 WHERE id = 1";
+/// Bumps the revocation counter; run in the transaction of the change, through
+/// [`Tx::bump`].
+const BUMP: &str = "UPDATE revocation_counter SET value = value + 1 WHERE id = 1 RETURNING value";
+
+/// A write transaction that remembers whether it moved the revocation counter,
+/// so that [`SqliteStore::transaction`] settles the change after it commits.
+struct Tx<'c> {
+    tx: Transaction<'c>,
+    bumped: Cell<Option<i64>>,
+}
+
+impl<'c> Deref for Tx<'c> {
+    type Target = Transaction<'c>;
+
+    fn deref(&self) -> &Transaction<'c> {
+        &self.tx
+    }
+}
+
+impl Tx<'_> {
+    /// Moves the revocation counter.
+    fn bump(&self) -> Result<(), Error> {
+        let value = self.tx.query_row(BUMP, [], |r| r.get(0))?;
+        self.bumped.set(Some(value));
+        Ok(())
+    }
+}
 
 /// The SQLite store: one database file in WAL mode.
 ///
@@ -238,17 +282,24 @@ impl SqliteStore {
         pool::run(&self.writes, f)
     }
 
-    /// `f` in one write transaction (taking the write lock at once).
-    fn transaction<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        self.write(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    /// `f` in one write transaction (taking the write lock at once); if it moved
+    /// the revocation counter, returns once every serving instance applied it
+    /// ([`lease::settle`]).
+    fn transaction<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, Error>) -> Result<T, Error> {
+        let (value, bumped) = self.write(|c| {
+            let tx = Tx {
+                tx: c.transaction_with_behavior(TransactionBehavior::Immediate)?,
+                bumped: Cell::new(None),
+            };
             let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
+            let bumped = tx.bumped.get();
+            tx.tx.commit()?;
+            Ok((value, bumped))
+        })?;
+        if let Some(counter) = bumped {
+            lease::settle(self, counter);
+        }
+        Ok(value)
     }
 
     /// The session straight from the database: one statement, so one read
@@ -395,7 +446,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(Error::NotFound(format!("no user {username:?}")));
             }
-            tx.execute(BUMP, [])?;
+            tx.bump()?;
             Ok(())
         })
     }
@@ -433,7 +484,7 @@ impl Store for SqliteStore {
                     params![id, device, command],
                 )?;
             }
-            tx.execute(BUMP, [])?;
+            tx.bump()?;
             Ok(())
         })
     }
@@ -463,7 +514,7 @@ impl Store for SqliteStore {
                 }
             }
             if n > 0 {
-                tx.execute(BUMP, [])?;
+                tx.bump()?;
             }
             Ok(n)
         })
@@ -577,7 +628,7 @@ impl Store for SqliteStore {
                         "UPDATE refresh_families SET revoked = 1 WHERE id = ?1",
                         [family],
                     )?;
-                    tx.execute(BUMP, [])?;
+                    tx.bump()?;
                     Rotation::Reused
                 }
                 Some(_) => {
@@ -601,7 +652,7 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO revoked_jti (jti, expires_at) VALUES (?1, ?2)",
                 params![jti, jti_expires_at],
             )?;
-            tx.execute(BUMP, [])?;
+            tx.bump()?;
             Ok(())
         })
     }
@@ -786,7 +837,7 @@ impl Store for SqliteStore {
             let attempts =
                 tx.execute("DELETE FROM login_attempts WHERE window_end <= ?1", [now])?;
             if families > 0 {
-                tx.execute(BUMP, [])?;
+                tx.bump()?;
             }
             Ok(revoked + families + attempts)
         })
@@ -829,7 +880,7 @@ impl Store for SqliteStore {
             )
             .map_err(|e| conflict_or(e, || format!("a key {:?} exists", key.kid)))?;
             {
-                tx.execute(BUMP, [])?;
+                tx.bump()?;
                 Ok(tx.query_row(BUMP_RING, [], |r| r.get(0))?)
             }
         })
@@ -845,7 +896,7 @@ impl Store for SqliteStore {
                 return Err(Error::NotFound(format!("no {ring} key {kid:?}")));
             }
             {
-                tx.execute(BUMP, [])?;
+                tx.bump()?;
                 Ok(tx.query_row(BUMP_RING, [], |r| r.get(0))?)
             }
         })
@@ -875,9 +926,53 @@ impl Store for SqliteStore {
                 )
                 .map_err(|e| conflict_or(e, || format!("two keys {:?}", key.kid)))?;
             }
-            tx.execute(BUMP, [])?;
+            tx.bump()?;
             tx.query_row(BUMP_RING, [], |r| r.get::<_, i64>(0))?;
             Ok(true)
+        })
+    }
+
+    fn register_instance(&self, id: &str, seen: i64) -> Result<(), Error> {
+        self.write(|c| {
+            c.prepare_cached("INSERT INTO server_instances (id, seen, beat) VALUES (?1, ?2, 0)")?
+                .execute(params![id, seen])
+                .map_err(|e| conflict_or(e, || format!("instance {id:?} already registered")))?;
+            Ok(())
+        })
+    }
+
+    fn report_instance(&self, id: &str, seen: i64) -> Result<bool, Error> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE server_instances SET seen = max(seen, ?2), beat = beat + 1 \
+                     WHERE id = ?1",
+                )?
+                .execute(params![id, seen])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn instances(&self) -> Result<Vec<Instance>, Error> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id, seen, beat FROM server_instances")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Instance {
+                    id: r.get(0)?,
+                    seen: r.get(1)?,
+                    beat: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn forget_instance(&self, id: &str, beat: i64) -> Result<bool, Error> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached("DELETE FROM server_instances WHERE id = ?1 AND beat = ?2")?
+                .execute(params![id, beat])?;
+            Ok(n == 1)
         })
     }
 }

@@ -570,8 +570,55 @@ fn concurrent_issuance_never_exceeds_the_limit(open: Open<'_>) {
 type Check = fn(Open<'_>);
 
 /// Every check, by name (the PostgreSQL test runs them all on one cluster).
+/// Instance rows: registered once, `seen` only rises, every report moves the
+/// beat, a report for a row that is gone says so, and a row is forgotten only
+/// at the beat it was last seen with.
+fn instances_report_beat_and_are_forgotten(open: Open<'_>) {
+    let s = open();
+    let t = open();
+    assert!(s.instances().unwrap().is_empty());
+    s.register_instance("a", 3).unwrap();
+    assert!(matches!(
+        s.register_instance("a", 0),
+        Err(Error::Conflict(_))
+    ));
+    t.register_instance("b", i64::MIN).unwrap();
+    assert!(s.report_instance("a", 5).unwrap());
+    assert!(s.report_instance("a", 4).unwrap());
+    let mut rows = t.instances().unwrap();
+    rows.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(
+        rows,
+        vec![
+            Instance {
+                id: "a".into(),
+                seen: 5,
+                beat: 2
+            },
+            Instance {
+                id: "b".into(),
+                seen: i64::MIN,
+                beat: 0
+            },
+        ]
+    );
+    assert!(
+        !t.forget_instance("a", 1).unwrap(),
+        "forgot a row that beat since"
+    );
+    assert!(t.forget_instance("a", 2).unwrap());
+    assert!(!s.report_instance("a", 6).unwrap());
+    assert!(!s.report_instance("nobody", 6).unwrap());
+    let ids: Vec<String> = s.instances().unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, names(&["b"]));
+}
+
 const CHECKS: &[(&str, Check)] = &[
     ("users_grants_and_conflicts", users_grants_and_conflicts),
+    (
+        "instances_report_beat_and_are_forgotten",
+        instances_report_beat_and_are_forgotten,
+    ),
     (
         "rotation_detects_reuse_and_survives_reopen",
         rotation_detects_reuse_and_survives_reopen,
@@ -723,6 +770,7 @@ macro_rules! sqlite_tests {
 
 sqlite_tests!(
     users_grants_and_conflicts,
+    instances_report_beat_and_are_forgotten,
     rotation_detects_reuse_and_survives_reopen,
     logout_revokes_and_prune_forgets_expired,
     cached_sessions_see_commits_from_other_stores,
@@ -781,7 +829,7 @@ fn postgres_instances_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
 }
 
 /// A file written by the first schema (users and grants keyed by name) is
@@ -816,7 +864,7 @@ fn a_version_1_sqlite_file_is_migrated() {
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     // Devices registered before keep no algorithm (the key file's binding, else
     // HS256, decides) and count from seq 1.
     assert_eq!(s.device("door-1").unwrap().unwrap().command_alg, None);

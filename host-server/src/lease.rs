@@ -1,0 +1,612 @@
+//! [`Lease`]: how a serving instance answers authenticated requests without a
+//! store read of its own, and [`settle`]: how a change that ends a session
+//! waits, before it is acknowledged, until every instance refuses it.
+//!
+//! The guarantee ([`crate::sessions`]): a change that moves the revocation
+//! counter (a logout, a removed user or grant, a ring change), acknowledged by
+//! any instance or the CLI, is in force on every instance on the database for
+//! every request sent after the acknowledgement. A read of the counter per
+//! request keeps it at one store read per request. Sessions are checked far
+//! more often than they end, so the cost moves to the change:
+//!
+//! - Every serving instance has a row in the store (`id`, `seen`, `beat`). Its
+//!   [`Watcher`] thread reads the counter every [`Timing::poll`], raises the
+//!   instance's known counter, then reports it in the row (`seen`), and moves
+//!   the row's `beat` at least every [`Timing::beat`].
+//! - A request takes the known counter instead of reading one while the lease
+//!   holds: until [`Timing::hold`] after the start of the instance's last
+//!   counter read or of its last write to its row, whichever started first
+//!   (reads count only once the row was registered). Otherwise (a watcher that
+//!   cannot reach the store, a process that was stopped) the request reads the
+//!   counter itself.
+//! - A change that moved the counter to `n` ([`settle`]) returns once every
+//!   row says `seen >= n`, or [`LEASE`] after its commit.
+//!
+//! Why that holds, for an instance B and a request that reaches it after the
+//! acknowledgement: if B's row says `seen >= n`, B raised its known counter to
+//! `n` before it wrote that. If B had no row when the change looked, every read
+//! B counts started after it registered, so after the commit (or B's row was
+//! forgotten: see below). Otherwise the change waited [`LEASE`] from after its
+//! commit: a lease granted by a read that started before the commit has lapsed
+//! by then ([`Timing::hold`] is below [`LEASE`]), and a read that started after
+//! it saw `n`.
+//!
+//! An instance whose beat stood still for [`Timing::forget_after`] (it crashed)
+//! is forgotten by the others (its row deleted, only if the beat is still the
+//! one they saw), so it delays changes for that long at most. Its lease lapsed
+//! before: a lease never outlasts the instance's last write by more than
+//! [`Timing::hold`]. An instance that finds its row gone lets its lease lapse
+//! and registers again.
+//!
+//! Times are each process's monotonic clock; two processes' clocks are never
+//! compared, only the lengths of intervals, and [`Timing::hold`] leaves a
+//! quarter of [`LEASE`] for their rates to differ.
+
+use crate::error::Error;
+use crate::store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a change waits at most for an instance that does not report.
+pub const LEASE: Duration = Duration::from_secs(2);
+
+/// How often [`settle`] looks at the instances' rows.
+const SETTLE_POLL: Duration = Duration::from_millis(1);
+
+/// A [`Watcher`]'s intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How long a counter read (or a write of the row) lets the instance answer
+    /// without a read of its own. Below [`LEASE`].
+    pub hold: Duration,
+    /// Between two counter reads: how long a change waits for this instance.
+    pub poll: Duration,
+    /// The longest time between two writes of the row.
+    pub beat: Duration,
+    /// How long another instance's beat must stand still before its row is
+    /// deleted. Above [`Timing::hold`].
+    pub forget_after: Duration,
+}
+
+impl Timing {
+    /// A server's timing.
+    pub const DEFAULT: Timing = Timing {
+        hold: Duration::from_millis(1500),
+        poll: Duration::from_millis(2),
+        beat: Duration::from_millis(250),
+        forget_after: Duration::from_secs(4),
+    };
+
+    /// Whether the intervals keep the guarantee: `hold` leaves a quarter of
+    /// [`LEASE`], rows are forgotten only after a lease from their last beat
+    /// lapsed, and an instance beats often enough to keep its lease.
+    #[must_use]
+    pub fn is_safe(&self) -> bool {
+        self.hold.saturating_mul(4) <= LEASE.saturating_mul(3)
+            && self.forget_after > self.hold
+            && self.beat.saturating_mul(2) <= self.hold
+            && self.poll < self.beat
+    }
+}
+
+/// The counter an instance may answer from without a read of its own, while
+/// the lease holds.
+#[derive(Debug)]
+pub struct Lease {
+    origin: Instant,
+    known: AtomicI64,
+    /// Nanoseconds after `origin` until which `known` may be used (0: lapsed).
+    until: AtomicU64,
+}
+
+impl Lease {
+    fn new() -> Lease {
+        Lease {
+            origin: Instant::now(),
+            known: AtomicI64::new(i64::MIN),
+            until: AtomicU64::new(0),
+        }
+    }
+
+    /// The revocation counter, if the lease holds now: it includes every change
+    /// acknowledged before this call.
+    #[must_use]
+    pub fn counter(&self) -> Option<i64> {
+        let until = self.until.load(Ordering::Acquire);
+        (self.nanos(Instant::now()) < until).then(|| self.known.load(Ordering::Acquire))
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn known(&self) -> i64 {
+        self.known.load(Ordering::Acquire)
+    }
+
+    /// Raises the known counter to `counter` (a value read from the store).
+    fn raise(&self, counter: i64) {
+        self.known.fetch_max(counter, Ordering::AcqRel);
+    }
+
+    /// Holds until `until`, or lapses now.
+    fn hold_until(&self, until: Option<Instant>) {
+        self.until
+            .store(until.map_or(0, |t| self.nanos(t)), Ordering::Release);
+    }
+}
+
+/// Keeps an instance's [`Lease`] on a thread of its own, until dropped.
+#[derive(Debug)]
+pub struct Watcher {
+    lease: Arc<Lease>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Registers a new instance in `store` and keeps its lease.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the thread cannot be started or `timing` is not
+    /// [`Timing::is_safe`].
+    pub fn start(store: Arc<dyn Store>, timing: Timing) -> Result<Watcher, Error> {
+        if !timing.is_safe() {
+            return Err(Error::Internal(format!("unsafe lease timing {timing:?}")));
+        }
+        let mut keeper = Keeper::new(store, timing, instance_id()?);
+        let lease = Arc::clone(&keeper.lease);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("latchkey-lease".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::Acquire) {
+                    keeper.step();
+                    std::thread::sleep(keeper.timing.poll);
+                }
+                keeper.leave();
+            })
+            .map_err(|e| Error::Internal(format!("lease thread: {e}")))?;
+        Ok(Watcher {
+            lease,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The lease this watcher keeps.
+    #[must_use]
+    pub fn lease(&self) -> Arc<Lease> {
+        Arc::clone(&self.lease)
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A random instance id, 128 bits in hex.
+fn instance_id() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("instance id: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The instance's row while it is in the store.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    /// When its registration returned: reads count from here.
+    registered: Instant,
+    /// Its beat, as this instance moved it.
+    beat: i64,
+}
+
+/// The watcher thread's state.
+struct Keeper {
+    store: Arc<dyn Store>,
+    lease: Arc<Lease>,
+    timing: Timing,
+    id: String,
+    row: Option<Row>,
+    /// The start of the last counter read that counts.
+    last_read: Option<Instant>,
+    /// The start of the last write that found the row.
+    last_write: Option<Instant>,
+    /// The start of the last write tried.
+    last_attempt: Option<Instant>,
+    /// The counter the row says.
+    reported: i64,
+    /// Other instances' beats, and when each was first seen.
+    others: HashMap<String, (i64, Instant)>,
+    last_sweep: Option<Instant>,
+    last_complaint: Option<Instant>,
+}
+
+impl Keeper {
+    fn new(store: Arc<dyn Store>, timing: Timing, id: String) -> Keeper {
+        Keeper {
+            store,
+            lease: Arc::new(Lease::new()),
+            timing,
+            id,
+            row: None,
+            last_read: None,
+            last_write: None,
+            last_attempt: None,
+            reported: i64::MIN,
+            others: HashMap::new(),
+            last_sweep: None,
+            last_complaint: None,
+        }
+    }
+
+    /// One round: register if needed, read the counter, report, renew the
+    /// lease, and now and then forget instances that stopped beating.
+    fn step(&mut self) {
+        if self.row.is_none() {
+            self.register();
+        }
+        let started = Instant::now();
+        match self.store.revocation_counter() {
+            Ok(counter) => {
+                self.lease.raise(counter);
+                if self.row.is_some_and(|row| started >= row.registered) {
+                    self.last_read = Some(started);
+                }
+            }
+            Err(e) => self.complain("reading the revocation counter", &e),
+        }
+        let known = self.lease.known();
+        let beat_due = self
+            .last_attempt
+            .is_none_or(|t| t.elapsed() >= self.timing.beat);
+        if let Some(row) = self.row
+            && (known > self.reported || beat_due)
+        {
+            let started = Instant::now();
+            self.last_attempt = Some(started);
+            match self.store.report_instance(&self.id, known) {
+                Ok(true) => {
+                    self.last_write = Some(started);
+                    self.reported = known;
+                    self.row = Some(Row {
+                        beat: row.beat.saturating_add(1),
+                        ..row
+                    });
+                }
+                Ok(false) => self.lost(),
+                Err(e) => self.complain("reporting the revocation counter", &e),
+            }
+        }
+        self.lease
+            .hold_until(match (self.last_read, self.last_write) {
+                (Some(read), Some(write)) => Some(read.min(write) + self.timing.hold),
+                _ => None,
+            });
+        if self
+            .last_sweep
+            .is_none_or(|t| t.elapsed() >= self.timing.beat)
+        {
+            self.last_sweep = Some(Instant::now());
+            self.sweep();
+        }
+    }
+
+    fn register(&mut self) {
+        let started = Instant::now();
+        let seen = self.lease.known();
+        match self.store.register_instance(&self.id, seen) {
+            Ok(()) => {
+                self.row = Some(Row {
+                    registered: Instant::now(),
+                    beat: 0,
+                });
+                self.last_write = Some(started);
+                self.last_attempt = Some(started);
+                self.last_read = None;
+                self.reported = seen;
+                tracing::debug!(instance = %self.id, "registered for the revocation lease");
+            }
+            Err(e) => self.complain("registering the instance", &e),
+        }
+    }
+
+    /// The row is gone (forgotten by another instance): the lease lapses now,
+    /// and the next round registers again.
+    fn lost(&mut self) {
+        tracing::warn!(
+            instance = %self.id,
+            "this instance's row was deleted after its beat stood still; registering again"
+        );
+        self.row = None;
+        self.last_read = None;
+        self.last_write = None;
+        self.lease.hold_until(None);
+    }
+
+    /// Deletes the rows of other instances whose beat stood still for
+    /// [`Timing::forget_after`], counted from when this instance first saw it.
+    fn sweep(&mut self) {
+        let rows = match self.store.instances() {
+            Ok(rows) => rows,
+            Err(e) => return self.complain("reading the instances", &e),
+        };
+        let now = Instant::now();
+        self.others
+            .retain(|id, _| rows.iter().any(|row| &row.id == id));
+        let mut stale = Vec::new();
+        for row in rows.into_iter().filter(|row| row.id != self.id) {
+            let (beat, since) = self.others.entry(row.id.clone()).or_insert((row.beat, now));
+            if *beat != row.beat {
+                (*beat, *since) = (row.beat, now);
+            } else if now.duration_since(*since) >= self.timing.forget_after {
+                stale.push(row);
+            }
+        }
+        for row in stale {
+            match self.store.forget_instance(&row.id, row.beat) {
+                Ok(true) => tracing::info!(
+                    instance = %row.id,
+                    "forgot an instance whose beat stood still"
+                ),
+                Ok(false) => {}
+                Err(e) => self.complain("forgetting an instance", &e),
+            }
+        }
+    }
+
+    /// The lease lapses and the row goes (a clean shutdown).
+    fn leave(&mut self) {
+        self.lease.hold_until(None);
+        if let Some(row) = self.row.take()
+            && let Err(e) = self.store.forget_instance(&self.id, row.beat)
+        {
+            tracing::warn!(error = %e, "removing this instance's row");
+        }
+    }
+
+    /// Logs a store failure, at most once a second.
+    fn complain(&mut self, what: &str, e: &Error) {
+        if self
+            .last_complaint
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            self.last_complaint = Some(Instant::now());
+            tracing::warn!(error = %e, "revocation lease: {what} failed; requests read the counter themselves");
+        }
+    }
+}
+
+/// Returns once every serving instance applied revocation counter `counter`
+/// (its row says `seen >= counter`), or [`LEASE`] after this call began: by
+/// then every lease granted before `counter` was committed has lapsed. Called
+/// by the stores after a transaction that moved the counter commits, so that
+/// what acknowledges the change does so only then.
+pub fn settle(store: &dyn Store, counter: i64) {
+    let started = Instant::now();
+    loop {
+        let pending: Vec<String> = match store.instances() {
+            Ok(rows) => rows
+                .into_iter()
+                .filter(|row| row.seen < counter)
+                .map(|row| row.id)
+                .collect(),
+            Err(e) => vec![format!("(the instances could not be read: {e})")],
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let waited = started.elapsed();
+        if waited >= LEASE {
+            tracing::warn!(
+                ?pending,
+                "instances did not report a change within the lease; their leases have lapsed"
+            );
+            return;
+        }
+        std::thread::sleep(SETTLE_POLL.min(LEASE.saturating_sub(waited)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+    use std::path::Path;
+
+    /// Short intervals, still safe.
+    const FAST: Timing = Timing {
+        hold: Duration::from_millis(300),
+        poll: Duration::from_millis(2),
+        beat: Duration::from_millis(50),
+        forget_after: Duration::from_millis(400),
+    };
+
+    /// A store on `path`, as another process would open it.
+    fn open(path: &Path) -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(path).unwrap())
+    }
+
+    fn temp() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::Builder::new()
+            .prefix("latchkey-lease-")
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("test.db");
+        (dir, path)
+    }
+
+    /// A session that a logout can end: user alice, family `f`.
+    fn session(store: &dyn Store, family: &str) {
+        if store.credentials("alice").unwrap().is_none() {
+            store.add_user("alice", "h").unwrap();
+        }
+        store
+            .create_family(family, "alice", "r1", i64::MAX)
+            .unwrap();
+    }
+
+    /// Waits (bounded) until `lease` holds.
+    fn holding(lease: &Lease) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(counter) = lease.counter() {
+                return counter;
+            }
+            assert!(Instant::now() < deadline, "the lease never held");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn the_default_timing_is_safe_and_unsafe_timing_is_refused() {
+        assert!(Timing::DEFAULT.is_safe());
+        assert!(FAST.is_safe());
+        let (_dir, path) = temp();
+        for unsafe_timing in [
+            Timing {
+                hold: LEASE,
+                ..FAST
+            },
+            Timing {
+                forget_after: FAST.hold,
+                ..FAST
+            },
+            Timing {
+                beat: FAST.hold,
+                ..FAST
+            },
+        ] {
+            assert!(!unsafe_timing.is_safe());
+            assert!(Watcher::start(open(&path), unsafe_timing).is_err());
+        }
+    }
+
+    #[test]
+    fn a_lease_holds_until_its_time_and_not_after() {
+        let lease = Lease::new();
+        assert_eq!(lease.counter(), None);
+        lease.raise(7);
+        lease.raise(5);
+        lease.hold_until(Some(Instant::now() + Duration::from_secs(60)));
+        assert_eq!(lease.counter(), Some(7));
+        lease.hold_until(Some(Instant::now()));
+        assert_eq!(lease.counter(), None);
+        lease.hold_until(None);
+        assert_eq!(lease.counter(), None);
+    }
+
+    /// Each logout on another process's store returns only once the watcher's
+    /// lease has it, and well before the lease would have run out.
+    #[test]
+    fn a_change_returns_once_every_running_watcher_applied_it() {
+        let (_dir, path) = temp();
+        let (served, writer) = (open(&path), open(&path));
+        let watcher = Watcher::start(Arc::clone(&served), FAST).unwrap();
+        let lease = watcher.lease();
+        holding(&lease);
+        for i in 0..20 {
+            let family = format!("f{i}");
+            session(writer.as_ref(), &family);
+            let before = Instant::now();
+            writer.logout(&family, &format!("j{i}"), i64::MAX).unwrap();
+            let took = before.elapsed();
+            let counter = writer.revocation_counter().unwrap();
+            assert!(
+                lease.known() >= counter && lease.counter().is_none_or(|c| c >= counter),
+                "logout {i} returned before the watcher applied it"
+            );
+            assert!(took < LEASE, "logout {i} waited out the lease ({took:?})");
+        }
+        let rows = writer.instances().unwrap();
+        assert_eq!(rows.len(), 1);
+        drop(watcher);
+        assert_eq!(lease.counter(), None);
+        assert!(
+            writer.instances().unwrap().is_empty(),
+            "the row outlived its watcher"
+        );
+    }
+
+    /// An instance that stops (a stopped process): a logout elsewhere waits
+    /// until the instance's lease has lapsed, so a request it takes after
+    /// resuming reads the counter itself.
+    #[test]
+    fn a_change_waits_out_the_lease_of_a_stopped_instance() {
+        let (_dir, path) = temp();
+        let (served, writer) = (open(&path), open(&path));
+        let mut stopped = Keeper::new(served, FAST, "stopped".into());
+        stopped.step();
+        let before_logout = stopped.lease.counter().expect("the lease holds");
+        session(writer.as_ref(), "f");
+        let before = Instant::now();
+        writer.logout("f", "j", i64::MAX).unwrap();
+        assert!(before.elapsed() >= FAST.hold);
+        assert_eq!(
+            stopped.lease.counter(),
+            None,
+            "a stale lease outlived the change"
+        );
+        // Resumed, it reads again and holds with the change.
+        stopped.step();
+        assert!(stopped.lease.counter() > Some(before_logout));
+    }
+
+    /// A crashed instance's row is forgotten once its beat stood still for
+    /// `forget_after`, and changes stop waiting for it; if it was only slow, it
+    /// finds its row gone, lets its lease lapse, and registers again.
+    #[test]
+    fn an_instance_that_stopped_beating_is_forgotten_and_can_come_back() {
+        let (_dir, path) = temp();
+        let writer = open(&path);
+        let mut gone = Keeper::new(open(&path), FAST, "gone".into());
+        gone.step();
+        assert!(gone.lease.counter().is_some());
+        let alive = Watcher::start(open(&path), FAST).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while writer.instances().unwrap().iter().any(|r| r.id == "gone") {
+            assert!(
+                Instant::now() < deadline,
+                "the stale row was never forgotten"
+            );
+            std::thread::sleep(FAST.poll);
+        }
+        assert_eq!(
+            gone.lease.counter(),
+            None,
+            "the forgotten instance still held its lease"
+        );
+        // Only the running watcher is waited for now.
+        session(writer.as_ref(), "f");
+        let before = Instant::now();
+        writer.logout("f", "j", i64::MAX).unwrap();
+        assert!(
+            before.elapsed() < LEASE,
+            "the change waited for a forgotten row"
+        );
+        assert!(alive.lease().known() >= writer.revocation_counter().unwrap());
+        // The slow one comes back: its next write finds no row.
+        gone.last_attempt = None;
+        gone.step();
+        assert!(gone.row.is_none(), "the forgotten instance kept its row");
+        assert_eq!(gone.lease.counter(), None);
+        gone.step();
+        let ids: Vec<String> = writer
+            .instances()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert!(ids.contains(&"gone".to_owned()), "{ids:?}");
+        assert!(gone.lease.counter().is_some());
+    }
+}
