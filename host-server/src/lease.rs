@@ -40,7 +40,9 @@
 //!
 //! Times are each process's monotonic clock; two processes' clocks are never
 //! compared, only the lengths of intervals, and [`Timing::hold`] leaves a
-//! quarter of [`LEASE`] for their rates to differ.
+//! quarter of [`LEASE`] for their rates to differ. A clock that stops while
+//! its process is paused (a paused virtual machine) would stretch a lease:
+//! such hosts run `serve --no-lease`.
 
 use crate::error::Error;
 use crate::store::Store;

@@ -75,6 +75,12 @@ pub struct Config {
     /// by before `POST /devices/{id}/trust` sends them; the development root
     /// key with [`Config::dev_keys`]. Without either, trust delivery is off.
     pub root_public_key: Option<PathBuf>,
+    /// Take the revocation counter from the instance's lease while it holds
+    /// ([`lease`]); `false` reads it for every authenticated request. The lease
+    /// assumes the process's monotonic clock runs while the process is stopped
+    /// (true for a stopped or descheduled process, not for a virtual machine
+    /// whose clock is frozen while it is paused).
+    pub lease: bool,
 }
 
 impl Default for Config {
@@ -92,6 +98,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             tls: None,
             root_public_key: None,
+            lease: true,
         }
     }
 }
@@ -216,8 +223,13 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(SocketAddr)) -> Result<
         .map_err(|e| Error::Config(format!("local address: {e}")))?;
     // Requests take the revocation counter from the instance's lease while it
     // holds, instead of a store read each (see `lease`).
-    let watcher = lease::Watcher::start(Arc::clone(&state.store), lease::Timing::DEFAULT)?;
-    state.sessions.use_lease(watcher.lease());
+    let watcher = if config.lease {
+        let watcher = lease::Watcher::start(Arc::clone(&state.store), lease::Timing::DEFAULT)?;
+        state.sessions.use_lease(watcher.lease());
+        Some(watcher)
+    } else {
+        None
+    };
     let store = Arc::clone(&state.store);
     let pruning = tokio::spawn(async move {
         loop {

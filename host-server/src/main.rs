@@ -237,6 +237,12 @@ struct ServeArgs {
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log: tracing::Level,
+    /// Read the revocation counter for every authenticated request instead of
+    /// keeping a revocation lease (a watcher thread that reads it every 2 ms;
+    /// changes wait until every instance applied them, at most 2 s). For hosts
+    /// whose clock stops while the process is paused (a paused virtual machine).
+    #[arg(long)]
+    no_lease: bool,
 }
 
 #[derive(Subcommand)]
@@ -517,6 +523,7 @@ fn serve(
             .zip(args.tls_key)
             .map(|(cert, key)| TlsFiles { cert, key }),
         root_public_key: args.root_public_key,
+        lease: !args.no_lease,
         throttle: auth::ThrottleLimits {
             per_user: args.max_failures_per_user,
             per_address: args.max_failures_per_address,

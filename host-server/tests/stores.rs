@@ -254,10 +254,12 @@ fn login_racing_user_remove(db: &Db) -> Result<(), Error> {
     Ok(())
 }
 
-/// Two instances on one database, the second kept busy by readers (so that its
-/// counter reads are shared and one is nearly always under way): each logout
-/// acknowledged by the first is refused by the second at the next request, and
-/// by every reader that sends its request after the acknowledgement.
+/// Two instances on one database, the second without a revocation lease
+/// (`--no-lease`: a counter read for every request) and kept busy by readers,
+/// so that its counter reads are shared and one is nearly always under way:
+/// each logout acknowledged by the first is refused by the second at the next
+/// request, and by every reader that sends its request after the
+/// acknowledgement.
 fn logout_seen_by_a_busy_instance(db: &Db) -> Result<(), Error> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -265,7 +267,7 @@ fn logout_seen_by_a_busy_instance(db: &Db) -> Result<(), Error> {
     const LOGOUTS: usize = 12;
     let cli = &db.builder;
     cli.admin(&["user", "add", "alice"], "pw\n")?;
-    let (a, b) = (start(cli, &[])?, start(cli, &[])?);
+    let (a, b) = (start(cli, &[])?, start(cli, &["--no-lease"])?);
     let (mut on_a, mut on_b) = (client(&a), client(&b));
     let busy = tokens(&mut on_a, "alice", "pw")?.0;
     // The token about to be logged out, and whether its logout was acknowledged.
