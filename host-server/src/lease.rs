@@ -10,9 +10,10 @@
 //! more often than they end, so the cost moves to the change:
 //!
 //! - Every serving instance has a row in the store (`id`, `seen`, `beat`). Its
-//!   [`Watcher`] thread reads the counter every [`Timing::poll`], raises the
-//!   instance's known counter, then reports it in the row (`seen`), and moves
-//!   the row's `beat` at least every [`Timing::beat`].
+//!   [`Watcher`] thread reads the counter every [`Timing::poll`] (every
+//!   [`Timing::idle_poll`] while no request took the lease for a second), raises
+//!   the instance's known counter, then reports it in the row (`seen`), and
+//!   moves the row's `beat` at least every [`Timing::beat`].
 //! - A request takes the known counter instead of reading one while the lease
 //!   holds: until [`Timing::hold`] after the start of the instance's last
 //!   counter read or of its last write to its row, whichever started first
@@ -58,14 +59,21 @@ pub const LEASE: Duration = Duration::from_secs(2);
 /// How often [`settle`] looks at the instances' rows.
 const SETTLE_POLL: Duration = Duration::from_millis(1);
 
+/// How long after the last request that took the lease a watcher polls at
+/// [`Timing::poll`] rather than [`Timing::idle_poll`].
+const BUSY_FOR: Duration = Duration::from_secs(1);
+
 /// A [`Watcher`]'s intervals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     /// How long a counter read (or a write of the row) lets the instance answer
     /// without a read of its own. Below [`LEASE`].
     pub hold: Duration,
-    /// Between two counter reads: how long a change waits for this instance.
+    /// Between two counter reads while requests take the lease: how long a
+    /// change waits for this instance.
     pub poll: Duration,
+    /// Between two counter reads once no request took the lease for a second.
+    pub idle_poll: Duration,
     /// The longest time between two writes of the row.
     pub beat: Duration,
     /// How long another instance's beat must stand still before its row is
@@ -78,6 +86,7 @@ impl Timing {
     pub const DEFAULT: Timing = Timing {
         hold: Duration::from_millis(1500),
         poll: Duration::from_millis(2),
+        idle_poll: Duration::from_millis(50),
         beat: Duration::from_millis(250),
         forget_after: Duration::from_secs(4),
     };
@@ -90,7 +99,8 @@ impl Timing {
         self.hold.saturating_mul(4) <= LEASE.saturating_mul(3)
             && self.forget_after > self.hold
             && self.beat.saturating_mul(2) <= self.hold
-            && self.poll < self.beat
+            && self.poll <= self.idle_poll
+            && self.idle_poll < self.beat
     }
 }
 
@@ -102,6 +112,8 @@ pub struct Lease {
     known: AtomicI64,
     /// Nanoseconds after `origin` until which `known` may be used (0: lapsed).
     until: AtomicU64,
+    /// Whether a request asked since the watcher last looked.
+    asked: AtomicBool,
 }
 
 impl Lease {
@@ -110,6 +122,7 @@ impl Lease {
             origin: Instant::now(),
             known: AtomicI64::new(i64::MIN),
             until: AtomicU64::new(0),
+            asked: AtomicBool::new(false),
         }
     }
 
@@ -117,6 +130,10 @@ impl Lease {
     /// acknowledged before this call.
     #[must_use]
     pub fn counter(&self) -> Option<i64> {
+        // Written only when it changes: requests on every core read it.
+        if !self.asked.load(Ordering::Relaxed) {
+            self.asked.store(true, Ordering::Relaxed);
+        }
         let until = self.until.load(Ordering::Acquire);
         (self.nanos(Instant::now()) < until).then(|| self.known.load(Ordering::Acquire))
     }
@@ -168,7 +185,7 @@ impl Watcher {
             .spawn(move || {
                 while !stopping.load(Ordering::Acquire) {
                     keeper.step();
-                    std::thread::sleep(keeper.timing.poll);
+                    std::thread::sleep(keeper.pause());
                 }
                 keeper.leave();
             })
@@ -231,6 +248,8 @@ struct Keeper {
     others: HashMap<String, (i64, Instant)>,
     last_sweep: Option<Instant>,
     last_complaint: Option<Instant>,
+    /// When a request last took the lease, as far as this thread noticed.
+    last_asked: Option<Instant>,
 }
 
 impl Keeper {
@@ -248,6 +267,20 @@ impl Keeper {
             others: HashMap::new(),
             last_sweep: None,
             last_complaint: None,
+            last_asked: None,
+        }
+    }
+
+    /// How long to wait before the next round: [`Timing::poll`] while requests
+    /// take the lease, else [`Timing::idle_poll`].
+    fn pause(&mut self) -> Duration {
+        if self.lease.asked.swap(false, Ordering::Relaxed) {
+            self.last_asked = Some(Instant::now());
+        }
+        if self.last_asked.is_some_and(|t| t.elapsed() < BUSY_FOR) {
+            self.timing.poll
+        } else {
+            self.timing.idle_poll
         }
     }
 
@@ -429,6 +462,7 @@ mod tests {
     const FAST: Timing = Timing {
         hold: Duration::from_millis(300),
         poll: Duration::from_millis(2),
+        idle_poll: Duration::from_millis(10),
         beat: Duration::from_millis(50),
         forget_after: Duration::from_millis(400),
     };
@@ -487,6 +521,10 @@ mod tests {
                 beat: FAST.hold,
                 ..FAST
             },
+            Timing {
+                idle_poll: FAST.beat,
+                ..FAST
+            },
         ] {
             assert!(!unsafe_timing.is_safe());
             assert!(Watcher::start(open(&path), unsafe_timing).is_err());
@@ -505,6 +543,19 @@ mod tests {
         assert_eq!(lease.counter(), None);
         lease.hold_until(None);
         assert_eq!(lease.counter(), None);
+    }
+
+    #[test]
+    fn a_watcher_polls_fast_only_while_requests_take_the_lease() {
+        let (_dir, path) = temp();
+        let mut keeper = Keeper::new(open(&path), FAST, "k".into());
+        assert_eq!(keeper.pause(), FAST.idle_poll);
+        let _ = keeper.lease.counter();
+        assert_eq!(keeper.pause(), FAST.poll);
+        // Still busy within BUSY_FOR of the last request, though none came since.
+        assert_eq!(keeper.pause(), FAST.poll);
+        keeper.last_asked = Instant::now().checked_sub(BUSY_FOR);
+        assert_eq!(keeper.pause(), FAST.idle_poll);
     }
 
     /// Each logout on another process's store returns only once the watcher's

@@ -171,8 +171,12 @@ fn unlimited(request: axum::http::Request<Limited<axum::body::Body>>) -> Request
 /// A handler that refuses early (a missing token, say) would otherwise leave
 /// part of the body unread, and hyper then closes the HTTP/1.1 connection after
 /// the answer, at times without saying so: a client that reuses it for its next
-/// request finds it closed.
+/// request finds it closed. A body that has already ended (a `GET`'s) is left
+/// as it is.
 async fn read_whole_body(request: Request, next: Next) -> Response {
+    if axum::body::HttpBody::is_end_stream(request.body()) {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     match extract::read_body(body).await {
         Ok(bytes) => {
