@@ -64,23 +64,28 @@ pub struct Bearer(pub String);
 
 impl Bearer {
     fn from_headers(headers: &HeaderMap) -> Result<Option<Bearer>, Error> {
-        let Some(value) = single(headers, &AUTHORIZATION, "Authorization")? else {
-            return Ok(None);
-        };
-        let value = value
-            .to_str()
-            .map_err(|_| Error::InvalidToken("malformed"))?;
-        match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                let token = token.trim();
-                if token.is_empty() {
-                    Err(Error::InvalidToken("malformed"))
-                } else {
-                    Ok(Some(Bearer(token.to_owned())))
-                }
+        Ok(bearer_token(headers)?.map(|token| Bearer(token.to_owned())))
+    }
+}
+
+/// The token of the `Authorization: Bearer` field, as [`Bearer`] takes it.
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Error> {
+    let Some(value) = single(headers, &AUTHORIZATION, "Authorization")? else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::InvalidToken("malformed"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            let token = token.trim();
+            if token.is_empty() {
+                Err(Error::InvalidToken("malformed"))
+            } else {
+                Ok(Some(token))
             }
-            _ => Ok(None),
         }
+        _ => Ok(None),
     }
 }
 
@@ -114,7 +119,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let Bearer(token) = Bearer::from_headers(&parts.headers)?.ok_or(Error::MissingToken)?;
+        let token = bearer_token(&parts.headers)?.ok_or(Error::MissingToken)?;
         // Verified first with the ring as loaded: a token refused for any reason
         // but an unknown key costs no store read (a forged one, say). Then the
         // session is checked against the revocation counter (the instance's lease
@@ -125,7 +130,7 @@ impl FromRequestParts<AppState> for Caller {
         // key refused, a key added elsewhere known).
         let loaded = state.tokens.loaded();
         let now = unix_now();
-        let first = loaded.verify(&token, Kind::Access, now);
+        let first = loaded.verify(token, Kind::Access, now);
         if let Err(e) = &first
             && *e != Error::InvalidToken("unknown-key")
         {
@@ -137,7 +142,7 @@ impl FromRequestParts<AppState> for Caller {
         let token = if Arc::ptr_eq(&tokens, &loaded) {
             first?
         } else {
-            tokens.verify(&token, Kind::Access, now)?
+            tokens.verify(token, Kind::Access, now)?
         };
         let grants = state
             .sessions

@@ -224,7 +224,8 @@ impl Sequential {
 impl MakeRequestId for Sequential {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+        // From the `String` itself: no second copy.
+        HeaderValue::try_from(format!("{}-{n}", self.prefix))
             .ok()
             .map(RequestId::new)
     }
