@@ -86,7 +86,7 @@ impl Timing {
     pub const DEFAULT: Timing = Timing {
         hold: Duration::from_millis(1500),
         poll: Duration::from_millis(2),
-        idle_poll: Duration::from_millis(50),
+        idle_poll: Duration::from_millis(10),
         beat: Duration::from_millis(250),
         forget_after: Duration::from_secs(4),
     };

@@ -239,7 +239,7 @@ struct ServeArgs {
     log: tracing::Level,
     /// Read the revocation counter for every authenticated request instead of
     /// keeping a revocation lease (a watcher thread that reads it every 2 ms, or
-    /// 50 ms when idle; changes wait until every instance applied them, at most
+    /// 10 ms when idle; changes wait until every instance applied them, at most
     /// 2 s). For hosts whose clock stops while the process is paused (a paused
     /// virtual machine).
     #[arg(long)]
