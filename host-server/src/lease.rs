@@ -37,7 +37,8 @@
 //! one they saw), so it delays changes for that long at most. Its lease lapsed
 //! before: a lease never outlasts the instance's last write by more than
 //! [`Timing::hold`]. An instance that finds its row gone lets its lease lapse
-//! and registers again.
+//! and registers again, under a new id (so an instance that watched the old
+//! row's beat never takes the new row for it).
 //!
 //! Times are each process's monotonic clock; two processes' clocks are never
 //! compared, only the lengths of intervals, and [`Timing::hold`] leaves a
@@ -176,7 +177,7 @@ impl Watcher {
         if !timing.is_safe() {
             return Err(Error::Internal(format!("unsafe lease timing {timing:?}")));
         }
-        let mut keeper = Keeper::new(store, timing, instance_id()?);
+        let mut keeper = Keeper::new(store, timing, "server".into());
         let lease = Arc::clone(&keeper.lease);
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
@@ -213,16 +214,21 @@ impl Drop for Watcher {
     }
 }
 
-/// A random instance id, 128 bits in hex.
-fn instance_id() -> Result<String, Error> {
+/// A new instance id: `name`, then 128 random bits in hex.
+fn instance_id(name: &str) -> Result<String, Error> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("instance id: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(std::iter::once(format!("{name}-"))
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect())
 }
 
 /// The instance's row while it is in the store.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Row {
+    /// A new id for every registration: another instance that saw an earlier
+    /// row of this one never takes the new row for it, whatever its beat.
+    id: String,
     /// When its registration returned: reads count from here.
     registered: Instant,
     /// Its beat, as this instance moved it.
@@ -234,7 +240,8 @@ struct Keeper {
     store: Arc<dyn Store>,
     lease: Arc<Lease>,
     timing: Timing,
-    id: String,
+    /// What the instance's ids start with.
+    name: String,
     row: Option<Row>,
     /// The start of the last counter read that counts.
     last_read: Option<Instant>,
@@ -253,12 +260,12 @@ struct Keeper {
 }
 
 impl Keeper {
-    fn new(store: Arc<dyn Store>, timing: Timing, id: String) -> Keeper {
+    fn new(store: Arc<dyn Store>, timing: Timing, name: String) -> Keeper {
         Keeper {
             store,
             lease: Arc::new(Lease::new()),
             timing,
-            id,
+            name,
             row: None,
             last_read: None,
             last_write: None,
@@ -294,7 +301,11 @@ impl Keeper {
         match self.store.revocation_counter() {
             Ok(counter) => {
                 self.lease.raise(counter);
-                if self.row.is_some_and(|row| started >= row.registered) {
+                if self
+                    .row
+                    .as_ref()
+                    .is_some_and(|row| started >= row.registered)
+                {
                     self.last_read = Some(started);
                 }
             }
@@ -304,19 +315,16 @@ impl Keeper {
         let beat_due = self
             .last_attempt
             .is_none_or(|t| t.elapsed() >= self.timing.beat);
-        if let Some(row) = self.row
+        if let Some(row) = &mut self.row
             && (known > self.reported || beat_due)
         {
             let started = Instant::now();
             self.last_attempt = Some(started);
-            match self.store.report_instance(&self.id, known) {
+            match self.store.report_instance(&row.id, known) {
                 Ok(true) => {
                     self.last_write = Some(started);
                     self.reported = known;
-                    self.row = Some(Row {
-                        beat: row.beat.saturating_add(1),
-                        ..row
-                    });
+                    row.beat = row.beat.saturating_add(1);
                 }
                 Ok(false) => self.lost(),
                 Err(e) => self.complain("reporting the revocation counter", &e),
@@ -337,11 +345,17 @@ impl Keeper {
     }
 
     fn register(&mut self) {
+        let id = match instance_id(&self.name) {
+            Ok(id) => id,
+            Err(e) => return self.complain("making an instance id", &e),
+        };
         let started = Instant::now();
         let seen = self.lease.known();
-        match self.store.register_instance(&self.id, seen) {
+        match self.store.register_instance(&id, seen) {
             Ok(()) => {
+                tracing::debug!(instance = %id, "registered for the revocation lease");
                 self.row = Some(Row {
+                    id,
                     registered: Instant::now(),
                     beat: 0,
                 });
@@ -349,7 +363,6 @@ impl Keeper {
                 self.last_attempt = Some(started);
                 self.last_read = None;
                 self.reported = seen;
-                tracing::debug!(instance = %self.id, "registered for the revocation lease");
             }
             Err(e) => self.complain("registering the instance", &e),
         }
@@ -358,11 +371,12 @@ impl Keeper {
     /// The row is gone (forgotten by another instance): the lease lapses now,
     /// and the next round registers again.
     fn lost(&mut self) {
-        tracing::warn!(
-            instance = %self.id,
-            "this instance's row was deleted after its beat stood still; registering again"
-        );
-        self.row = None;
+        if let Some(row) = self.row.take() {
+            tracing::warn!(
+                instance = %row.id,
+                "this instance's row was deleted after its beat stood still; registering again"
+            );
+        }
         self.last_read = None;
         self.last_write = None;
         self.lease.hold_until(None);
@@ -379,18 +393,19 @@ impl Keeper {
         self.others
             .retain(|id, _| rows.iter().any(|row| &row.id == id));
         let mut stale = Vec::new();
-        for row in rows.into_iter().filter(|row| row.id != self.id) {
+        let own = self.row.as_ref().map(|row| row.id.as_str());
+        for row in rows.iter().filter(|row| Some(row.id.as_str()) != own) {
             let (beat, since) = self.others.entry(row.id.clone()).or_insert((row.beat, now));
             if *beat != row.beat {
                 (*beat, *since) = (row.beat, now);
             } else if now.duration_since(*since) >= self.timing.forget_after {
-                stale.push(row);
+                stale.push((row.id.clone(), row.beat));
             }
         }
-        for row in stale {
-            match self.store.forget_instance(&row.id, row.beat) {
+        for (id, beat) in stale {
+            match self.store.forget_instance(&id, beat) {
                 Ok(true) => tracing::info!(
-                    instance = %row.id,
+                    instance = %id,
                     "forgot an instance whose beat stood still"
                 ),
                 Ok(false) => {}
@@ -403,7 +418,7 @@ impl Keeper {
     fn leave(&mut self) {
         self.lease.hold_until(None);
         if let Some(row) = self.row.take()
-            && let Err(e) = self.store.forget_instance(&self.id, row.beat)
+            && let Err(e) = self.store.forget_instance(&row.id, row.beat)
         {
             tracing::warn!(error = %e, "removing this instance's row");
         }
@@ -626,7 +641,8 @@ mod tests {
         assert!(gone.lease.counter().is_some());
         let alive = Watcher::start(open(&path), FAST).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while writer.instances().unwrap().iter().any(|r| r.id == "gone") {
+        let gone_id = gone.row.as_ref().unwrap().id.clone();
+        while writer.instances().unwrap().iter().any(|r| r.id == gone_id) {
             assert!(
                 Instant::now() < deadline,
                 "the stale row was never forgotten"
@@ -659,7 +675,12 @@ mod tests {
             .into_iter()
             .map(|r| r.id)
             .collect();
-        assert!(ids.contains(&"gone".to_owned()), "{ids:?}");
+        // Under a new id: whoever saw the old row never takes this one for it.
+        let new_id = gone.row.as_ref().unwrap().id.clone();
+        assert_ne!(new_id, gone_id);
+        assert!(new_id.starts_with("gone-"), "{new_id}");
+        assert!(ids.contains(&new_id), "{ids:?}");
+        assert!(!ids.contains(&gone_id), "{ids:?}");
         assert!(gone.lease.counter().is_some());
     }
 }
