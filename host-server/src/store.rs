@@ -235,7 +235,9 @@ pub struct AuditFilter {
 
 /// Storage operations the server needs. Implementations must be safe to call from
 /// many threads; every call is short (a point query or a small transaction), but
-/// may wait for the database: callers on an async runtime run them on a blocking
+/// may wait for the database, and a change that moves the revocation counter
+/// also waits for the serving instances to apply it (at most
+/// [`crate::lease::LEASE`]): callers on an async runtime run them on a blocking
 /// thread, except reads where [`Store::cheap_reads`] says otherwise.
 pub trait Store: Send + Sync + 'static {
     /// Whether reads ([`Store::session`], [`Store::credentials`],
