@@ -34,9 +34,10 @@
 //!
 //! An instance whose beat stood still for [`Timing::forget_after`] (it crashed)
 //! is forgotten by the others (its row deleted, only if the beat is still the
-//! one they saw), so it delays changes for that long at most. Its lease lapsed
-//! before: a lease never outlasts the instance's last write by more than
-//! [`Timing::hold`]. An instance that finds its row gone lets its lease lapse
+//! one they saw), and so is one whose beat stood still through a whole
+//! [`settle`] that waited for it: one change waits for it at most. Its lease
+//! lapsed before: a lease never outlasts the instance's last write by more
+//! than [`Timing::hold`], and both waits are longer. An instance that finds its row gone lets its lease lapse
 //! and registers again, under a new id (so an instance that watched the old
 //! row's beat never takes the new row for it).
 //!
@@ -47,7 +48,7 @@
 //! such hosts run `serve --no-lease`.
 
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{Instance, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -441,29 +442,61 @@ impl Keeper {
 /// then every lease granted before `counter` was committed has lapsed. Called
 /// by the stores after a transaction that moved the counter commits, so that
 /// what acknowledges the change does so only then.
+///
+/// A row still behind at the end whose beat stood still for all of [`LEASE`]
+/// (a stopped or dead instance) is deleted, at that beat, so the next change
+/// does not wait for it: its lease lapsed before (see the module doc).
 pub fn settle(store: &dyn Store, counter: i64) {
-    let started = Instant::now();
+    // Moved to a LEASE after the first read that ends, so that rows that read
+    // saw have been watched for a whole LEASE at the end.
+    let mut deadline = Instant::now() + LEASE;
+    let mut first_read = true;
+    // Each behind row's beat, and when a read that ended then first saw it.
+    let mut first_seen: HashMap<String, (i64, Instant)> = HashMap::new();
+    let mut behind: Vec<Instance> = Vec::new();
     loop {
-        let pending: Vec<String> = match store.instances() {
-            Ok(rows) => rows
-                .into_iter()
-                .filter(|row| row.seen < counter)
-                .map(|row| row.id)
-                .collect(),
-            Err(e) => vec![format!("(the instances could not be read: {e})")],
-        };
-        if pending.is_empty() {
-            return;
+        match store.instances() {
+            Ok(rows) => {
+                let read_at = Instant::now();
+                if first_read {
+                    first_read = false;
+                    deadline = deadline.max(read_at + LEASE);
+                }
+                behind = rows.into_iter().filter(|row| row.seen < counter).collect();
+                if behind.is_empty() {
+                    return;
+                }
+                for row in &behind {
+                    first_seen
+                        .entry(row.id.clone())
+                        .or_insert((row.beat, read_at));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the serving instances; waiting out the lease");
+            }
         }
-        let waited = started.elapsed();
-        if waited >= LEASE {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        std::thread::sleep(SETTLE_POLL.min(deadline - now));
+    }
+    for row in behind {
+        let stood_still = first_seen
+            .get(&row.id)
+            .is_some_and(|&(beat, at)| beat == row.beat && at.elapsed() >= LEASE);
+        if stood_still && store.forget_instance(&row.id, row.beat).unwrap_or(false) {
             tracing::warn!(
-                ?pending,
-                "instances did not report a change within the lease; their leases have lapsed"
+                instance = %row.id,
+                "an instance did not apply a change within the lease and its beat stood still: forgotten"
             );
-            return;
+        } else {
+            tracing::warn!(
+                instance = %row.id,
+                "an instance did not report a change within the lease; its lease has lapsed"
+            );
         }
-        std::thread::sleep(SETTLE_POLL.min(LEASE.saturating_sub(waited)));
     }
 }
 
@@ -607,7 +640,8 @@ mod tests {
 
     /// An instance that stops (a stopped process): a logout elsewhere waits
     /// until the instance's lease has lapsed, so a request it takes after
-    /// resuming reads the counter itself.
+    /// resuming reads the counter itself; and deletes its row, which stood
+    /// still all along.
     #[test]
     fn a_change_waits_out_the_lease_of_a_stopped_instance() {
         let (_dir, path) = temp();
@@ -624,9 +658,26 @@ mod tests {
             None,
             "a stale lease outlived the change"
         );
-        // Resumed, it reads again and holds with the change.
+        // Its beat stood still through the whole wait: its row went, so the
+        // next change does not wait for it.
+        assert!(
+            writer.instances().unwrap().is_empty(),
+            "the stopped row stayed"
+        );
+        session(writer.as_ref(), "g");
+        let before = Instant::now();
+        writer.logout("g", "j2", i64::MAX).unwrap();
+        assert!(
+            before.elapsed() < FAST.hold,
+            "the next change waited for a forgotten row"
+        );
+        // Resumed, it finds its row gone, then registers again and holds with
+        // both changes.
+        stopped.last_attempt = None;
         stopped.step();
-        assert!(stopped.lease.counter() > Some(before_logout));
+        assert_eq!(stopped.lease.counter(), None);
+        stopped.step();
+        assert!(stopped.lease.counter() >= Some(before_logout + 2));
     }
 
     /// A crashed instance's row is forgotten once its beat stood still for
