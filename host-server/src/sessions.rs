@@ -418,6 +418,19 @@ mod tests {
         })))
     }
 
+    /// A caller asking `reads` for the counter, on a task of its own.
+    fn caller(reads: &Arc<CounterReads>) -> tokio::task::JoinHandle<Result<i64, Error>> {
+        let reads = Arc::clone(reads);
+        tokio::spawn(async move { reads.read().await })
+    }
+
+    /// Waits (bounded) until the gated database says a read started.
+    fn read_started(started: &mpsc::Receiver<()>) {
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a read started");
+    }
+
     /// Waits until `n` callers wait on `reads` (they subscribed to its result).
     async fn waiting(reads: &CounterReads, n: usize) {
         while reads.done.receiver_count() < n {
@@ -430,33 +443,21 @@ mod tests {
         let (db, started, release) = gated();
         let reads = reads_of(&db);
         // A arrives and starts read 1, which takes its snapshot (0) and waits.
-        let a = tokio::spawn({
-            let reads = Arc::clone(&reads);
-            async move { reads.read().await }
-        });
-        started
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a read started");
+        let a = caller(&reads);
+        read_started(&started);
         // A logout commits (1) and is acknowledged while read 1 is under way;
         // then B and C arrive.
         db.value.store(1, Ordering::SeqCst);
-        let later: Vec<_> = (0..2)
-            .map(|_| {
-                let reads = Arc::clone(&reads);
-                tokio::spawn(async move { reads.read().await })
-            })
-            .collect();
+        let later: Vec<_> = (0..2).map(|_| caller(&reads)).collect();
         waiting(&reads, 3).await;
         release.send(()).unwrap();
         assert_eq!(a.await.unwrap(), Ok(0));
         // B and C waited for read 2, which started after read 1 ended: one read
         // for both, and it saw the logout.
-        started
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a read started");
+        read_started(&started);
         release.send(()).unwrap();
-        for caller in later {
-            assert_eq!(caller.await.unwrap(), Ok(1));
+        for task in later {
+            assert_eq!(task.await.unwrap(), Ok(1));
         }
         assert_eq!(db.reads.load(Ordering::SeqCst), 2);
     }
@@ -465,25 +466,15 @@ mod tests {
     async fn a_caller_that_goes_away_does_not_stall_the_others() {
         let (db, started, release) = gated();
         let reads = reads_of(&db);
-        let a = tokio::spawn({
-            let reads = Arc::clone(&reads);
-            async move { reads.read().await }
-        });
-        started
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a read started");
+        let a = caller(&reads);
+        read_started(&started);
         // The caller that started the read is cancelled; its read still ends,
         // and the next caller gets a read of its own.
         a.abort();
         release.send(()).unwrap();
         db.value.store(7, Ordering::SeqCst);
-        let b = tokio::spawn({
-            let reads = Arc::clone(&reads);
-            async move { reads.read().await }
-        });
-        started
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a read started");
+        let b = caller(&reads);
+        read_started(&started);
         release.send(()).unwrap();
         assert_eq!(b.await.unwrap(), Ok(7));
     }
