@@ -504,6 +504,7 @@ pub fn settle(store: &dyn Store, counter: i64) {
 mod tests {
     use super::*;
     use crate::store::SqliteStore;
+    use crate::store::tests::temp_db;
     use std::path::Path;
 
     /// Short intervals, still safe.
@@ -518,15 +519,6 @@ mod tests {
     /// A store on `path`, as another process would open it.
     fn open(path: &Path) -> Arc<dyn Store> {
         Arc::new(SqliteStore::open(path).unwrap())
-    }
-
-    fn temp() -> (tempfile::TempDir, std::path::PathBuf) {
-        let dir = tempfile::Builder::new()
-            .prefix("latchkey-lease-")
-            .tempdir()
-            .unwrap();
-        let path = dir.path().join("test.db");
-        (dir, path)
     }
 
     /// A session that a logout can end: user alice, family `f`.
@@ -555,7 +547,7 @@ mod tests {
     fn the_default_timing_is_safe_and_unsafe_timing_is_refused() {
         assert!(Timing::DEFAULT.is_safe());
         assert!(FAST.is_safe());
-        let (_dir, path) = temp();
+        let (_dir, path) = temp_db("lease");
         for unsafe_timing in [
             Timing {
                 hold: LEASE,
@@ -595,7 +587,7 @@ mod tests {
 
     #[test]
     fn a_watcher_polls_fast_only_while_requests_take_the_lease() {
-        let (_dir, path) = temp();
+        let (_dir, path) = temp_db("lease");
         let mut keeper = Keeper::new(open(&path), FAST, "k".into());
         assert_eq!(keeper.pause(), FAST.idle_poll);
         let _ = keeper.lease.counter();
@@ -610,7 +602,7 @@ mod tests {
     /// lease has it, and well before the lease would have run out.
     #[test]
     fn a_change_returns_once_every_running_watcher_applied_it() {
-        let (_dir, path) = temp();
+        let (_dir, path) = temp_db("lease");
         let (served, writer) = (open(&path), open(&path));
         let watcher = Watcher::start(Arc::clone(&served), FAST).unwrap();
         let lease = watcher.lease();
@@ -644,7 +636,7 @@ mod tests {
     /// still all along.
     #[test]
     fn a_change_waits_out_the_lease_of_a_stopped_instance() {
-        let (_dir, path) = temp();
+        let (_dir, path) = temp_db("lease");
         let (served, writer) = (open(&path), open(&path));
         let mut stopped = Keeper::new(served, FAST, "stopped".into());
         stopped.step();
@@ -685,7 +677,7 @@ mod tests {
     /// finds its row gone, lets its lease lapse, and registers again.
     #[test]
     fn an_instance_that_stopped_beating_is_forgotten_and_can_come_back() {
-        let (_dir, path) = temp();
+        let (_dir, path) = temp_db("lease");
         let writer = open(&path);
         let mut gone = Keeper::new(open(&path), FAST, "gone".into());
         gone.step();

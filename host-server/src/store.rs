@@ -671,4 +671,4 @@ fn admit(row: Option<(i64, i64)>, max: u32, now: i64, window: i64) -> Result<(i6
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -733,7 +733,7 @@ fn key_rings_are_shared_through_the_store(open: Open<'_>) {
 }
 
 /// A database path in a fresh directory, removed when the guard drops.
-fn temp_db(name: &str) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn temp_db(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::Builder::new()
         .prefix(&format!("latchkey-store-{name}-"))
         .tempdir()
